@@ -1,0 +1,55 @@
+//! Command-line arguments (FORMAT.md, "The command line").
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "panka", version, about = "Declarative deployments to AWS", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load a stack for an environment and report every problem in it.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema (draft-07) of every stack document, for editors.
+    Schema,
+}
+
+/// Selects a stack and an environment.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// A folder holding stack.yaml, or a stack name looked up under ./stacks/.
+    #[arg(long, value_name = "PATH|NAME")]
+    pub stack: String,
+    /// The environment (a file under the stack's environments/).
+    #[arg(long, short = 'e', visible_alias = "env", value_name = "ENV")]
+    pub environment: String,
+    /// Sets a variable, overriding the environment's and the stack's values.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
