@@ -59,6 +59,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadError> {
     let mut loader = Loader {
         sources: Sources::default(),
         diags: Vec::new(),
+        broken: Vec::new(),
         cwd: options.cwd.clone(),
     };
     let stack = loader.load(&root, options);
@@ -132,6 +133,8 @@ pub(crate) struct RawComponent {
     pub name_span: Span,
     /// The spec tree, merged and interpolated.
     pub spec: Node,
+    /// Where `spec:` is written, for "missing field" diagnostics.
+    pub spec_key_span: Option<Span>,
     /// The infra.yaml spec tree, when there is one (or an override adds one).
     pub infra: Option<Node>,
     pub infra_file: Option<FileId>,
@@ -142,6 +145,8 @@ pub(crate) struct RawComponent {
 struct Loader {
     sources: Sources,
     diags: Vec<Diagnostic>,
+    /// Components whose files could not be parsed.
+    broken: Vec<Address>,
     cwd: PathBuf,
 }
 
@@ -549,17 +554,17 @@ impl Loader {
             if let Some(infra) = &mut c.infra {
                 interpolate(infra, &scope, &self.sources, &mut self.diags);
             }
-            let mut generator_issues = Vec::new();
+            let mut spec_issues = Vec::new();
             let schema = &stack_schema().document(DocKind::Component(c.kind))["properties"]["spec"];
             check(
                 &mut c.spec,
                 schema,
                 &mut vec![PathSeg::from("spec")],
-                None,
-                &mut generator_issues,
+                c.spec_key_span,
+                &mut spec_issues,
             );
-            let spec_ok = generator_issues.is_empty();
-            self.push_issues(generator_issues);
+            let spec_ok = spec_issues.is_empty();
+            self.push_issues(spec_issues);
             if spec_ok {
                 let spec_json = c.spec.to_json();
                 match ComponentSpec::from_json(c.kind, spec_json) {
@@ -607,6 +612,7 @@ impl Loader {
             environment: &environment,
             services: &services,
             components: &components,
+            broken: &self.broken,
         };
         let mut rule_diags = Vec::new();
         let resolved = rules::check_stack(&ctx, &mut rule_diags);
@@ -843,7 +849,15 @@ impl Loader {
             } else {
                 component_kinds.clone()
             };
-            for mut doc in self.read_docs(&file, &expected) {
+            let before = self.diags.len();
+            let docs = self.read_docs(&file, &expected);
+            if docs.is_empty() && !is_infra && self.diags.len() > before {
+                // The component exists but could not be read: references to it are not
+                // reported again as unknown.
+                let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                self.broken.push(Address::new(service, name));
+            }
+            for mut doc in docs {
                 if is_infra {
                     self.check_envelope(&mut doc);
                     infra_docs.push(doc);
@@ -893,6 +907,7 @@ impl Loader {
                     metadata: meta,
                     name_span,
                     spec,
+                    spec_key_span: doc.node.key("spec").map(|k| k.span),
                     infra: None,
                     infra_file: None,
                     typed: None,

@@ -23,6 +23,8 @@ pub(crate) struct StackContext<'a> {
     pub environment: &'a str,
     pub services: &'a IndexMap<String, ServiceEntry>,
     pub components: &'a [RawComponent],
+    /// Components that exist but could not be parsed; references to them are not reported.
+    pub broken: &'a [Address],
 }
 
 type Resolved = Vec<(Address, (Vec<Reference>, Vec<Address>))>;
@@ -39,8 +41,12 @@ pub(crate) fn check_stack(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> 
         }
     }
     let resolved = resolve_references(ctx, out);
-    check_service_dependencies(ctx, out);
-    if let Some(resolved) = &resolved {
+    let service_cycles = check_service_dependencies(ctx, out);
+    // A cycle between services makes every pair of their components a cycle too: report the
+    // services' cycle only.
+    if let Some(resolved) = &resolved
+        && !service_cycles
+    {
         check_cycles(ctx, resolved, out);
     }
     resolved
@@ -737,7 +743,9 @@ impl Rules<'_> {
                 );
             }
         }
+        // A tag still holding `${` failed interpolation, which is reported on its own.
         if let Some(t) = &image.tag
+            && !t.contains("${")
             && (t.is_empty()
                 || t.len() > 128
                 || !t
@@ -1621,6 +1629,9 @@ fn resolve_references(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> Opti
     let mut resolved = Vec::new();
 
     let unknown = |text: &str, span: Span, out: &mut Vec<Diagnostic>| {
+        if ctx.broken.iter().any(|b| b.to_string() == text || b.component == text) {
+            return;
+        }
         let mut d = Diagnostic::error(
             "unknown-reference",
             span,
@@ -1861,7 +1872,8 @@ fn article_for(word: &str) -> &'static str {
     }
 }
 
-fn check_service_dependencies(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) {
+/// Returns whether the services' dependencies hold a cycle.
+fn check_service_dependencies(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> bool {
     let names: Vec<&str> = ctx.services.keys().map(String::as_str).collect();
     let mut graph: DiGraph<&str, Span> = DiGraph::new();
     let index: IndexMap<&str, NodeIndex> = names.iter().map(|n| (*n, graph.add_node(*n))).collect();
@@ -1895,7 +1907,9 @@ fn check_service_dependencies(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>)
             }
         }
     }
-    for cycle in find_cycles(&graph) {
+    let cycles = find_cycles(&graph);
+    let found = !cycles.is_empty();
+    for cycle in cycles {
         let path: Vec<&str> = cycle.iter().map(|i| graph[*i]).collect();
         let first = graph
             .find_edge(cycle[0], cycle[1 % cycle.len()])
@@ -1914,6 +1928,7 @@ fn check_service_dependencies(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>)
             .with_help("remove one of the services' `dependsOn` entries"),
         );
     }
+    found
 }
 
 /// An edge of the component graph and why it exists.

@@ -251,6 +251,8 @@ pub fn parse_file(sources: &Sources, file: FileId) -> Result<Vec<Node>, ParseErr
     let mut options = Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
+    // YAML 1.2 booleans only: `y`, `no` and `on` stay strings (the "Norway problem").
+    options.strict_booleans = true;
     let docs: Vec<Spanned<Raw>> = serde_saphyr::from_multiple_with_options(&text, options)
         .map_err(|e| {
             let (offset, line, column) = match e.location() {
@@ -268,10 +270,16 @@ pub fn parse_file(sources: &Sources, file: FileId) -> Result<Vec<Node>, ParseErr
                 }
                 None => sources.span_at(file, 0, 0),
             };
-            ParseError {
-                message: clean_parser_message(&e.to_string()),
-                span,
-            }
+            let raw = e.to_string();
+            let message = if raw.contains("budget breached") {
+                format!(
+                    "YAML expands beyond panka's limits ({MAX_NODES_PER_FILE} nodes, {MAX_DEPTH} levels of \
+                     nesting); refused to guard against alias bombs"
+                )
+            } else {
+                clean_parser_message(&raw)
+            };
+            ParseError { message, span }
         })?;
     Ok(docs
         .into_iter()
