@@ -491,7 +491,7 @@ mod tests {
             text.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         let err = parse(&text).unwrap_err();
-        assert!(err.message.contains("budget"), "{}", err.message);
+        assert!(err.message.contains("alias bombs"), "{}", err.message);
     }
 
     #[test]
