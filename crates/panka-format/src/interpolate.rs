@@ -120,9 +120,9 @@ fn expand(text: &str, scope: &Scope<'_>) -> Result<Option<String>, Problem> {
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(escaped) = after.strip_prefix("$${") {
             out.push_str("${");
-            rest = &after[3..];
+            rest = escaped;
             changed = true;
         } else if let Some(body) = after.strip_prefix("${") {
             let end = body.find('}').ok_or(Problem::Unterminated)?;

@@ -16,6 +16,7 @@ pub mod load;
 pub mod merge;
 pub mod model;
 pub mod naming;
+pub mod reference;
 pub mod rules;
 pub mod schema;
 pub mod source;

@@ -854,7 +854,11 @@ impl Loader {
             if docs.is_empty() && !is_infra && self.diags.len() > before {
                 // The component exists but could not be read: references to it are not
                 // reported again as unknown.
-                let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let name = dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
                 self.broken.push(Address::new(service, name));
             }
             for mut doc in docs {

@@ -168,7 +168,7 @@ pub struct SharedLoadBalancer {
     /// Scheme of the shared ALB.
     #[serde(default)]
     pub scheme: crate::kinds::Scheme,
-    /// Listeners, merged by port.
+    /// Listeners (an overlay replaces the whole list).
     #[serde(default = "default_listeners")]
     pub listeners: Vec<crate::kinds::AlbListener>,
     /// Idle timeout in seconds (1-4000).
@@ -197,20 +197,12 @@ fn default_listeners() -> Vec<crate::kinds::AlbListener> {
     }]
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SharedCluster {
     /// CloudWatch Container Insights on the cluster.
     #[serde(default)]
     pub container_insights: bool,
-}
-
-impl Default for SharedCluster {
-    fn default() -> Self {
-        SharedCluster {
-            container_insights: false,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

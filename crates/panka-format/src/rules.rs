@@ -1629,7 +1629,11 @@ fn resolve_references(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> Opti
     let mut resolved = Vec::new();
 
     let unknown = |text: &str, span: Span, out: &mut Vec<Diagnostic>| {
-        if ctx.broken.iter().any(|b| b.to_string() == text || b.component == text) {
+        if ctx
+            .broken
+            .iter()
+            .any(|b| b.to_string() == text || b.component == text)
+        {
             return;
         }
         let mut d = Diagnostic::error(

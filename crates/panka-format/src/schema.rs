@@ -281,26 +281,27 @@ pub fn check(
             J::Array(a) => a.iter().filter_map(J::as_str).collect(),
             _ => vec![],
         };
-        if !allowed.is_empty() && !allowed.iter().any(|t| type_matches(node, t)) {
-            if !coerce(node, &allowed) {
-                out.push(SchemaIssue {
-                    code: "wrong-type",
-                    path: here(path),
-                    span: node.span,
-                    message: format!(
-                        "`{}` must be {}, found {}",
-                        display_path(path),
-                        allowed
-                            .iter()
-                            .map(|t| article(t))
-                            .collect::<Vec<_>>()
-                            .join(" or "),
-                        node.value.type_name()
-                    ),
-                    help: None,
-                });
-                return;
-            }
+        if !allowed.is_empty()
+            && !allowed.iter().any(|t| type_matches(node, t))
+            && !coerce(node, &allowed)
+        {
+            out.push(SchemaIssue {
+                code: "wrong-type",
+                path: here(path),
+                span: node.span,
+                message: format!(
+                    "`{}` must be {}, found {}",
+                    display_path(path),
+                    allowed
+                        .iter()
+                        .map(|t| article(t))
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    node.value.type_name()
+                ),
+                help: None,
+            });
+            return;
         }
     }
 
@@ -528,7 +529,7 @@ fn check_object(
                     message: format!("missing required field `{field}`"),
                     help: properties
                         .get(name)
-                        .and_then(|p| description_of(p))
+                        .and_then(description_of)
                         .map(|d| format!("`{name}`: {d}")),
                 });
             }

@@ -22,7 +22,7 @@ pub struct AlbSpec {
     /// Scheme. Changing it forces replacement.
     #[serde(default)]
     pub scheme: Scheme,
-    /// Listeners, merged by port.
+    /// Listeners (an overlay replaces the whole list).
     #[schemars(length(min = 1))]
     pub listeners: Vec<AlbListener>,
     /// Idle connection timeout in seconds (1-4000).
@@ -78,7 +78,7 @@ pub struct NlbSpec {
     /// Scheme. Changing it forces replacement.
     #[serde(default)]
     pub scheme: Scheme,
-    /// Listeners, merged by port.
+    /// Listeners (an overlay replaces the whole list).
     #[schemars(length(min = 1))]
     pub listeners: Vec<NlbListener>,
     /// Balance across Availability Zones.

@@ -1,0 +1,63 @@
+# panka's developer commands. `make demo` runs the main job, `make test` runs every check.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Builds are shared between clones (CI reuses it): the AWS SDK crates take minutes to compile cold.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/panka/target
+PANKA := $(CARGO_TARGET_DIR)/debug/panka
+STACK ?= examples/shop
+
+.PHONY: all build test lint fmt fmt-check clippy unit demo emulator-up emulator-down emulator-venv schema docs bench fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace
+
+## Every test: formatting, clippy with warnings as errors, unit, snapshot, property and
+## emulator tests (moto is installed in a venv and started by the tests themselves).
+test: fmt-check clippy emulator-venv unit
+
+unit:
+	$(CARGO) test --workspace --no-fail-fast
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+lint: fmt-check clippy
+
+emulator-venv:
+	@scripts/moto-venv.sh >/dev/null
+
+## The main job: build panka, start the local emulator, and run the example stack through
+## panka for every environment.
+demo: build
+	@scripts/emulator.sh start
+	@for env in dev staging production; do \
+	  echo "== $(STACK) / $$env"; \
+	  $(PANKA) validate --stack $(STACK) --environment $$env || exit 1; \
+	done
+
+emulator-up:
+	@scripts/emulator.sh start
+
+emulator-down:
+	@scripts/emulator.sh stop
+
+## Regenerates docs/schema/ and docs/reference/ from the types (the tests check they are current).
+docs:
+	PANKA_BLESS=1 $(CARGO) test -p panka-format --test generated_docs
+
+bench:
+	$(CARGO) bench -p panka-format --bench load_validate
+
+fuzz:
+	PROPTEST_CASES=20000 $(CARGO) test -p panka-format --release --test robustness -- --nocapture
+
+clean:
+	$(CARGO) clean
