@@ -983,6 +983,13 @@ impl Loader {
         else {
             return;
         };
+        // Indexes, so that many overrides on many components stay linear.
+        let mut by_address: IndexMap<String, usize> = IndexMap::with_capacity(components.len());
+        let mut by_service: IndexMap<String, Vec<usize>> = IndexMap::new();
+        for (i, c) in components.iter().enumerate() {
+            by_address.insert(c.address.to_string(), i);
+            by_service.entry(c.address.service.clone()).or_default().push(i);
+        }
         for (i, item) in list.iter().enumerate() {
             let Some(target_node) = item.get("target") else {
                 continue;
@@ -991,19 +998,9 @@ impl Loader {
                 continue;
             };
             let matches: Vec<usize> = if target.contains('/') {
-                components
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.address.to_string() == target)
-                    .map(|(i, _)| i)
-                    .collect()
+                by_address.get(target).map(|i| vec![*i]).unwrap_or_default()
             } else {
-                components
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.address.service == target)
-                    .map(|(i, _)| i)
-                    .collect()
+                by_service.get(target).cloned().unwrap_or_default()
             };
             if matches.is_empty() {
                 let mut candidates: Vec<String> =

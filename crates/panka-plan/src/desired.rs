@@ -1,0 +1,97 @@
+//! The desired resources of a resolved stack, each with the configuration panka would apply.
+//!
+//! A resource's configuration is normalised — every default filled in, infra sizing included
+//! even when infra.yaml is absent — so that planning again after an apply finds nothing to do.
+
+use serde_json::{json, Value};
+
+use panka_format::kinds::InfraUse;
+use panka_format::model::{ComponentInfraSpec, Scaling};
+use panka_format::naming::shorten;
+use panka_format::Stack;
+use panka_graph::{stack_resources, ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER};
+
+/// A resource as the YAML wants it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredResource {
+    pub address: String,
+    pub kind: ResourceKind,
+    /// `{name, spec, infra?, tags}` for components; the shared settings for shared resources.
+    pub config: Value,
+    pub depends_on: Vec<String>,
+}
+
+/// The desired resources of `stack`, shared ones first.
+pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
+    let base_tags = json!({
+        "panka:stack": stack.name,
+        "panka:environment": stack.environment,
+        "panka:managed-by": "panka",
+    });
+    stack_resources(stack)
+        .into_iter()
+        .map(|r| {
+            let config = match r.address.as_str() {
+                SHARED_CLUSTER => json!({
+                    "name": shorten(&format!("{}-{}", stack.name, stack.environment), 255),
+                    "containerInsights": stack.shared.cluster.container_insights,
+                    "tags": with_defaults(&base_tags, stack),
+                }),
+                SHARED_LOAD_BALANCER => json!({
+                    // Load balancer names are limited to 32 characters.
+                    "name": shorten(&format!("{}-{}", stack.name, stack.environment), 32),
+                    "scheme": stack.shared.load_balancer.scheme,
+                    "listeners": stack.shared.load_balancer.listeners,
+                    "idleTimeoutSeconds": stack.shared.load_balancer.idle_timeout_seconds,
+                    "network": stack.shared.network,
+                    "tags": with_defaults(&base_tags, stack),
+                }),
+                _ => {
+                    let c = stack
+                        .components
+                        .values()
+                        .find(|c| c.address.to_string() == r.address)
+                        .expect("stack_resources yields the stack's components");
+                    let mut config = json!({
+                        "name": c.physical_name,
+                        "spec": c.spec.to_json(),
+                        "tags": c.tags,
+                    });
+                    if let Some(infra) = normalized_infra(c.kind.info().infra, c.infra.as_ref()) {
+                        config["infra"] = serde_json::to_value(infra).unwrap_or(Value::Null);
+                    }
+                    config
+                }
+            };
+            DesiredResource { address: r.address, kind: r.kind, config, depends_on: r.depends_on }
+        })
+        .collect()
+}
+
+fn with_defaults(base: &Value, stack: &Stack) -> Value {
+    let mut tags = serde_json::Map::new();
+    for (k, v) in &stack.default_tags {
+        if !k.starts_with("panka:") {
+            tags.insert(k.clone(), Value::String(v.clone()));
+        }
+    }
+    if let Value::Object(b) = base {
+        tags.extend(b.clone());
+    }
+    Value::Object(tags)
+}
+
+/// Infra with its defaults: absent infra.yaml means the default size and one task.
+fn normalized_infra(use_: InfraUse, infra: Option<&ComponentInfraSpec>) -> Option<ComponentInfraSpec> {
+    match use_ {
+        InfraUse::None => None,
+        InfraUse::Task => Some(ComponentInfraSpec { scaling: None, ..infra.cloned().unwrap_or_default() }),
+        InfraUse::Service => {
+            let mut i = infra.cloned().unwrap_or_default();
+            if i.scaling.is_none() {
+                i.scaling = Some(Scaling { replicas: 1, autoscaling: None });
+            }
+            Some(i)
+        }
+    }
+}
