@@ -2,6 +2,8 @@
 //! the exit code. The work itself lives in the library crates.
 
 mod cli;
+mod plan;
+mod stack;
 mod validate;
 
 use std::process::ExitCode;
@@ -12,6 +14,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(err) if err.is::<stack::Reported>() => {
+            eprintln!("{err}");
+            ExitCode::from(1)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             for cause in err.chain().skip(1) {
@@ -25,8 +31,14 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
-        cli::Command::Schema => {
-            print!("{}", panka_format::schema::schema_json());
+        cli::Command::Plan(args) => plan::run(&args),
+        cli::Command::Graph(args) => plan::graph(&args),
+        cli::Command::Schema { plan } => {
+            if plan {
+                print!("{}", panka_plan::plan_schema_json());
+            } else {
+                print!("{}", panka_format::schema::schema_json());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

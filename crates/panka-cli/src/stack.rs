@@ -1,0 +1,52 @@
+//! Loading the stack a command works on, printing its diagnostics.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use panka_format::diagnostic::render_plain;
+use panka_format::{load, LoadOptions, Loaded, Stack};
+
+use crate::cli::StackArgs;
+
+/// An error already shown to the user; the process exits with 1 and prints nothing more.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Reported(pub String);
+
+/// Loads and validates the stack named by `args`.
+///
+/// # Errors
+/// The stack cannot be found or read.
+pub fn load_stack(args: &StackArgs) -> anyhow::Result<Loaded> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let options = LoadOptions { stack: args.stack.clone(), environment: args.environment.clone(), vars: args.vars.clone(), cwd };
+    Ok(load(&options)?)
+}
+
+/// Prints diagnostics to stderr: coloured with snippets on a terminal, plain otherwise.
+pub fn print_diagnostics(loaded: &Loaded) {
+    if std::io::stderr().is_terminal() {
+        for d in &loaded.diagnostics.items {
+            eprintln!("{:?}", d.to_report(&loaded.sources));
+        }
+    } else {
+        eprint!("{}", render_plain(&loaded.diagnostics.items, &loaded.sources));
+    }
+}
+
+/// Loads the stack; when it is invalid, prints why and fails with [`Reported`].
+///
+/// # Errors
+/// The stack cannot be read, or is invalid.
+pub fn load_valid(args: &StackArgs) -> anyhow::Result<Stack> {
+    let loaded = load_stack(args)?;
+    if loaded.diagnostics.has_errors() || loaded.stack.is_none() {
+        print_diagnostics(&loaded);
+        let n = loaded.diagnostics.error_count();
+        return Err(Reported(format!("the stack is invalid: {n} error{}; see `panka validate`", if n == 1 { "" } else { "s" })).into());
+    }
+    if !loaded.diagnostics.items.is_empty() {
+        print_diagnostics(&loaded);
+    }
+    Ok(loaded.stack.expect("checked above"))
+}

@@ -1,0 +1,516 @@
+//! Building a plan: the actions that bring recorded state to the desired stack.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use panka_format::diagnostic::did_you_mean;
+use panka_format::Stack;
+use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind};
+use panka_state::State;
+
+use crate::cost::{monthly_cost, MonthlyCost, PRICED_REGIONS, PRICES_AS_OF};
+use crate::desired::{desired_resources, DesiredResource};
+use crate::diff::{diff, FieldChange};
+
+/// The version of the plan document's shape (`panka plan --output json`, `--out FILE`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What happens to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    NoOp,
+    Create,
+    Update,
+    /// Delete the existing resource and create it anew (AWS names are deterministic, so the new
+    /// one cannot exist beside the old).
+    Replace,
+    Delete,
+}
+
+impl ActionKind {
+    pub fn is_replace(self) -> bool {
+        self == ActionKind::Replace
+    }
+
+    /// The symbol plans show: `+` create, `✓` update, `⚠` replace, `-` delete.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::NoOp => " ",
+            ActionKind::Create => "+",
+            ActionKind::Update => "✓",
+            ActionKind::Replace => "⚠",
+            ActionKind::Delete => "-",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            ActionKind::NoOp => "no change",
+            ActionKind::Create => "create",
+            ActionKind::Update => "update in place",
+            ActionKind::Replace => "replace",
+            ActionKind::Delete => "delete",
+        }
+    }
+}
+
+/// One resource's action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// `service/component`, or `_shared/cluster` and `_shared/load-balancer`.
+    pub address: String,
+    /// Component kind, or `SharedCluster` / `SharedLoadBalancer`.
+    #[schemars(with = "String")]
+    pub kind: ResourceKind,
+    pub action: ActionKind,
+    /// Dependency level, from 1. Deletes come after every other wave, dependents first.
+    pub wave: usize,
+    /// Addresses this resource needs first (for deletes: as recorded in state).
+    pub depends_on: Vec<String>,
+    /// Changed fields (update and replace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The kind holds data.
+    pub stateful: bool,
+    /// The configuration to apply (absent for deletes). Secrets appear as references only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    /// Estimated monthly cost before and after, in USD.
+    pub monthly_cost: CostChange,
+}
+
+impl Action {
+    /// The fields whose change forces the replacement.
+    pub fn replace_reasons(&self) -> Vec<&str> {
+        self.changes.iter().filter(|c| c.forces_replacement).map(|c| c.path.as_str()).collect()
+    }
+}
+
+/// Counts of actions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+}
+
+impl Summary {
+    pub fn changes(&self) -> usize {
+        self.create + self.update + self.replace + self.delete
+    }
+}
+
+/// Cost before and after.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CostChange {
+    pub current: f64,
+    pub planned: f64,
+}
+
+/// Per-kind cost lines.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KindCost {
+    pub kind: String,
+    pub current: f64,
+    pub planned: f64,
+}
+
+/// The plan's cost estimate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CostEstimate {
+    pub currency: String,
+    /// Date of the price table.
+    pub prices_as_of: String,
+    /// The region whose prices were used (us-east-1's for regions the table lacks).
+    pub price_region: String,
+    pub current: f64,
+    pub planned: f64,
+    pub delta: f64,
+    pub by_kind: Vec<KindCost>,
+    /// Kinds priced by use, counted as zero.
+    pub usage_based: Vec<String>,
+    /// Instance classes the table lacks, counted as zero: `address (class)`.
+    pub unpriced: Vec<String>,
+}
+
+/// Which resources a plan covers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Targeting {
+    /// `--service`: every component of these services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// `--component`: these components.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// `--exclude`: never these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+impl Targeting {
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.components.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// A plan: the input of `apply`, and the document `--output json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub environment: String,
+    pub region: String,
+    /// The state the plan was made against: `apply PLANFILE` refuses a state that has moved on.
+    pub state_lineage: Option<String>,
+    pub state_serial: Option<u64>,
+    #[serde(default, skip_serializing_if = "Targeting::is_empty")]
+    pub targeting: Targeting,
+    /// Every resource in scope, sorted by wave then address (no-ops included).
+    pub actions: Vec<Action>,
+    pub summary: Summary,
+    pub cost: CostEstimate,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.summary.changes() > 0
+    }
+
+    /// Actions by wave (1-based waves; index 0 is wave 1).
+    pub fn waves(&self) -> Vec<Vec<&Action>> {
+        let count = self.actions.iter().map(|a| a.wave).max().unwrap_or(0);
+        let mut waves = vec![Vec::new(); count];
+        for a in &self.actions {
+            waves[a.wave - 1].push(a);
+        }
+        waves
+    }
+
+    /// Whether `state` is the one this plan was made against.
+    ///
+    /// # Errors
+    /// [`PlanError::StaleState`] naming the lineage or serial that differs.
+    pub fn check_state(&self, state: Option<&State>) -> Result<(), PlanError> {
+        let now = (state.map(|s| s.lineage.clone()), state.map(|s| s.serial));
+        if now != (self.state_lineage.clone(), self.state_serial) {
+            return Err(PlanError::StaleState {
+                planned: describe(self.state_lineage.as_deref(), self.state_serial),
+                current: describe(now.0.as_deref(), now.1),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn describe(lineage: Option<&str>, serial: Option<u64>) -> String {
+    match (lineage, serial) {
+        (Some(l), Some(s)) => format!("lineage {l}, serial {s}"),
+        _ => "no state".into(),
+    }
+}
+
+/// Options of `panka plan`.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    pub targeting: Targeting,
+    /// `--allow-destroy ADDRESS`: stateful resources that may be deleted or replaced.
+    pub allow_destroy: Vec<String>,
+}
+
+/// A stateful resource the plan would delete or replace without permission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protected {
+    pub address: String,
+    pub kind: String,
+    pub action: ActionKind,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}", protected_message(.0))]
+    ProtectedDestroy(Vec<Protected>),
+    #[error("the dependency graph is not a DAG")]
+    Graph(#[from] GraphError),
+    #[error("{what} `{name}` is not in this stack{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownTarget { what: &'static str, name: String, suggestion: Option<String> },
+    #[error("the state changed since the plan was made (plan: {planned}; now: {current}); plan again")]
+    StaleState { planned: String, current: String },
+    #[error("the state belongs to stack `{state_stack}` environment `{state_env}`, not `{stack}` `{env}`")]
+    WrongState { state_stack: String, state_env: String, stack: String, env: String },
+}
+
+fn protected_message(items: &[Protected]) -> String {
+    let mut s = format!("the plan would destroy data in {} stateful resource{}:", items.len(), if items.len() == 1 { "" } else { "s" });
+    for p in items {
+        s.push_str(&format!("\n  - {} ({}) would be {}: {}", p.address, p.kind, if p.action == ActionKind::Delete { "deleted" } else { "replaced" }, p.reason));
+    }
+    s.push_str("\nto go ahead, pass --allow-destroy ADDRESS for each (or change the YAML back)");
+    s
+}
+
+/// Plans `stack` against `state`.
+///
+/// # Errors
+/// [`PlanError::ProtectedDestroy`] when a stateful resource would be deleted or replaced without
+/// `--allow-destroy`; [`PlanError::UnknownTarget`] for a target that is not in the stack;
+/// [`PlanError::WrongState`] for a state of another stack or environment.
+pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Result<Plan, PlanError> {
+    if let Some(s) = state
+        && (s.stack != stack.name || s.environment != stack.environment)
+    {
+        return Err(PlanError::WrongState { state_stack: s.stack.clone(), state_env: s.environment.clone(), stack: stack.name.clone(), env: stack.environment.clone() });
+    }
+    let desired = desired_resources(stack);
+    let graph = ResourceGraph::new(desired.iter().map(|d| Resource { address: d.address.clone(), kind: d.kind, depends_on: d.depends_on.clone() }).collect())?;
+    let in_scope = scope(stack, &graph, &options.targeting)?;
+    let empty = BTreeMap::new();
+    let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
+
+    let mut actions = Vec::with_capacity(desired.len());
+    for d in &desired {
+        if !in_scope.contains(d.address.as_str()) {
+            continue;
+        }
+        let wave = graph.wave_of(&d.address).expect("desired resources are in the graph") + 1;
+        let before = recorded.get(&d.address);
+        let (action, changes) = match before {
+            None => (ActionKind::Create, Vec::new()),
+            Some(r) if r.status != panka_state::ResourceStatus::Ready => {
+                // A resource left pending or failed is updated so that apply re-converges it.
+                (ActionKind::Update, diff(&r.config, &d.config, d.kind))
+            }
+            Some(r) => {
+                let changes = diff(&r.config, &d.config, d.kind);
+                let action = if changes.is_empty() {
+                    ActionKind::NoOp
+                } else if changes.iter().any(|c| c.forces_replacement) {
+                    ActionKind::Replace
+                } else {
+                    ActionKind::Update
+                };
+                (action, changes)
+            }
+        };
+        actions.push(action_for(d, action, wave, changes, before.map(|r| &r.config), &stack.region));
+    }
+
+    // Resources recorded in state but no longer desired: deleted after every other wave, each
+    // after the deleted resources that depend on it.
+    let desired_addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
+    let doomed: Vec<(&String, &panka_state::ResourceState)> =
+        recorded.iter().filter(|(a, _)| !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)).collect();
+    let base_wave = actions.iter().map(|a| a.wave).max().unwrap_or(0);
+    let levels = delete_levels(&doomed);
+    for (address, r) in &doomed {
+        let kind = ResourceKind::parse(&r.kind).unwrap_or(ResourceKind::SharedCluster);
+        let current = monthly_cost(kind, &r.config, &stack.region).amount();
+        actions.push(Action {
+            address: (*address).clone(),
+            kind,
+            action: ActionKind::Delete,
+            wave: base_wave + 1 + levels[address.as_str()],
+            depends_on: r.dependencies.clone(),
+            changes: Vec::new(),
+            stateful: kind.stateful(),
+            config: None,
+            monthly_cost: CostChange { current, planned: 0.0 },
+        });
+    }
+    actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
+
+    let protected: Vec<Protected> = actions
+        .iter()
+        .filter(|a| a.stateful && matches!(a.action, ActionKind::Delete | ActionKind::Replace))
+        .filter(|a| !options.allow_destroy.iter().any(|x| x == &a.address))
+        .map(|a| Protected {
+            address: a.address.clone(),
+            kind: a.kind.to_string(),
+            action: a.action,
+            reason: match a.action {
+                ActionKind::Delete => "it was removed from the stack".into(),
+                _ => format!("changing {} forces replacement", a.replace_reasons().iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
+            },
+        })
+        .collect();
+    if !protected.is_empty() {
+        return Err(PlanError::ProtectedDestroy(protected));
+    }
+
+    let mut summary = Summary::default();
+    for a in &actions {
+        match a.action {
+            ActionKind::NoOp => summary.no_op += 1,
+            ActionKind::Create => summary.create += 1,
+            ActionKind::Update => summary.update += 1,
+            ActionKind::Replace => summary.replace += 1,
+            ActionKind::Delete => summary.delete += 1,
+        }
+    }
+    let cost = estimate(&actions, &desired, &stack.region);
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: stack.name.clone(),
+        environment: stack.environment.clone(),
+        region: stack.region.clone(),
+        state_lineage: state.map(|s| s.lineage.clone()),
+        state_serial: state.map(|s| s.serial),
+        targeting: options.targeting.clone(),
+        actions,
+        summary,
+        cost,
+    })
+}
+
+fn action_for(d: &DesiredResource, action: ActionKind, wave: usize, changes: Vec<FieldChange>, before: Option<&Value>, region: &str) -> Action {
+    let current = before.map(|c| monthly_cost(d.kind, c, region).amount()).unwrap_or(0.0);
+    let planned = monthly_cost(d.kind, &d.config, region).amount();
+    Action {
+        address: d.address.clone(),
+        kind: d.kind,
+        action,
+        wave,
+        depends_on: d.depends_on.clone(),
+        changes,
+        stateful: d.kind.stateful(),
+        config: Some(d.config.clone()),
+        monthly_cost: CostChange { current, planned },
+    }
+}
+
+/// The addresses a targeted plan covers: targets and their dependencies, less exclusions.
+fn scope<'g>(stack: &Stack, graph: &'g ResourceGraph, t: &Targeting) -> Result<BTreeSet<&'g str>, PlanError> {
+    let all: Vec<&str> = graph.resources().iter().map(|r| r.address.as_str()).collect();
+    for s in &t.services {
+        if !stack.services.contains_key(s) {
+            let suggestion = did_you_mean(s, stack.services.keys().map(String::as_str)).map(str::to_string);
+            return Err(PlanError::UnknownTarget { what: "service", name: s.clone(), suggestion });
+        }
+    }
+    for c in t.components.iter().chain(&t.exclude) {
+        if !all.contains(&c.as_str()) {
+            let suggestion = did_you_mean(c, all.iter().copied()).map(str::to_string);
+            return Err(PlanError::UnknownTarget { what: "component", name: c.clone(), suggestion });
+        }
+    }
+    let mut selected: BTreeSet<&str> = if t.services.is_empty() && t.components.is_empty() {
+        all.iter().copied().collect()
+    } else {
+        let roots = all.iter().copied().filter(|a| t.components.iter().any(|c| c == a) || t.services.iter().any(|s| a.split('/').next() == Some(s.as_str())));
+        graph.with_dependencies(roots)
+    };
+    for e in &t.exclude {
+        selected.remove(e.as_str());
+    }
+    Ok(selected)
+}
+
+/// Whether a resource that left the YAML is deleted by a targeted plan: only when its service or
+/// address is targeted (or nothing is).
+fn deletion_in_scope(address: &str, t: &Targeting) -> bool {
+    if t.exclude.iter().any(|e| e == address) {
+        return false;
+    }
+    if t.services.is_empty() && t.components.is_empty() {
+        return true;
+    }
+    t.components.iter().any(|c| c == address) || t.services.iter().any(|s| address.split('/').next() == Some(s.as_str()))
+}
+
+/// For each doomed resource: how many doomed resources must be deleted before it (its level).
+fn delete_levels<'a>(doomed: &[(&'a String, &panka_state::ResourceState)]) -> BTreeMap<&'a str, usize> {
+    let names: BTreeSet<&str> = doomed.iter().map(|(a, _)| a.as_str()).collect();
+    // dependents[x] = doomed resources that depend on x.
+    let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (a, r) in doomed {
+        for d in &r.dependencies {
+            if names.contains(d.as_str()) {
+                dependents.entry(d.as_str()).or_default().push(a.as_str());
+            }
+        }
+    }
+    let mut level: BTreeMap<&'a str, usize> = BTreeMap::new();
+    fn visit<'a>(n: &'a str, dependents: &BTreeMap<&str, Vec<&'a str>>, level: &mut BTreeMap<&'a str, usize>, guard: usize) -> usize {
+        if let Some(l) = level.get(n) {
+            return *l;
+        }
+        // State written by panka is acyclic; the guard keeps a hand-edited cyclic state finite.
+        let l = if guard == 0 {
+            0
+        } else {
+            dependents.get(n).map(|ds| ds.iter().map(|d| visit(d, dependents, level, guard - 1) + 1).max().unwrap_or(0)).unwrap_or(0)
+        };
+        level.insert(n, l);
+        l
+    }
+    for (a, _) in doomed {
+        visit(a.as_str(), &dependents, &mut level, doomed.len());
+    }
+    level
+}
+
+fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> CostEstimate {
+    let mut by_kind: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut usage: BTreeSet<String> = BTreeSet::new();
+    let mut unpriced = Vec::new();
+    let by_address: BTreeMap<&str, &DesiredResource> = desired.iter().map(|d| (d.address.as_str(), d)).collect();
+    for a in actions {
+        let e = by_kind.entry(a.kind.to_string()).or_default();
+        e.0 += a.monthly_cost.current;
+        e.1 += a.monthly_cost.planned;
+        if let Some(d) = by_address.get(a.address.as_str()) {
+            match monthly_cost(d.kind, &d.config, region) {
+                MonthlyCost::UsageBased => {
+                    usage.insert(a.kind.to_string());
+                }
+                MonthlyCost::Unknown => unpriced.push(format!("{} ({})", a.address, class_of(&d.config))),
+                MonthlyCost::Fixed(_) => {}
+            }
+        }
+    }
+    let round = |v: f64| (v * 100.0).round() / 100.0;
+    let current = round(by_kind.values().map(|v| v.0).sum());
+    let planned = round(by_kind.values().map(|v| v.1).sum());
+    CostEstimate {
+        currency: "USD".into(),
+        prices_as_of: PRICES_AS_OF.into(),
+        price_region: if PRICED_REGIONS.contains(&region) { region.to_string() } else { "us-east-1".into() },
+        current,
+        planned,
+        delta: round(planned - current),
+        by_kind: by_kind
+            .into_iter()
+            .filter(|(_, (c, p))| *c != 0.0 || *p != 0.0)
+            .map(|(kind, (c, p))| KindCost { kind, current: round(c), planned: round(p) })
+            .collect(),
+        usage_based: usage.into_iter().collect(),
+        unpriced,
+    }
+}
+
+fn class_of(config: &Value) -> String {
+    let spec = &config["spec"];
+    for p in [&["instance", "class"][..], &["instanceClass"], &["nodeType"], &["instanceType"]] {
+        let mut cur = spec;
+        for k in p {
+            cur = &cur[*k];
+        }
+        if let Some(s) = cur.as_str() {
+            return s.to_string();
+        }
+    }
+    "unknown class".into()
+}
