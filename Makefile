@@ -52,6 +52,7 @@ emulator-down:
 ## Regenerates docs/schema/ and docs/reference/ from the types (the tests check they are current).
 docs:
 	PANKA_BLESS=1 $(CARGO) test -p panka-format --test generated_docs
+	PANKA_BLESS=1 $(CARGO) test -p panka-cli --test plan plan_schema_is_checked_in
 
 bench:
 	$(CARGO) bench -p panka-format --bench load_validate

@@ -3,18 +3,22 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use panka_format::Stack;
 use panka_graph::ResourceGraph;
-use panka_plan::{plan, render_text, PlanError, PlanOptions, Targeting};
+use panka_plan::{PlanError, PlanOptions, Targeting, plan, render_text};
 use panka_state::State;
 
 use crate::cli::{GraphArgs, GraphFormat, OutputFormat, PlanArgs};
-use crate::stack::{load_valid, Reported};
+use crate::stack::{Reported, load_valid};
 
 /// Where the local backend keeps an environment's state, beside stack.yaml.
 pub fn local_state_path(stack: &Stack) -> PathBuf {
-    stack.root.join(".panka").join(&stack.environment).join("state.json")
+    stack
+        .root
+        .join(".panka")
+        .join(&stack.environment)
+        .join("state.json")
 }
 
 /// Reads the state a plan compares against: `--state FILE`, or the local backend's file.
@@ -36,10 +40,17 @@ fn read_state(stack: &Stack, explicit: Option<&Path>) -> anyhow::Result<Option<S
             p
         }
     };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading state {}", path.display()))?;
-    let state: State = serde_json::from_str(&text).with_context(|| format!("parsing state {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading state {}", path.display()))?;
+    let state: State =
+        serde_json::from_str(&text).with_context(|| format!("parsing state {}", path.display()))?;
     if state.format_version > panka_state::FORMAT_VERSION {
-        bail!("state {} has format version {}, newer than this panka understands ({})", path.display(), state.format_version, panka_state::FORMAT_VERSION);
+        bail!(
+            "state {} has format version {}, newer than this panka understands ({})",
+            path.display(),
+            state.format_version,
+            panka_state::FORMAT_VERSION
+        );
     }
     Ok(Some(state))
 }
@@ -48,7 +59,11 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
     let state = read_state(&stack, args.state.as_deref())?;
     let options = PlanOptions {
-        targeting: Targeting { services: args.service.clone(), components: args.component.clone(), exclude: args.exclude.clone() },
+        targeting: Targeting {
+            services: args.service.clone(),
+            components: args.component.clone(),
+            exclude: args.exclude.clone(),
+        },
         allow_destroy: args.allow_destroy.clone(),
     };
     let plan = match plan(&stack, state.as_ref(), &options) {
@@ -61,24 +76,39 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     };
     let json = serde_json::to_string_pretty(&plan)?;
     if let Some(out) = &args.out {
-        write_atomically(out, json.as_bytes()).with_context(|| format!("writing the plan to {}", out.display()))?;
+        write_atomically(out, json.as_bytes())
+            .with_context(|| format!("writing the plan to {}", out.display()))?;
     }
     match args.output {
         OutputFormat::Json => println!("{json}"),
         OutputFormat::Text => {
             print!("{}", render_text(&plan));
             if let Some(out) = &args.out {
-                println!("Plan saved to {}; apply exactly this plan with `panka apply {}`.", out.display(), out.display());
+                println!(
+                    "Plan saved to {}; apply exactly this plan with `panka apply {}`.",
+                    out.display(),
+                    out.display()
+                );
             }
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Writes through a temporary file and a rename, so a crash never leaves half a plan.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("plan")));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("plan")
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::Context;
 use panka_format::diagnostic::render_plain;
-use panka_format::{load, LoadOptions, Loaded, Stack};
+use panka_format::{LoadOptions, Loaded, Stack, load};
 
 use crate::cli::StackArgs;
 
@@ -19,7 +19,12 @@ pub struct Reported(pub String);
 /// The stack cannot be found or read.
 pub fn load_stack(args: &StackArgs) -> anyhow::Result<Loaded> {
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    let options = LoadOptions { stack: args.stack.clone(), environment: args.environment.clone(), vars: args.vars.clone(), cwd };
+    let options = LoadOptions {
+        stack: args.stack.clone(),
+        environment: args.environment.clone(),
+        vars: args.vars.clone(),
+        cwd,
+    };
     Ok(load(&options)?)
 }
 
@@ -30,7 +35,10 @@ pub fn print_diagnostics(loaded: &Loaded) {
             eprintln!("{:?}", d.to_report(&loaded.sources));
         }
     } else {
-        eprint!("{}", render_plain(&loaded.diagnostics.items, &loaded.sources));
+        eprint!(
+            "{}",
+            render_plain(&loaded.diagnostics.items, &loaded.sources)
+        );
     }
 }
 
@@ -43,7 +51,11 @@ pub fn load_valid(args: &StackArgs) -> anyhow::Result<Stack> {
     if loaded.diagnostics.has_errors() || loaded.stack.is_none() {
         print_diagnostics(&loaded);
         let n = loaded.diagnostics.error_count();
-        return Err(Reported(format!("the stack is invalid: {n} error{}; see `panka validate`", if n == 1 { "" } else { "s" })).into());
+        return Err(Reported(format!(
+            "the stack is invalid: {n} error{}; see `panka validate`",
+            if n == 1 { "" } else { "s" }
+        ))
+        .into());
     }
     if !loaded.diagnostics.items.is_empty() {
         print_diagnostics(&loaded);

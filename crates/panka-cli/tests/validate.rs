@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn panka() -> Command {
@@ -17,8 +20,15 @@ fn panka() -> Command {
 #[test]
 fn the_example_is_valid_in_every_environment() {
     for env in ["dev", "staging", "production"] {
-        let out = panka().args(["validate", "--stack", "examples/shop", "-e", env]).output().unwrap();
-        assert!(out.status.success(), "{env}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = panka()
+            .args(["validate", "--stack", "examples/shop", "-e", env])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{env}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("is valid"), "{stdout}");
         assert!(stdout.contains("13 components"), "{stdout}");
@@ -27,17 +37,41 @@ fn the_example_is_valid_in_every_environment() {
 
 #[test]
 fn invalid_stack_exits_1_with_file_line_and_column() {
-    let out = panka().args(["validate", "--stack", "fixtures/invalid/unknown-field", "--env", "dev"]).output().unwrap();
+    let out = panka()
+        .args([
+            "validate",
+            "--stack",
+            "fixtures/invalid/unknown-field",
+            "--env",
+            "dev",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("fixtures/invalid/unknown-field/services/app/components/queue/sqs.yaml:4:8"), "{stderr}");
-    assert!(stderr.contains("did you mean `visibilityTimeoutSeconds`?"), "{stderr}");
+    assert!(
+        stderr
+            .contains("fixtures/invalid/unknown-field/services/app/components/queue/sqs.yaml:4:8"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `visibilityTimeoutSeconds`?"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn json_output_lists_diagnostics_with_locations() {
     let out = panka()
-        .args(["validate", "--stack", "fixtures/invalid/many-errors", "--environment", "dev", "--output", "json"])
+        .args([
+            "validate",
+            "--stack",
+            "fixtures/invalid/many-errors",
+            "--environment",
+            "dev",
+            "--output",
+            "json",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -48,14 +82,28 @@ fn json_output_lists_diagnostics_with_locations() {
     assert_eq!(report["errors"].as_u64().unwrap() as usize, diags.len());
     assert!(diags.len() >= 6);
     let unknown = diags.iter().find(|d| d["code"] == "unknown-field").unwrap();
-    assert_eq!(unknown["file"], "fixtures/invalid/many-errors/services/app/components/queue/sqs.yaml");
+    assert_eq!(
+        unknown["file"],
+        "fixtures/invalid/many-errors/services/app/components/queue/sqs.yaml"
+    );
     assert_eq!(unknown["line"], 4);
     assert_eq!(unknown["column"], 8);
 }
 
 #[test]
 fn json_output_of_a_valid_stack() {
-    let out = panka().args(["validate", "--stack", "examples/shop", "-e", "dev", "--output", "json"]).output().unwrap();
+    let out = panka()
+        .args([
+            "validate",
+            "--stack",
+            "examples/shop",
+            "-e",
+            "dev",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["valid"], true);
@@ -70,14 +118,34 @@ fn stack_is_found_by_name_under_stacks() {
     std::fs::create_dir_all(&stacks).unwrap();
     copy_dir(&repo().join("examples/shop"), &stacks.join("shop"));
     let mut cmd = Command::cargo_bin("panka").unwrap();
-    cmd.current_dir(dir.path()).args(["validate", "--stack", "shop", "-e", "dev"]).assert().success();
+    cmd.current_dir(dir.path())
+        .args(["validate", "--stack", "shop", "-e", "dev"])
+        .assert()
+        .success();
 }
 
 #[test]
 fn var_overrides_and_missing_stack() {
-    expect_failure(&["validate", "--stack", "examples/shop", "-e", "dev", "--var", "VERSION=bad tag!"], "is not a valid image tag");
-    expect_failure(&["validate", "--stack", "no/such/stack", "-e", "dev"], "no stack at `no/such/stack`");
-    expect_failure(&["validate", "--stack", "examples/shop", "-e", "prod"], "did you mean `production`?");
+    expect_failure(
+        &[
+            "validate",
+            "--stack",
+            "examples/shop",
+            "-e",
+            "dev",
+            "--var",
+            "VERSION=bad tag!",
+        ],
+        "is not a valid image tag",
+    );
+    expect_failure(
+        &["validate", "--stack", "no/such/stack", "-e", "dev"],
+        "no stack at `no/such/stack`",
+    );
+    expect_failure(
+        &["validate", "--stack", "examples/shop", "-e", "prod"],
+        "did you mean `production`?",
+    );
 }
 
 fn expect_failure(args: &[&str], stderr_holds: &str) {

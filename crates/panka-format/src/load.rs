@@ -988,7 +988,10 @@ impl Loader {
         let mut by_service: IndexMap<String, Vec<usize>> = IndexMap::new();
         for (i, c) in components.iter().enumerate() {
             by_address.insert(c.address.to_string(), i);
-            by_service.entry(c.address.service.clone()).or_default().push(i);
+            by_service
+                .entry(c.address.service.clone())
+                .or_default()
+                .push(i);
         }
         for (i, item) in list.iter().enumerate() {
             let Some(target_node) = item.get("target") else {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use panka_format::kinds::ComponentSpec;
-use panka_format::{load, Address, LoadOptions, Loaded};
+use panka_format::{Address, LoadOptions, Loaded, load};
 
 /// Writes a stack from (relative path, contents) pairs into a temporary folder.
 fn stack(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -20,7 +20,10 @@ fn load_env(dir: &Path, env: &str, vars: &[(&str, &str)]) -> Loaded {
     load(&LoadOptions {
         stack: ".".into(),
         environment: env.into(),
-        vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         cwd: dir.to_path_buf(),
     })
     .unwrap()
@@ -75,24 +78,61 @@ fn base(env_yaml: &str) -> tempfile::TempDir {
 }
 
 fn env_var<'a>(spec: &'a ComponentSpec, name: &str) -> Option<&'a str> {
-    let ComponentSpec::MicroService(ms) = spec else { panic!("not a MicroService") };
-    ms.environment.iter().find(|e| e.name == name).and_then(|e| e.value.as_deref())
+    let ComponentSpec::MicroService(ms) = spec else {
+        panic!("not a MicroService")
+    };
+    ms.environment
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value.as_deref())
 }
 
 #[test]
 fn variables_resolve_in_lookup_order_with_builtins_and_escapes() {
-    let dir = base("apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {variables: {VERSION: env-v, LOG_LEVEL: debug}}\n");
+    let dir = base(
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {variables: {VERSION: env-v, LOG_LEVEL: debug}}\n",
+    );
     let loaded = load_env(dir.path(), "dev", &[("VERSION", "cli-v")]);
-    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.items);
+    assert!(
+        !loaded.diagnostics.has_errors(),
+        "{:?}",
+        loaded.diagnostics.items
+    );
     let stack = loaded.stack.unwrap();
     let api = &stack.components[&Address::new("orders", "api")];
-    let ComponentSpec::MicroService(ms) = &api.spec else { panic!() };
-    assert_eq!(ms.image.tag.as_deref(), Some("cli-v"), "--var wins over the environment");
-    assert_eq!(env_var(&api.spec, "LOG_LEVEL"), Some("debug"), "the environment wins over the stack");
-    assert_eq!(env_var(&api.spec, "WHERE"), Some("shop/dev/eu-west-1/orders/api"));
+    let ComponentSpec::MicroService(ms) = &api.spec else {
+        panic!()
+    };
+    assert_eq!(
+        ms.image.tag.as_deref(),
+        Some("cli-v"),
+        "--var wins over the environment"
+    );
+    assert_eq!(
+        env_var(&api.spec, "LOG_LEVEL"),
+        Some("debug"),
+        "the environment wins over the stack"
+    );
+    assert_eq!(
+        env_var(&api.spec, "WHERE"),
+        Some("shop/dev/eu-west-1/orders/api")
+    );
     assert_eq!(env_var(&api.spec, "LITERAL"), Some("costs ${HOME} and $5"));
-    assert!(!ms.readonly_root_filesystem, "an interpolated `false` is a boolean");
-    assert_eq!(api.infra.as_ref().unwrap().scaling.as_ref().unwrap().replicas, 2, "an interpolated number is a number");
+    assert!(
+        !ms.readonly_root_filesystem,
+        "an interpolated `false` is a boolean"
+    );
+    assert_eq!(
+        api.infra
+            .as_ref()
+            .unwrap()
+            .scaling
+            .as_ref()
+            .unwrap()
+            .replicas,
+        2,
+        "an interpolated number is a number"
+    );
 }
 
 #[test]
@@ -113,18 +153,31 @@ spec:
 ",
     );
     let loaded = load_env(dir.path(), "dev", &[]);
-    assert!(!loaded.diagnostics.has_errors(), "{:?}", loaded.diagnostics.items);
+    assert!(
+        !loaded.diagnostics.has_errors(),
+        "{:?}",
+        loaded.diagnostics.items
+    );
     let stack = loaded.stack.unwrap();
     let api = &stack.components[&Address::new("orders", "api")];
-    let ComponentSpec::MicroService(ms) = &api.spec else { panic!() };
+    let ComponentSpec::MicroService(ms) = &api.spec else {
+        panic!()
+    };
     assert_eq!(env_var(&api.spec, "LOG_LEVEL"), Some("error"));
     assert_eq!(env_var(&api.spec, "NEW"), Some("x"));
     assert_eq!(ms.environment.len(), 5, "named items merge, none is lost");
-    assert_eq!(ms.ports[0].port, 8080, "a merged named item keeps the fields the overlay does not set");
+    assert_eq!(
+        ms.ports[0].port, 8080,
+        "a merged named item keeps the fields the overlay does not set"
+    );
     assert_eq!(ms.ports[0].path.as_deref(), Some("/v2/*"));
     let infra = api.infra.as_ref().unwrap();
     assert_eq!((infra.resources.cpu, infra.resources.memory), (1024, 2048));
-    assert_eq!(infra.scaling.as_ref().unwrap().replicas, 2, "infra keys the overlay does not set are kept");
+    assert_eq!(
+        infra.scaling.as_ref().unwrap().replicas,
+        2,
+        "infra keys the overlay does not set are kept"
+    );
 }
 
 #[test]
@@ -153,18 +206,33 @@ fn references_names_and_tags() {
 
 #[test]
 fn environment_region_overrides_the_stack() {
-    let dir = base("apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {provider: {region: ap-south-1}}\n");
+    let dir = base(
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {provider: {region: ap-south-1}}\n",
+    );
     let stack = load_env(dir.path(), "dev", &[]).stack.unwrap();
     assert_eq!(stack.region, "ap-south-1");
     let api = &stack.components[&Address::new("orders", "api")];
-    assert_eq!(env_var(&api.spec, "WHERE"), Some("shop/dev/ap-south-1/orders/api"));
+    assert_eq!(
+        env_var(&api.spec, "WHERE"),
+        Some("shop/dev/ap-south-1/orders/api")
+    );
 }
 
 #[test]
 fn unresolved_variable_points_at_its_column() {
     let dir = base("apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n");
-    std::fs::write(dir.path().join("services/orders/components/api/microservice.yaml"), API.replace("'${LOG_LEVEL}'", "'x-${NOPE}'")).unwrap();
+    std::fs::write(
+        dir.path()
+            .join("services/orders/components/api/microservice.yaml"),
+        API.replace("'${LOG_LEVEL}'", "'x-${NOPE}'"),
+    )
+    .unwrap();
     let loaded = load_env(dir.path(), "dev", &[]);
-    let d = loaded.diagnostics.items.iter().find(|d| d.code == "unresolved-variable").unwrap();
+    let d = loaded
+        .diagnostics
+        .items
+        .iter()
+        .find(|d| d.code == "unresolved-variable")
+        .unwrap();
     assert_eq!((d.span.line, d.span.column), (8, 35));
 }

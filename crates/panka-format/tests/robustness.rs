@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
-use panka_format::{load, LoadOptions};
+use panka_format::{LoadOptions, load};
 use proptest::prelude::*;
 
 const STACK: &str = "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {name: fuzz}\nspec:\n  provider: {name: aws, region: us-east-1}\n  variables: {V: '1'}\n";
-const ENV: &str = "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {}\n";
+const ENV: &str =
+    "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {}\n";
 
 fn examples() -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop/services");
@@ -36,7 +37,13 @@ fn load_component_text(text: &str, env_text: &str) -> usize {
     std::fs::write(p.join("stack.yaml"), STACK).unwrap();
     std::fs::write(p.join("environments/dev.yaml"), env_text).unwrap();
     std::fs::write(p.join("services/svc/components/c/x.yaml"), text).unwrap();
-    let loaded = load(&LoadOptions { stack: ".".into(), environment: "dev".into(), vars: vec![], cwd: p.to_path_buf() }).unwrap();
+    let loaded = load(&LoadOptions {
+        stack: ".".into(),
+        environment: "dev".into(),
+        vars: vec![],
+        cwd: p.to_path_buf(),
+    })
+    .unwrap();
     // Rendering must not panic either, whatever the spans.
     let _ = panka_format::diagnostic::render_plain(&loaded.diagnostics.items, &loaded.sources);
     for d in &loaded.diagnostics.items {
@@ -65,7 +72,11 @@ fn apply(text: &str, m: &Mutation) -> String {
         Mutation::Delete(a, n) => {
             let a = clamp(*a);
             let b = clamp(a + n);
-            if b <= a { text.to_string() } else { format!("{}{}", &text[..a], &text[b..]) }
+            if b <= a {
+                text.to_string()
+            } else {
+                format!("{}{}", &text[..a], &text[b..])
+            }
         }
         Mutation::Insert(a, s) => {
             let a = clamp(*a);
@@ -91,7 +102,8 @@ fn apply(text: &str, m: &Mutation) -> String {
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
-    let yamlish = proptest::string::string_regex(r"[ \n:\-\[\]{},&*!|>'\x22#%@`$a-z0-9]{1,12}").unwrap();
+    let yamlish =
+        proptest::string::string_regex(r"[ \n:\-\[\]{},&*!|>'\x22#%@`$a-z0-9]{1,12}").unwrap();
     prop_oneof![
         (any::<usize>(), 1usize..20).prop_map(|(a, n)| Mutation::Delete(a, n)),
         (any::<usize>(), yamlish).prop_map(|(a, s)| Mutation::Insert(a, s)),
@@ -102,10 +114,45 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 fn json_tree() -> impl Strategy<Value = serde_json::Value> {
     let keys = prop::sample::select(vec![
-        "image", "repository", "tag", "ports", "name", "port", "public", "path", "environment", "value", "valueFrom",
-        "component", "output", "secrets", "healthCheck", "readiness", "http", "engine", "type", "version", "instance",
-        "class", "storage", "allocatedGB", "database", "username", "dependsOn", "replicas", "fifo", "deadLetter",
-        "maxReceiveCount", "lifecycle", "expireDays", "routes", "target", "origins", "rules", "schedule", "x",
+        "image",
+        "repository",
+        "tag",
+        "ports",
+        "name",
+        "port",
+        "public",
+        "path",
+        "environment",
+        "value",
+        "valueFrom",
+        "component",
+        "output",
+        "secrets",
+        "healthCheck",
+        "readiness",
+        "http",
+        "engine",
+        "type",
+        "version",
+        "instance",
+        "class",
+        "storage",
+        "allocatedGB",
+        "database",
+        "username",
+        "dependsOn",
+        "replicas",
+        "fifo",
+        "deadLetter",
+        "maxReceiveCount",
+        "lifecycle",
+        "expireDays",
+        "routes",
+        "target",
+        "origins",
+        "rules",
+        "schedule",
+        "x",
     ]);
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
@@ -117,14 +164,20 @@ fn json_tree() -> impl Strategy<Value = serde_json::Value> {
     leaf.prop_recursive(5, 64, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
-            prop::collection::vec((keys.clone(), inner), 0..6)
-                .prop_map(|kv| serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| {
+                serde_json::Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }),
         ]
     })
 }
 
 fn kind() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(panka_format::Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>())
+    prop::sample::select(
+        panka_format::Kind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>(),
+    )
 }
 
 proptest! {
@@ -155,7 +208,10 @@ proptest! {
 
 #[test]
 fn huge_files_are_refused_with_a_clear_error() {
-    let big = format!("apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: c, service: svc}}\nspec: {{}}\n# {}\n", "x".repeat(5 * 1024 * 1024));
+    let big = format!(
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: c, service: svc}}\nspec: {{}}\n# {}\n",
+        "x".repeat(5 * 1024 * 1024)
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("environments")).unwrap();
@@ -163,14 +219,32 @@ fn huge_files_are_refused_with_a_clear_error() {
     std::fs::write(p.join("stack.yaml"), STACK).unwrap();
     std::fs::write(p.join("environments/dev.yaml"), ENV).unwrap();
     std::fs::write(p.join("services/svc/components/c/x.yaml"), big).unwrap();
-    let loaded = load(&LoadOptions { stack: ".".into(), environment: "dev".into(), vars: vec![], cwd: p.to_path_buf() }).unwrap();
-    let d = loaded.diagnostics.items.iter().find(|d| d.code == "file-too-large").expect("refused");
+    let loaded = load(&LoadOptions {
+        stack: ".".into(),
+        environment: "dev".into(),
+        vars: vec![],
+        cwd: p.to_path_buf(),
+    })
+    .unwrap();
+    let d = loaded
+        .diagnostics
+        .items
+        .iter()
+        .find(|d| d.code == "file-too-large")
+        .expect("refused");
     assert!(d.message.contains("at most"), "{}", d.message);
-    assert_eq!(loaded.sources.path(d.span.file), Path::new("services/svc/components/c/x.yaml"));
+    assert_eq!(
+        loaded.sources.path(d.span.file),
+        Path::new("services/svc/components/c/x.yaml")
+    );
 }
 
 #[test]
 fn deeply_nested_input_is_refused() {
-    let deep = format!("apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: c, service: svc}}\nspec: {}{}\n", "[".repeat(500), "]".repeat(500));
+    let deep = format!(
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: c, service: svc}}\nspec: {}{}\n",
+        "[".repeat(500),
+        "]".repeat(500)
+    );
     assert!(load_component_text(&deep, ENV) > 0);
 }

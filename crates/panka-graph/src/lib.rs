@@ -12,12 +12,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write};
 
-use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-use panka_format::kinds::Kind;
 use panka_format::Stack;
+use panka_format::kinds::Kind;
 
 /// The service part of shared resources' addresses. Service names start with a letter, so it
 /// cannot clash with one.
@@ -76,7 +76,8 @@ impl Serialize for ResourceKind {
 impl<'de> Deserialize<'de> for ResourceKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        ResourceKind::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown resource kind {name}")))
+        ResourceKind::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown resource kind {name}")))
     }
 }
 
@@ -124,14 +125,26 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
         }
         deps.sort();
         deps.dedup();
-        resources.push(Resource { address: c.address.to_string(), kind: ResourceKind::Component(c.kind), depends_on: deps });
+        resources.push(Resource {
+            address: c.address.to_string(),
+            kind: ResourceKind::Component(c.kind),
+            depends_on: deps,
+        });
     }
     let mut shared = Vec::new();
     if needs_cluster {
-        shared.push(Resource { address: SHARED_CLUSTER.into(), kind: ResourceKind::SharedCluster, depends_on: vec![] });
+        shared.push(Resource {
+            address: SHARED_CLUSTER.into(),
+            kind: ResourceKind::SharedCluster,
+            depends_on: vec![],
+        });
     }
     if needs_lb {
-        shared.push(Resource { address: SHARED_LOAD_BALANCER.into(), kind: ResourceKind::SharedLoadBalancer, depends_on: vec![] });
+        shared.push(Resource {
+            address: SHARED_LOAD_BALANCER.into(),
+            kind: ResourceKind::SharedLoadBalancer,
+            depends_on: vec![],
+        });
     }
     shared.extend(resources);
     shared
@@ -160,18 +173,32 @@ impl ResourceGraph {
         for r in &resources {
             let from = index[&r.address];
             for d in &r.depends_on {
-                let to = *index.get(d).ok_or_else(|| GraphError::UnknownDependency { from: r.address.clone(), to: d.clone() })?;
+                let to = *index.get(d).ok_or_else(|| GraphError::UnknownDependency {
+                    from: r.address.clone(),
+                    to: d.clone(),
+                })?;
                 graph.update_edge(from, to, ());
             }
         }
-        let order = petgraph::algo::toposort(&graph, None).map_err(|cycle| GraphError::Cycle { path: cycle_path(&graph, &resources, cycle.node_id()) })?;
+        let order = petgraph::algo::toposort(&graph, None).map_err(|cycle| GraphError::Cycle {
+            path: cycle_path(&graph, &resources, cycle.node_id()),
+        })?;
         // toposort puts a node before the nodes it points to (its dependencies): walk backwards.
         let mut level = vec![0usize; resources.len()];
         for node in order.iter().rev() {
-            let l = graph.neighbors_directed(*node, Direction::Outgoing).map(|d| level[graph[d]] + 1).max().unwrap_or(0);
+            let l = graph
+                .neighbors_directed(*node, Direction::Outgoing)
+                .map(|d| level[graph[d]] + 1)
+                .max()
+                .unwrap_or(0);
             level[graph[*node]] = l;
         }
-        Ok(ResourceGraph { resources, graph, index, level })
+        Ok(ResourceGraph {
+            resources,
+            graph,
+            index,
+            level,
+        })
     }
 
     pub fn resources(&self) -> &[Resource] {
@@ -187,7 +214,9 @@ impl ResourceGraph {
     }
 
     pub fn get(&self, address: &str) -> Option<&Resource> {
-        self.index.get(address).map(|n| &self.resources[self.graph[*n]])
+        self.index
+            .get(address)
+            .map(|n| &self.resources[self.graph[*n]])
     }
 
     /// The wave (0-based) of a resource.
@@ -211,15 +240,25 @@ impl ResourceGraph {
     /// Addresses of the resources that depend on `address` directly.
     pub fn dependents(&self, address: &str) -> Vec<&str> {
         match self.index.get(address) {
-            Some(n) => self.graph.neighbors_directed(*n, Direction::Incoming).map(|d| self.resources[self.graph[d]].address.as_str()).collect(),
+            Some(n) => self
+                .graph
+                .neighbors_directed(*n, Direction::Incoming)
+                .map(|d| self.resources[self.graph[d]].address.as_str())
+                .collect(),
             None => Vec::new(),
         }
     }
 
     /// `targets` and everything they depend on, transitively (Terraform's `-target` semantics).
-    pub fn with_dependencies<'a>(&'a self, targets: impl IntoIterator<Item = &'a str>) -> BTreeSet<&'a str> {
+    pub fn with_dependencies<'a>(
+        &'a self,
+        targets: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<&'a str> {
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<NodeIndex> = targets.into_iter().filter_map(|t| self.index.get(t).copied()).collect();
+        let mut stack: Vec<NodeIndex> = targets
+            .into_iter()
+            .filter_map(|t| self.index.get(t).copied())
+            .collect();
         while let Some(n) = stack.pop() {
             let address = self.resources[self.graph[n]].address.as_str();
             if seen.insert(address) {
@@ -231,9 +270,15 @@ impl ResourceGraph {
 
     /// Graphviz dot: one cluster per wave, edges from a resource to what it needs.
     pub fn to_dot(&self) -> String {
-        let mut s = String::from("digraph panka {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+        let mut s = String::from(
+            "digraph panka {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n",
+        );
         for (w, addresses) in self.waves().iter().enumerate() {
-            let _ = writeln!(s, "  subgraph cluster_wave_{w} {{\n    label=\"wave {}\";\n    style=dashed;", w + 1);
+            let _ = writeln!(
+                s,
+                "  subgraph cluster_wave_{w} {{\n    label=\"wave {}\";\n    style=dashed;",
+                w + 1
+            );
             for a in addresses {
                 let r = self.get(a).expect("wave member exists");
                 let _ = writeln!(s, "    \"{a}\" [label=\"{a}\\n{}\"];", r.kind);
@@ -319,44 +364,81 @@ mod tests {
     use proptest::prelude::*;
 
     fn r(address: &str, deps: &[&str]) -> Resource {
-        Resource { address: address.into(), kind: ResourceKind::Component(Kind::SQS), depends_on: deps.iter().map(|d| d.to_string()).collect() }
+        Resource {
+            address: address.into(),
+            kind: ResourceKind::Component(Kind::SQS),
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+        }
     }
 
     #[test]
     fn waves_are_dependency_levels() {
-        let g = ResourceGraph::new(vec![r("a/api", &["a/db", "a/q"]), r("a/db", &[]), r("a/q", &[]), r("b/x", &["a/api"])]).unwrap();
-        assert_eq!(g.waves(), vec![vec!["a/db", "a/q"], vec!["a/api"], vec!["b/x"]]);
-        assert_eq!(g.with_dependencies(["a/api"]).into_iter().collect::<Vec<_>>(), vec!["a/api", "a/db", "a/q"]);
+        let g = ResourceGraph::new(vec![
+            r("a/api", &["a/db", "a/q"]),
+            r("a/db", &[]),
+            r("a/q", &[]),
+            r("b/x", &["a/api"]),
+        ])
+        .unwrap();
+        assert_eq!(
+            g.waves(),
+            vec![vec!["a/db", "a/q"], vec!["a/api"], vec!["b/x"]]
+        );
+        assert_eq!(
+            g.with_dependencies(["a/api"])
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec!["a/api", "a/db", "a/q"]
+        );
         assert_eq!(g.dependents("a/db"), vec!["a/api"]);
     }
 
     #[test]
     fn cycles_are_reported_with_their_path() {
-        let err = ResourceGraph::new(vec![r("a/x", &["a/y"]), r("a/y", &["a/z"]), r("a/z", &["a/x"])]).unwrap_err();
-        let GraphError::Cycle { path } = err else { panic!() };
+        let err = ResourceGraph::new(vec![
+            r("a/x", &["a/y"]),
+            r("a/y", &["a/z"]),
+            r("a/z", &["a/x"]),
+        ])
+        .unwrap_err();
+        let GraphError::Cycle { path } = err else {
+            panic!()
+        };
         assert_eq!(path.first(), path.last());
         assert_eq!(path.len(), 4, "{path:?}");
     }
 
     #[test]
     fn unknown_dependency_is_an_error() {
-        assert!(matches!(ResourceGraph::new(vec![r("a/x", &["a/nope"])]), Err(GraphError::UnknownDependency { .. })));
+        assert!(matches!(
+            ResourceGraph::new(vec![r("a/x", &["a/nope"])]),
+            Err(GraphError::UnknownDependency { .. })
+        ));
     }
 
     fn dag() -> impl Strategy<Value = Vec<Resource>> {
         (1usize..60).prop_flat_map(|n| {
-            prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n).prop_map(move |deps| {
-                deps.iter()
-                    .enumerate()
-                    .map(|(i, ds)| {
-                        // Only edges to lower indices: a DAG by construction.
-                        let mut d: Vec<String> = if i == 0 { vec![] } else { ds.iter().map(|x| format!("s/n{}", x.index(i))).collect() };
-                        d.sort();
-                        d.dedup();
-                        Resource { address: format!("s/n{i}"), kind: ResourceKind::Component(Kind::S3), depends_on: d }
-                    })
-                    .collect()
-            })
+            prop::collection::vec(prop::collection::vec(any::<prop::sample::Index>(), 0..4), n)
+                .prop_map(move |deps| {
+                    deps.iter()
+                        .enumerate()
+                        .map(|(i, ds)| {
+                            // Only edges to lower indices: a DAG by construction.
+                            let mut d: Vec<String> = if i == 0 {
+                                vec![]
+                            } else {
+                                ds.iter().map(|x| format!("s/n{}", x.index(i))).collect()
+                            };
+                            d.sort();
+                            d.dedup();
+                            Resource {
+                                address: format!("s/n{i}"),
+                                kind: ResourceKind::Component(Kind::S3),
+                                depends_on: d,
+                            }
+                        })
+                        .collect()
+                })
         })
     }
 

@@ -172,7 +172,10 @@ impl MonthlyCost {
 }
 
 fn hourly(table: &[(&str, f64)], class: &str, factor: f64) -> Option<f64> {
-    table.iter().find(|(c, _)| *c == class).map(|(_, p)| p * factor)
+    table
+        .iter()
+        .find(|(c, _)| *c == class)
+        .map(|(_, p)| p * factor)
 }
 
 fn u(v: &Value, path: &[&str]) -> f64 {
@@ -214,14 +217,31 @@ pub fn monthly_cost(kind: ResourceKind, config: &Value, region: &str) -> Monthly
                 let vcpu = u(infra, &["resources", "cpu"]) / 1024.0;
                 let gb = u(infra, &["resources", "memory"]) / 1024.0;
                 let tasks = u(infra, &["scaling", "replicas"]).max(0.0);
-                let arm = if s(spec, &["cpuArchitecture"]) == "ARM64" { p.fargate_arm_factor } else { 1.0 };
-                fixed((vcpu * p.fargate_vcpu_hour + gb * p.fargate_gb_hour) * arm * tasks * HOURS_PER_MONTH)
+                let arm = if s(spec, &["cpuArchitecture"]) == "ARM64" {
+                    p.fargate_arm_factor
+                } else {
+                    1.0
+                };
+                fixed(
+                    (vcpu * p.fargate_vcpu_hour + gb * p.fargate_gb_hour)
+                        * arm
+                        * tasks
+                        * HOURS_PER_MONTH,
+                )
             }
             Kind::RDS => {
-                let Some(h) = hourly(RDS_CLASSES, s(spec, &["instance", "class"]), p.instance_factor) else {
+                let Some(h) = hourly(
+                    RDS_CLASSES,
+                    s(spec, &["instance", "class"]),
+                    p.instance_factor,
+                ) else {
                     return MonthlyCost::Unknown;
                 };
-                let az = if b(spec, &["availability", "multiAZ"]) { 2.0 } else { 1.0 };
+                let az = if b(spec, &["availability", "multiAZ"]) {
+                    2.0
+                } else {
+                    1.0
+                };
                 let gb = u(spec, &["instance", "storage", "allocatedGB"]);
                 let per_gb = match s(spec, &["instance", "storage", "type"]) {
                     "gp2" => p.rds_gp2_gb_month,
@@ -234,25 +254,37 @@ pub fn monthly_cost(kind: ResourceKind, config: &Value, region: &str) -> Monthly
                 };
                 fixed((h * HOURS_PER_MONTH + gb * per_gb + iops) * az)
             }
-            Kind::DocumentDB => match hourly(DOCDB_CLASSES, s(spec, &["instanceClass"]), p.instance_factor) {
+            Kind::DocumentDB => match hourly(
+                DOCDB_CLASSES,
+                s(spec, &["instanceClass"]),
+                p.instance_factor,
+            ) {
                 Some(h) => fixed(h * HOURS_PER_MONTH * u(spec, &["instances"]).max(1.0)),
                 None => MonthlyCost::Unknown,
             },
-            Kind::ElastiCacheRedis => match hourly(CACHE_NODES, s(spec, &["nodeType"]), p.instance_factor) {
-                Some(h) => {
-                    let nodes = u(spec, &["shards"]).max(1.0) * (1.0 + u(spec, &["replicas"]));
-                    fixed(h * HOURS_PER_MONTH * nodes)
+            Kind::ElastiCacheRedis => {
+                match hourly(CACHE_NODES, s(spec, &["nodeType"]), p.instance_factor) {
+                    Some(h) => {
+                        let nodes = u(spec, &["shards"]).max(1.0) * (1.0 + u(spec, &["replicas"]));
+                        fixed(h * HOURS_PER_MONTH * nodes)
+                    }
+                    None => MonthlyCost::Unknown,
                 }
-                None => MonthlyCost::Unknown,
-            },
-            Kind::ElastiCacheMemcached => match hourly(CACHE_NODES, s(spec, &["nodeType"]), p.instance_factor) {
-                Some(h) => fixed(h * HOURS_PER_MONTH * u(spec, &["nodes"]).max(1.0)),
-                None => MonthlyCost::Unknown,
-            },
+            }
+            Kind::ElastiCacheMemcached => {
+                match hourly(CACHE_NODES, s(spec, &["nodeType"]), p.instance_factor) {
+                    Some(h) => fixed(h * HOURS_PER_MONTH * u(spec, &["nodes"]).max(1.0)),
+                    None => MonthlyCost::Unknown,
+                }
+            }
             Kind::MSK => match hourly(MSK_BROKERS, s(spec, &["instanceType"]), p.instance_factor) {
                 Some(h) => {
                     let brokers = u(spec, &["brokerNodes"]);
-                    fixed(brokers * (h * HOURS_PER_MONTH + u(spec, &["storageGB"]) * p.msk_storage_gb_month))
+                    fixed(
+                        brokers
+                            * (h * HOURS_PER_MONTH
+                                + u(spec, &["storageGB"]) * p.msk_storage_gb_month),
+                    )
                 }
                 None => MonthlyCost::Unknown,
             },
@@ -300,8 +332,16 @@ mod tests {
     #[test]
     fn fargate_scales_with_size_and_replicas() {
         let k = ResourceKind::Component(Kind::MicroService);
-        let one = monthly_cost(k, &json!({"spec": {}, "infra": {"resources": {"cpu": 256, "memory": 512}, "scaling": {"replicas": 1}}}), "us-east-1");
-        let four = monthly_cost(k, &json!({"spec": {}, "infra": {"resources": {"cpu": 1024, "memory": 2048}, "scaling": {"replicas": 1}}}), "us-east-1");
+        let one = monthly_cost(
+            k,
+            &json!({"spec": {}, "infra": {"resources": {"cpu": 256, "memory": 512}, "scaling": {"replicas": 1}}}),
+            "us-east-1",
+        );
+        let four = monthly_cost(
+            k,
+            &json!({"spec": {}, "infra": {"resources": {"cpu": 1024, "memory": 2048}, "scaling": {"replicas": 1}}}),
+            "us-east-1",
+        );
         let one_a = one.amount();
         // 0.25 vCPU and 0.5 GB: (0.25 * 0.04048 + 0.5 * 0.004445) * 730 = 9.01
         assert!((one_a - 9.01).abs() < 0.01, "{one_a}");

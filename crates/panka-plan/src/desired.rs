@@ -3,13 +3,13 @@
 //! A resource's configuration is normalised — every default filled in, infra sizing included
 //! even when infra.yaml is absent — so that planning again after an apply finds nothing to do.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
+use panka_format::Stack;
 use panka_format::kinds::InfraUse;
 use panka_format::model::{ComponentInfraSpec, Scaling};
 use panka_format::naming::shorten;
-use panka_format::Stack;
-use panka_graph::{stack_resources, ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER};
+use panka_graph::{ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER, stack_resources};
 
 /// A resource as the YAML wants it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +28,11 @@ pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
         "panka:environment": stack.environment,
         "panka:managed-by": "panka",
     });
+    let by_address: std::collections::HashMap<String, &panka_format::Component> = stack
+        .components
+        .values()
+        .map(|c| (c.address.to_string(), c))
+        .collect();
     stack_resources(stack)
         .into_iter()
         .map(|r| {
@@ -47,11 +52,7 @@ pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
                     "tags": with_defaults(&base_tags, stack),
                 }),
                 _ => {
-                    let c = stack
-                        .components
-                        .values()
-                        .find(|c| c.address.to_string() == r.address)
-                        .expect("stack_resources yields the stack's components");
+                    let c = by_address[&r.address];
                     let mut config = json!({
                         "name": c.physical_name,
                         "spec": c.spec.to_json(),
@@ -63,7 +64,12 @@ pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
                     config
                 }
             };
-            DesiredResource { address: r.address, kind: r.kind, config, depends_on: r.depends_on }
+            DesiredResource {
+                address: r.address,
+                kind: r.kind,
+                config,
+                depends_on: r.depends_on,
+            }
         })
         .collect()
 }
@@ -82,14 +88,23 @@ fn with_defaults(base: &Value, stack: &Stack) -> Value {
 }
 
 /// Infra with its defaults: absent infra.yaml means the default size and one task.
-fn normalized_infra(use_: InfraUse, infra: Option<&ComponentInfraSpec>) -> Option<ComponentInfraSpec> {
+fn normalized_infra(
+    use_: InfraUse,
+    infra: Option<&ComponentInfraSpec>,
+) -> Option<ComponentInfraSpec> {
     match use_ {
         InfraUse::None => None,
-        InfraUse::Task => Some(ComponentInfraSpec { scaling: None, ..infra.cloned().unwrap_or_default() }),
+        InfraUse::Task => Some(ComponentInfraSpec {
+            scaling: None,
+            ..infra.cloned().unwrap_or_default()
+        }),
         InfraUse::Service => {
             let mut i = infra.cloned().unwrap_or_default();
             if i.scaling.is_none() {
-                i.scaling = Some(Scaling { replicas: 1, autoscaling: None });
+                i.scaling = Some(Scaling {
+                    replicas: 1,
+                    autoscaling: None,
+                });
             }
             Some(i)
         }

@@ -63,7 +63,12 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>)
             }
         }
         (Value::Array(a), Value::Array(b)) if named(a) && named(b) => {
-            let name = |v: &Value| v.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = |v: &Value| {
+                v.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let mut names: Vec<String> = a.iter().map(name).collect();
             for n in b.iter().map(name) {
                 if !names.contains(&n) {
@@ -73,7 +78,10 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>)
             for n in names {
                 let len = path.len();
                 path.push_str(&format!("[{n}]"));
-                match (a.iter().find(|v| name(v) == n), b.iter().find(|v| name(v) == n)) {
+                match (
+                    a.iter().find(|v| name(v) == n),
+                    b.iter().find(|v| name(v) == n),
+                ) {
                     (Some(x), Some(y)) => walk(x, y, path, out),
                     (x, y) => out.push(change(path, x.cloned(), y.cloned())),
                 }
@@ -82,12 +90,22 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>)
             // Order of named items matters to some APIs (listener rules, routes): report a pure reorder.
             let order_a: Vec<String> = a.iter().map(name).collect();
             let order_b: Vec<String> = b.iter().map(name).collect();
-            let same_set = order_a.len() == order_b.len() && order_a.iter().all(|n| order_b.contains(n));
-            if same_set && order_a != order_b && out.iter().all(|c| !c.path.starts_with(path.as_str())) {
-                out.push(change(path, Some(Value::from(order_a)), Some(Value::from(order_b))));
+            let same_set =
+                order_a.len() == order_b.len() && order_a.iter().all(|n| order_b.contains(n));
+            if same_set
+                && order_a != order_b
+                && out.iter().all(|c| !c.path.starts_with(path.as_str()))
+            {
+                out.push(change(
+                    path,
+                    Some(Value::from(order_a)),
+                    Some(Value::from(order_b)),
+                ));
             }
         }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() && a.iter().all(Value::is_object) => {
+        (Value::Array(a), Value::Array(b))
+            if a.len() == b.len() && a.iter().all(Value::is_object) =>
+        {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
@@ -100,11 +118,20 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>)
 }
 
 fn change(path: &str, old: Option<Value>, new: Option<Value>) -> FieldChange {
-    FieldChange { path: path.to_string(), old, new, forces_replacement: false, sensitive: false }
+    FieldChange {
+        path: path.to_string(),
+        old,
+        new,
+        forces_replacement: false,
+        sensitive: false,
+    }
 }
 
 fn named(items: &[Value]) -> bool {
-    !items.is_empty() && items.iter().all(|v| v.get("name").and_then(Value::as_str).is_some())
+    !items.is_empty()
+        && items
+            .iter()
+            .all(|v| v.get("name").and_then(Value::as_str).is_some())
 }
 
 /// Whether a change at `path` (a configuration path) replaces a resource of `kind`.
@@ -124,7 +151,12 @@ pub fn forces_replacement(path: &str, kind: ResourceKind) -> bool {
         },
         _ => path,
     };
-    fields.iter().any(|f| rel == *f || rel.strip_prefix(f).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('[')))
+    fields.iter().any(|f| {
+        rel == *f
+            || rel
+                .strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
 }
 
 fn is_sensitive(path: &str) -> bool {
@@ -143,7 +175,14 @@ mod tests {
         let new = json!({"spec": {"image": {"tag": "2"}, "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "4"}]}});
         let changes = diff(&old, &new, ResourceKind::Component(Kind::MicroService));
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, vec!["spec.environment[B].value", "spec.environment[C]", "spec.image.tag"]);
+        assert_eq!(
+            paths,
+            vec![
+                "spec.environment[B].value",
+                "spec.environment[C]",
+                "spec.image.tag"
+            ]
+        );
         assert!(changes.iter().all(|c| !c.forces_replacement));
     }
 
@@ -154,14 +193,22 @@ mod tests {
         assert!(!forces_replacement("spec.engine.version", rds));
         assert!(forces_replacement("spec.database.username", rds));
         assert!(forces_replacement("name", rds));
-        assert!(forces_replacement("spec.fifo", ResourceKind::Component(Kind::SQS)));
-        assert!(!forces_replacement("spec.fifoThroughput", ResourceKind::Component(Kind::SQS)));
+        assert!(forces_replacement(
+            "spec.fifo",
+            ResourceKind::Component(Kind::SQS)
+        ));
+        assert!(!forces_replacement(
+            "spec.fifoThroughput",
+            ResourceKind::Component(Kind::SQS)
+        ));
     }
 
     #[test]
     fn secrets_are_sensitive() {
-        let old = json!({"spec": {"secrets": [{"name": "P", "valueFrom": {"ssmParameter": "/a"}}]}});
-        let new = json!({"spec": {"secrets": [{"name": "P", "valueFrom": {"ssmParameter": "/b"}}]}});
+        let old =
+            json!({"spec": {"secrets": [{"name": "P", "valueFrom": {"ssmParameter": "/a"}}]}});
+        let new =
+            json!({"spec": {"secrets": [{"name": "P", "valueFrom": {"ssmParameter": "/b"}}]}});
         let c = diff(&old, &new, ResourceKind::Component(Kind::MicroService));
         assert_eq!(c.len(), 1);
         assert!(c[0].sensitive);

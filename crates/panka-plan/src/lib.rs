@@ -13,12 +13,17 @@ pub mod diff;
 pub mod plan;
 pub mod render;
 
-pub use plan::{plan, Action, ActionKind, Plan, PlanError, PlanOptions, Summary, Targeting, PLAN_FORMAT_VERSION};
+pub use plan::{
+    Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanError, PlanOptions, Summary, Targeting,
+    plan, record_in_memory,
+};
 pub use render::render_text;
 
 /// The JSON Schema of the plan document.
 pub fn plan_schema_json() -> String {
-    let schema = schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<Plan>();
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Plan>();
     let mut text = serde_json::to_string_pretty(&schema).expect("schema serializes");
     text.push('\n');
     text

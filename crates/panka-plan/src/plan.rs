@@ -6,20 +6,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use panka_format::diagnostic::did_you_mean;
 use panka_format::Stack;
+use panka_format::diagnostic::did_you_mean;
 use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind};
 use panka_state::State;
 
-use crate::cost::{monthly_cost, MonthlyCost, PRICED_REGIONS, PRICES_AS_OF};
-use crate::desired::{desired_resources, DesiredResource};
-use crate::diff::{diff, FieldChange};
+use crate::cost::{MonthlyCost, PRICED_REGIONS, PRICES_AS_OF, monthly_cost};
+use crate::desired::{DesiredResource, desired_resources};
+use crate::diff::{FieldChange, diff};
 
 /// The version of the plan document's shape (`panka plan --output json`, `--out FILE`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// What happens to one resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     NoOp,
@@ -87,7 +89,11 @@ pub struct Action {
 impl Action {
     /// The fields whose change forces the replacement.
     pub fn replace_reasons(&self) -> Vec<&str> {
-        self.changes.iter().filter(|c| c.forces_replacement).map(|c| c.path.as_str()).collect()
+        self.changes
+            .iter()
+            .filter(|c| c.forces_replacement)
+            .map(|c| c.path.as_str())
+            .collect()
     }
 }
 
@@ -246,17 +252,44 @@ pub enum PlanError {
     #[error("the dependency graph is not a DAG")]
     Graph(#[from] GraphError),
     #[error("{what} `{name}` is not in this stack{}", .suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
-    UnknownTarget { what: &'static str, name: String, suggestion: Option<String> },
-    #[error("the state changed since the plan was made (plan: {planned}; now: {current}); plan again")]
+    UnknownTarget {
+        what: &'static str,
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "the state changed since the plan was made (plan: {planned}; now: {current}); plan again"
+    )]
     StaleState { planned: String, current: String },
-    #[error("the state belongs to stack `{state_stack}` environment `{state_env}`, not `{stack}` `{env}`")]
-    WrongState { state_stack: String, state_env: String, stack: String, env: String },
+    #[error(
+        "the state belongs to stack `{state_stack}` environment `{state_env}`, not `{stack}` `{env}`"
+    )]
+    WrongState {
+        state_stack: String,
+        state_env: String,
+        stack: String,
+        env: String,
+    },
 }
 
 fn protected_message(items: &[Protected]) -> String {
-    let mut s = format!("the plan would destroy data in {} stateful resource{}:", items.len(), if items.len() == 1 { "" } else { "s" });
+    let mut s = format!(
+        "the plan would destroy data in {} stateful resource{}:",
+        items.len(),
+        if items.len() == 1 { "" } else { "s" }
+    );
     for p in items {
-        s.push_str(&format!("\n  - {} ({}) would be {}: {}", p.address, p.kind, if p.action == ActionKind::Delete { "deleted" } else { "replaced" }, p.reason));
+        s.push_str(&format!(
+            "\n  - {} ({}) would be {}: {}",
+            p.address,
+            p.kind,
+            if p.action == ActionKind::Delete {
+                "deleted"
+            } else {
+                "replaced"
+            },
+            p.reason
+        ));
     }
     s.push_str("\nto go ahead, pass --allow-destroy ADDRESS for each (or change the YAML back)");
     s
@@ -268,14 +301,32 @@ fn protected_message(items: &[Protected]) -> String {
 /// [`PlanError::ProtectedDestroy`] when a stateful resource would be deleted or replaced without
 /// `--allow-destroy`; [`PlanError::UnknownTarget`] for a target that is not in the stack;
 /// [`PlanError::WrongState`] for a state of another stack or environment.
-pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Result<Plan, PlanError> {
+pub fn plan(
+    stack: &Stack,
+    state: Option<&State>,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
     if let Some(s) = state
         && (s.stack != stack.name || s.environment != stack.environment)
     {
-        return Err(PlanError::WrongState { state_stack: s.stack.clone(), state_env: s.environment.clone(), stack: stack.name.clone(), env: stack.environment.clone() });
+        return Err(PlanError::WrongState {
+            state_stack: s.stack.clone(),
+            state_env: s.environment.clone(),
+            stack: stack.name.clone(),
+            env: stack.environment.clone(),
+        });
     }
     let desired = desired_resources(stack);
-    let graph = ResourceGraph::new(desired.iter().map(|d| Resource { address: d.address.clone(), kind: d.kind, depends_on: d.depends_on.clone() }).collect())?;
+    let graph = ResourceGraph::new(
+        desired
+            .iter()
+            .map(|d| Resource {
+                address: d.address.clone(),
+                kind: d.kind,
+                depends_on: d.depends_on.clone(),
+            })
+            .collect(),
+    )?;
     let in_scope = scope(stack, &graph, &options.targeting)?;
     let empty = BTreeMap::new();
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
@@ -285,7 +336,10 @@ pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Resu
         if !in_scope.contains(d.address.as_str()) {
             continue;
         }
-        let wave = graph.wave_of(&d.address).expect("desired resources are in the graph") + 1;
+        let wave = graph
+            .wave_of(&d.address)
+            .expect("desired resources are in the graph")
+            + 1;
         let before = recorded.get(&d.address);
         let (action, changes) = match before {
             None => (ActionKind::Create, Vec::new()),
@@ -305,14 +359,18 @@ pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Resu
                 (action, changes)
             }
         };
-        actions.push(action_for(d, action, wave, changes, before.map(|r| &r.config), &stack.region));
+        actions.push(action_for(d, action, wave, changes, &stack.region));
     }
 
     // Resources recorded in state but no longer desired: deleted after every other wave, each
     // after the deleted resources that depend on it.
     let desired_addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
-    let doomed: Vec<(&String, &panka_state::ResourceState)> =
-        recorded.iter().filter(|(a, _)| !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)).collect();
+    let doomed: Vec<(&String, &panka_state::ResourceState)> = recorded
+        .iter()
+        .filter(|(a, _)| {
+            !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)
+        })
+        .collect();
     let base_wave = actions.iter().map(|a| a.wave).max().unwrap_or(0);
     let levels = delete_levels(&doomed);
     for (address, r) in &doomed {
@@ -327,7 +385,10 @@ pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Resu
             changes: Vec::new(),
             stateful: kind.stateful(),
             config: None,
-            monthly_cost: CostChange { current, planned: 0.0 },
+            monthly_cost: CostChange {
+                current,
+                planned: 0.0,
+            },
         });
     }
     actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
@@ -342,7 +403,14 @@ pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Resu
             action: a.action,
             reason: match a.action {
                 ActionKind::Delete => "it was removed from the stack".into(),
-                _ => format!("changing {} forces replacement", a.replace_reasons().iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")),
+                _ => format!(
+                    "changing {} forces replacement",
+                    a.replace_reasons()
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             },
         })
         .collect();
@@ -375,9 +443,20 @@ pub fn plan(stack: &Stack, state: Option<&State>, options: &PlanOptions) -> Resu
     })
 }
 
-fn action_for(d: &DesiredResource, action: ActionKind, wave: usize, changes: Vec<FieldChange>, before: Option<&Value>, region: &str) -> Action {
-    let current = before.map(|c| monthly_cost(d.kind, c, region).amount()).unwrap_or(0.0);
+fn action_for(
+    d: &DesiredResource,
+    action: ActionKind,
+    wave: usize,
+    changes: Vec<FieldChange>,
+    region: &str,
+) -> Action {
     let planned = monthly_cost(d.kind, &d.config, region).amount();
+    // Cost is a function of configuration: only a changed resource can cost something else.
+    let current = match action {
+        ActionKind::Create => 0.0,
+        ActionKind::NoOp => planned,
+        _ => changes_current_cost(d, &changes, region),
+    };
     Action {
         address: d.address.clone(),
         kind: d.kind,
@@ -386,30 +465,108 @@ fn action_for(d: &DesiredResource, action: ActionKind, wave: usize, changes: Vec
         depends_on: d.depends_on.clone(),
         changes,
         stateful: d.kind.stateful(),
-        config: Some(d.config.clone()),
+        // A no-op needs nothing applied; leaving its configuration out keeps large plans small.
+        config: (action != ActionKind::NoOp).then(|| d.config.clone()),
         monthly_cost: CostChange { current, planned },
     }
 }
 
+/// The current cost of a changed resource: its desired configuration with the changed fields
+/// set back to their recorded values.
+fn changes_current_cost(d: &DesiredResource, changes: &[FieldChange], region: &str) -> f64 {
+    let mut before = d.config.clone();
+    for c in changes {
+        set_path(&mut before, &c.path, c.old.clone());
+    }
+    monthly_cost(d.kind, &before, region).amount()
+}
+
+/// Sets the value at a dotted path (`spec.instance.class`, `spec.environment[NAME].value`).
+fn set_path(root: &mut Value, path: &str, value: Option<Value>) {
+    let mut cur = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let (key, selector) = match part.find('[') {
+            Some(b) => (&part[..b], Some(part[b + 1..].trim_end_matches(']'))),
+            None => (*part, None),
+        };
+        let last = i + 1 == parts.len() && selector.is_none();
+        if last {
+            if let Value::Object(m) = cur {
+                match value {
+                    Some(v) => {
+                        m.insert(key.to_string(), v);
+                    }
+                    None => {
+                        m.remove(key);
+                    }
+                }
+            }
+            return;
+        }
+        let Some(next) = cur.get_mut(key) else { return };
+        cur = next;
+        if let Some(sel) = selector {
+            let Value::Array(items) = cur else { return };
+            let found = match sel.parse::<usize>() {
+                Ok(i) => items.get_mut(i),
+                Err(_) => items
+                    .iter_mut()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(sel)),
+            };
+            let Some(item) = found else { return };
+            cur = item;
+            if i + 1 == parts.len() {
+                if let Some(v) = value {
+                    *cur = v;
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// The addresses a targeted plan covers: targets and their dependencies, less exclusions.
-fn scope<'g>(stack: &Stack, graph: &'g ResourceGraph, t: &Targeting) -> Result<BTreeSet<&'g str>, PlanError> {
-    let all: Vec<&str> = graph.resources().iter().map(|r| r.address.as_str()).collect();
+fn scope<'g>(
+    stack: &Stack,
+    graph: &'g ResourceGraph,
+    t: &Targeting,
+) -> Result<BTreeSet<&'g str>, PlanError> {
+    let all: Vec<&str> = graph
+        .resources()
+        .iter()
+        .map(|r| r.address.as_str())
+        .collect();
     for s in &t.services {
         if !stack.services.contains_key(s) {
-            let suggestion = did_you_mean(s, stack.services.keys().map(String::as_str)).map(str::to_string);
-            return Err(PlanError::UnknownTarget { what: "service", name: s.clone(), suggestion });
+            let suggestion =
+                did_you_mean(s, stack.services.keys().map(String::as_str)).map(str::to_string);
+            return Err(PlanError::UnknownTarget {
+                what: "service",
+                name: s.clone(),
+                suggestion,
+            });
         }
     }
     for c in t.components.iter().chain(&t.exclude) {
         if !all.contains(&c.as_str()) {
             let suggestion = did_you_mean(c, all.iter().copied()).map(str::to_string);
-            return Err(PlanError::UnknownTarget { what: "component", name: c.clone(), suggestion });
+            return Err(PlanError::UnknownTarget {
+                what: "component",
+                name: c.clone(),
+                suggestion,
+            });
         }
     }
     let mut selected: BTreeSet<&str> = if t.services.is_empty() && t.components.is_empty() {
         all.iter().copied().collect()
     } else {
-        let roots = all.iter().copied().filter(|a| t.components.iter().any(|c| c == a) || t.services.iter().any(|s| a.split('/').next() == Some(s.as_str())));
+        let roots = all.iter().copied().filter(|a| {
+            t.components.iter().any(|c| c == a)
+                || t.services
+                    .iter()
+                    .any(|s| a.split('/').next() == Some(s.as_str()))
+        });
         graph.with_dependencies(roots)
     };
     for e in &t.exclude {
@@ -427,11 +584,16 @@ fn deletion_in_scope(address: &str, t: &Targeting) -> bool {
     if t.services.is_empty() && t.components.is_empty() {
         return true;
     }
-    t.components.iter().any(|c| c == address) || t.services.iter().any(|s| address.split('/').next() == Some(s.as_str()))
+    t.components.iter().any(|c| c == address)
+        || t.services
+            .iter()
+            .any(|s| address.split('/').next() == Some(s.as_str()))
 }
 
 /// For each doomed resource: how many doomed resources must be deleted before it (its level).
-fn delete_levels<'a>(doomed: &[(&'a String, &panka_state::ResourceState)]) -> BTreeMap<&'a str, usize> {
+fn delete_levels<'a>(
+    doomed: &[(&'a String, &panka_state::ResourceState)],
+) -> BTreeMap<&'a str, usize> {
     let names: BTreeSet<&str> = doomed.iter().map(|(a, _)| a.as_str()).collect();
     // dependents[x] = doomed resources that depend on x.
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -443,7 +605,12 @@ fn delete_levels<'a>(doomed: &[(&'a String, &panka_state::ResourceState)]) -> BT
         }
     }
     let mut level: BTreeMap<&'a str, usize> = BTreeMap::new();
-    fn visit<'a>(n: &'a str, dependents: &BTreeMap<&str, Vec<&'a str>>, level: &mut BTreeMap<&'a str, usize>, guard: usize) -> usize {
+    fn visit<'a>(
+        n: &'a str,
+        dependents: &BTreeMap<&str, Vec<&'a str>>,
+        level: &mut BTreeMap<&'a str, usize>,
+        guard: usize,
+    ) -> usize {
         if let Some(l) = level.get(n) {
             return *l;
         }
@@ -451,7 +618,15 @@ fn delete_levels<'a>(doomed: &[(&'a String, &panka_state::ResourceState)]) -> BT
         let l = if guard == 0 {
             0
         } else {
-            dependents.get(n).map(|ds| ds.iter().map(|d| visit(d, dependents, level, guard - 1) + 1).max().unwrap_or(0)).unwrap_or(0)
+            dependents
+                .get(n)
+                .map(|ds| {
+                    ds.iter()
+                        .map(|d| visit(d, dependents, level, guard - 1) + 1)
+                        .max()
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0)
         };
         level.insert(n, l);
         l
@@ -466,7 +641,8 @@ fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> Co
     let mut by_kind: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut usage: BTreeSet<String> = BTreeSet::new();
     let mut unpriced = Vec::new();
-    let by_address: BTreeMap<&str, &DesiredResource> = desired.iter().map(|d| (d.address.as_str(), d)).collect();
+    let by_address: BTreeMap<&str, &DesiredResource> =
+        desired.iter().map(|d| (d.address.as_str(), d)).collect();
     for a in actions {
         let e = by_kind.entry(a.kind.to_string()).or_default();
         e.0 += a.monthly_cost.current;
@@ -476,7 +652,9 @@ fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> Co
                 MonthlyCost::UsageBased => {
                     usage.insert(a.kind.to_string());
                 }
-                MonthlyCost::Unknown => unpriced.push(format!("{} ({})", a.address, class_of(&d.config))),
+                MonthlyCost::Unknown => {
+                    unpriced.push(format!("{} ({})", a.address, class_of(&d.config)))
+                }
                 MonthlyCost::Fixed(_) => {}
             }
         }
@@ -487,14 +665,22 @@ fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> Co
     CostEstimate {
         currency: "USD".into(),
         prices_as_of: PRICES_AS_OF.into(),
-        price_region: if PRICED_REGIONS.contains(&region) { region.to_string() } else { "us-east-1".into() },
+        price_region: if PRICED_REGIONS.contains(&region) {
+            region.to_string()
+        } else {
+            "us-east-1".into()
+        },
         current,
         planned,
         delta: round(planned - current),
         by_kind: by_kind
             .into_iter()
             .filter(|(_, (c, p))| *c != 0.0 || *p != 0.0)
-            .map(|(kind, (c, p))| KindCost { kind, current: round(c), planned: round(p) })
+            .map(|(kind, (c, p))| KindCost {
+                kind,
+                current: round(c),
+                planned: round(p),
+            })
             .collect(),
         usage_based: usage.into_iter().collect(),
         unpriced,
@@ -503,7 +689,12 @@ fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> Co
 
 fn class_of(config: &Value) -> String {
     let spec = &config["spec"];
-    for p in [&["instance", "class"][..], &["instanceClass"], &["nodeType"], &["instanceType"]] {
+    for p in [
+        &["instance", "class"][..],
+        &["instanceClass"],
+        &["nodeType"],
+        &["instanceType"],
+    ] {
         let mut cur = spec;
         for k in p {
             cur = &cur[*k];
@@ -513,4 +704,41 @@ fn class_of(config: &Value) -> String {
         }
     }
     "unknown class".into()
+}
+
+/// Records in `state` what a fully successful apply of `plan` would: each created, updated or
+/// replaced resource with its planned configuration, each deleted one removed, serial bumped.
+/// Physical ids and outputs are left to the engine; this is the in-memory model used to check
+/// that planning converges.
+pub fn record_in_memory(plan: &Plan, state: &mut State) {
+    for a in &plan.actions {
+        match a.action {
+            ActionKind::NoOp => {}
+            ActionKind::Delete => {
+                state.resources.remove(&a.address);
+            }
+            ActionKind::Create | ActionKind::Update | ActionKind::Replace => {
+                let config = a.config.clone().unwrap_or(Value::Null);
+                let entry = state.resources.entry(a.address.clone()).or_insert_with(|| {
+                    panka_state::ResourceState {
+                        kind: a.kind.to_string(),
+                        physical_ids: BTreeMap::new(),
+                        config: Value::Null,
+                        config_hash: String::new(),
+                        outputs: BTreeMap::new(),
+                        dependencies: Vec::new(),
+                        status: panka_state::ResourceStatus::Ready,
+                        created_at: String::new(),
+                        updated_at: String::new(),
+                    }
+                });
+                entry.kind = a.kind.to_string();
+                entry.config_hash = panka_state::config_hash(&config);
+                entry.config = config;
+                entry.dependencies = a.depends_on.clone();
+                entry.status = panka_state::ResourceStatus::Ready;
+            }
+        }
+    }
+    state.serial += 1;
 }

@@ -1,0 +1,282 @@
+//! Plans of the example stack against states in different conditions, snapshot-tested as text
+//! and JSON; the JSON is checked against the plan schema.
+
+use std::path::Path;
+
+use panka_format::{LoadOptions, Stack, load};
+use panka_plan::{
+    ActionKind, Plan, PlanError, PlanOptions, Targeting, plan, record_in_memory, render_text,
+};
+use panka_state::State;
+use serde_json::json;
+
+fn example(env: &str, vars: &[(&str, &str)]) -> Stack {
+    let cwd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let loaded = load(&LoadOptions {
+        stack: "examples/shop".into(),
+        environment: env.into(),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        cwd,
+    })
+    .unwrap();
+    assert!(!loaded.diagnostics.has_errors());
+    loaded.stack.unwrap()
+}
+
+/// The state after applying the dev example from scratch.
+fn applied(stack: &Stack) -> State {
+    let mut state = State::new(&stack.name, &stack.environment, "0d9c1a52-lineage");
+    let p = plan(stack, Some(&state), &PlanOptions::default()).unwrap();
+    record_in_memory(&p, &mut state);
+    state
+}
+
+fn json_of(p: &Plan) -> serde_json::Value {
+    let v = serde_json::to_value(p).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&panka_plan::plan_schema_json()).unwrap();
+    let validator = jsonschema::draft7::new(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "plan JSON does not match its schema: {errors:?}"
+    );
+    v
+}
+
+#[test]
+fn create_all() {
+    let stack = example("dev", &[]);
+    let p = plan(&stack, None, &PlanOptions::default()).unwrap();
+    assert_eq!(p.summary.create, 15);
+    assert_eq!(p.waves().len(), 5);
+    insta::assert_snapshot!("create_all", render_text(&p));
+}
+
+#[test]
+fn second_plan_after_apply_is_empty() {
+    let stack = example("dev", &[]);
+    let state = applied(&stack);
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert!(
+        !p.has_changes(),
+        "{:#?}",
+        p.actions
+            .iter()
+            .filter(|a| a.action != ActionKind::NoOp)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(p.summary.no_op, 15);
+    insta::assert_snapshot!("no_changes", render_text(&p));
+}
+
+#[test]
+fn one_update() {
+    let state = applied(&example("dev", &[]));
+    let stack = example("dev", &[("VERSION", "1.28")]);
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    // VERSION is the API's image tag and part of the webhook's code key.
+    assert_eq!((p.summary.update, p.summary.changes()), (2, 2));
+    let updated: Vec<(&str, &str)> = p
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionKind::Update)
+        .map(|a| (a.address.as_str(), a.changes[0].path.as_str()))
+        .collect();
+    assert_eq!(
+        updated,
+        vec![
+            ("orders/api", "spec.image.tag"),
+            ("payments/webhook", "spec.code.s3.key")
+        ]
+    );
+    insta::assert_snapshot!("one_update", render_text(&p));
+    let mut v = json_of(&p);
+    // The state's serial and the full configs make the JSON long; keep the snapshot on the action.
+    let action = v["actions"]
+        .as_array_mut()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "orders/api")
+        .cloned()
+        .unwrap();
+    insta::assert_json_snapshot!(
+        "one_update_action",
+        json!({"summary": v["summary"], "action": {"address": action["address"], "wave": action["wave"], "changes": action["changes"]}})
+    );
+}
+
+#[test]
+fn a_replace() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    // As if the queue had been created FIFO: `fifo` cannot change in place.
+    state.resources.get_mut("orders/queue").unwrap().config["spec"]["fifo"] = json!(true);
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let a = p
+        .actions
+        .iter()
+        .find(|a| a.address == "orders/queue")
+        .unwrap();
+    assert_eq!(a.action, ActionKind::Replace);
+    assert_eq!(a.replace_reasons(), vec!["spec.fifo"]);
+    insta::assert_snapshot!("replace", render_text(&p));
+}
+
+#[test]
+fn a_delete_in_reverse_dependency_order() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    let mut extra = state.resources["orders/queue"].clone();
+    extra.config["name"] = json!("shop-dev-orders-old-queue");
+    state
+        .resources
+        .insert("orders/old-queue".into(), extra.clone());
+    let mut consumer = extra;
+    consumer.dependencies = vec!["orders/old-queue".into()];
+    state
+        .resources
+        .insert("orders/old-consumer".into(), consumer);
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert_eq!(p.summary.delete, 2);
+    let wave = |a: &str| p.actions.iter().find(|x| x.address == a).unwrap().wave;
+    assert!(
+        wave("orders/old-consumer") < wave("orders/old-queue"),
+        "dependents are deleted first"
+    );
+    assert!(
+        wave("orders/old-consumer") > wave("web/cdn"),
+        "deletes come after every other wave"
+    );
+    insta::assert_snapshot!("delete", render_text(&p));
+}
+
+#[test]
+fn a_blocked_stateful_delete() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    let old_db = state.resources["orders/db"].clone();
+    state.resources.insert("orders/old-db".into(), old_db);
+    let err = plan(&stack, Some(&state), &PlanOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, PlanError::ProtectedDestroy(ref v) if v.len() == 1 && v[0].address == "orders/old-db")
+    );
+    insta::assert_snapshot!("blocked_delete", err.to_string());
+    let allowed = PlanOptions {
+        allow_destroy: vec!["orders/old-db".into()],
+        ..PlanOptions::default()
+    };
+    let p = plan(&stack, Some(&state), &allowed).unwrap();
+    assert_eq!(p.summary.delete, 1);
+}
+
+#[test]
+fn a_blocked_stateful_replace() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    state.resources.get_mut("orders/db").unwrap().config["spec"]["engine"]["type"] = json!("mysql");
+    let err = plan(&stack, Some(&state), &PlanOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "orders/db (RDS) would be replaced: changing `spec.engine.type` forces replacement"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn targeting_brings_dependencies() {
+    let stack = example("dev", &[]);
+    let options = PlanOptions {
+        targeting: Targeting {
+            components: vec!["orders/api".into()],
+            ..Targeting::default()
+        },
+        ..PlanOptions::default()
+    };
+    let p = plan(&stack, None, &options).unwrap();
+    let addresses: Vec<&str> = p.actions.iter().map(|a| a.address.as_str()).collect();
+    assert_eq!(
+        addresses,
+        vec![
+            "_shared/cluster",
+            "_shared/load-balancer",
+            "orders/assets",
+            "orders/cache",
+            "orders/db",
+            "orders/queue",
+            "payments/ledger",
+            "orders/api"
+        ]
+    );
+    insta::assert_snapshot!("targeting", render_text(&p));
+
+    let excluded = PlanOptions {
+        targeting: Targeting {
+            services: vec!["payments".into()],
+            exclude: vec!["payments/webhook".into()],
+            ..Targeting::default()
+        },
+        ..PlanOptions::default()
+    };
+    let p = plan(&stack, None, &excluded).unwrap();
+    let addresses: Vec<&str> = p.actions.iter().map(|a| a.address.as_str()).collect();
+    // payments/events subscribes orders/queue, so the queue comes along; the webhook is excluded.
+    assert_eq!(
+        addresses,
+        vec![
+            "_shared/cluster",
+            "orders/queue",
+            "payments/ledger",
+            "payments/events",
+            "payments/reconcile"
+        ]
+    );
+
+    let bad = PlanOptions {
+        targeting: Targeting {
+            components: vec!["orders/apx".into()],
+            ..Targeting::default()
+        },
+        ..PlanOptions::default()
+    };
+    assert_eq!(
+        plan(&stack, None, &bad).unwrap_err().to_string(),
+        "component `orders/apx` is not in this stack (did you mean `orders/api`?)"
+    );
+}
+
+#[test]
+fn production_costs_more_than_dev() {
+    let dev = plan(&example("dev", &[]), None, &PlanOptions::default()).unwrap();
+    let prod = plan(&example("production", &[]), None, &PlanOptions::default()).unwrap();
+    assert!(
+        prod.cost.planned > dev.cost.planned * 2.0,
+        "{} vs {}",
+        prod.cost.planned,
+        dev.cost.planned
+    );
+    let by_kind = |p: &Plan, k: &str| p.cost.by_kind.iter().find(|c| c.kind == k).unwrap().planned;
+    // Production: 4 tasks of 1 vCPU / 2 GB; dev: 1 task of 0.25 vCPU / 0.5 GB.
+    assert!((by_kind(&prod, "MicroService") - 16.0 * by_kind(&dev, "MicroService")).abs() < 0.1);
+}
+
+#[test]
+fn stale_state_is_detected() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert!(p.check_state(Some(&state)).is_ok());
+    state.serial += 1;
+    let err = p.check_state(Some(&state)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the state changed since the plan was made"),
+        "{err}"
+    );
+}
