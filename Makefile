@@ -34,14 +34,15 @@ lint: fmt-check clippy
 emulator-venv:
 	@scripts/moto-venv.sh >/dev/null
 
-## The main job: build panka, start the local emulator, and run the example stack through
-## panka for every environment.
+## The main job: build panka, start the local emulator, validate the example stack for every
+## environment and show its plan for dev. (Deploying it arrives with `panka apply`.)
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
 	  echo "== $(STACK) / $$env"; \
 	  $(PANKA) validate --stack $(STACK) --environment $$env || exit 1; \
 	done
+	@$(PANKA) plan --stack $(STACK) --environment dev
 
 emulator-up:
 	@scripts/emulator.sh start
