@@ -67,7 +67,7 @@ fn generate(root: &Path, components: usize) {
             &dir.join(format!("c{n}")).join(file),
             &format!("apiVersion: components.panka.io/v1\n{body}"),
         );
-        if n % 5 == 0 {
+        if n.is_multiple_of(5) {
             write(
                 &dir.join(format!("c{n}")).join("infra.yaml"),
                 &format!(
@@ -75,7 +75,7 @@ fn generate(root: &Path, components: usize) {
                 ),
             );
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let _ = writeln!(
                 env,
                 "    - target: {service}/c{n}\n      infra: {{scaling: {{replicas: 4}}}}"

@@ -1028,10 +1028,10 @@ impl Loader {
             }
             for idx in matches {
                 let c = &mut components[idx];
-                if let Some(spec) = item.get("spec") {
-                    if spec.as_map().is_some() {
-                        merge(&mut c.spec, spec);
-                    }
+                if let Some(spec) = item.get("spec")
+                    && spec.as_map().is_some()
+                {
+                    merge(&mut c.spec, spec);
                 }
                 if let Some(infra) = item.get("infra") {
                     if c.kind.info().infra == crate::kinds::InfraUse::None {

@@ -28,6 +28,12 @@ pub struct State {
     /// Resources by address (`service/component`, or `_shared/NAME` for the stack's shared ones).
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
+    /// Mutating calls started but not confirmed: the next apply finds their resources by tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Intent>,
+    /// The last deployment that wrote this state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployment: Option<Deployment>,
 }
 
 impl State {
@@ -40,8 +46,83 @@ impl State {
             stack: stack.to_string(),
             environment: environment.to_string(),
             resources: BTreeMap::new(),
+            pending: Vec::new(),
+            last_deployment: None,
         }
     }
+}
+
+/// What a pending intent was about to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntentOperation {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+/// A mutating call recorded before it is made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    pub id: String,
+    pub address: String,
+    pub kind: String,
+    pub operation: IntentOperation,
+    /// The AWS name the resource has or will have; with the panka tags, how it is found again.
+    pub physical_name: String,
+    pub deployment_id: String,
+    pub started_at: String,
+}
+
+/// How a deployment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeploymentResult {
+    Succeeded,
+    /// Some actions failed; what finished is recorded.
+    Failed,
+    /// Stopped by the user (Ctrl-C) after the running actions finished.
+    Cancelled,
+}
+
+/// Counts of what a deployment changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeCounts {
+    pub created: usize,
+    pub updated: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+/// One saved deployment: an apply, a destroy, or a state command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    pub id: String,
+    /// `apply`, `destroy`, `state rm`, `state mv`, `state push`, `state restore`, ...
+    pub operation: String,
+    /// `user@host`.
+    pub who: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_branch: Option<String>,
+    /// SHA-256 of the variables in effect (names and values), to tell runs with other inputs apart.
+    #[serde(default)]
+    pub variables_hash: String,
+    pub result: DeploymentResult,
+    #[serde(default)]
+    pub changes: ChangeCounts,
+    /// Services the deployment was limited to; empty for the whole stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 /// Where a resource stands.
@@ -87,9 +168,15 @@ pub struct ResourceState {
 
 /// SHA-256 (hex) of a configuration in canonical form: object keys sorted, no whitespace.
 pub fn config_hash(config: &serde_json::Value) -> String {
-    let canonical = canonical(config);
-    let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(canonical(config).as_bytes())
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn canonical(v: &serde_json::Value) -> String {

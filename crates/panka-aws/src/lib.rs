@@ -1,0 +1,76 @@
+//! AWS client set-up, in one place.
+//!
+//! The default credential chain (environment, `AWS_PROFILE`, SSO, web identity, instance role),
+//! the region from the stack (or `AWS_REGION`), an endpoint override from `--endpoint-url` or
+//! `AWS_ENDPOINT_URL` for emulators (with path-style S3 addressing, which emulators need), and the
+//! SDK's standard retry mode with more attempts than its default: deploys run long and meet
+//! throttling that a short retry budget turns into failed applies.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Attempts per AWS call, the first included, before an error surfaces. The SDK default is 3.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Where and how to reach AWS.
+#[derive(Clone, Debug, Default)]
+pub struct AwsOptions {
+    /// The region; the default chain's when `None`.
+    pub region: Option<String>,
+    /// An endpoint for every service (an emulator); `AWS_ENDPOINT_URL` is honoured by the SDK
+    /// itself when this is `None`.
+    pub endpoint_url: Option<String>,
+}
+
+/// Shared SDK configuration and the clients built from it.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub config: SdkConfig,
+    endpoint_set: bool,
+}
+
+impl Aws {
+    /// Loads the configuration from the default chain with panka's overrides.
+    pub async fn load(options: &AwsOptions) -> Aws {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url.clone());
+        }
+        let config = loader.load().await;
+        let endpoint_set = options.endpoint_url.is_some()
+            || std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty());
+        Aws {
+            config,
+            endpoint_set,
+        }
+    }
+
+    /// Wraps a configuration built elsewhere (tests with fixed emulator credentials).
+    pub fn from_config(config: SdkConfig, endpoint_set: bool) -> Aws {
+        Aws {
+            config,
+            endpoint_set,
+        }
+    }
+
+    /// The region in effect.
+    pub fn region(&self) -> Option<&str> {
+        self.config.region().map(|r| r.as_ref())
+    }
+
+    /// An S3 client; path-style addressing when an endpoint override is set.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.config)
+            .force_path_style(self.endpoint_set)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+}

@@ -1,0 +1,127 @@
+//! Committing a writer's changes to the stored state, merging with concurrent writers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use panka_state::{Deployment, Intent, ResourceState, State};
+
+use crate::error::BackendError;
+use crate::{StateKey, StateStore, WriteOutcome};
+
+/// Conflicting writes retried before giving up. Each retry re-reads, so progress is made
+/// whenever any writer succeeds; the bound only stops a livelock.
+pub const MAX_COMMIT_ATTEMPTS: usize = 64;
+
+/// Pause before re-reading after a conflict: short, growing, with jitter, so that writers that
+/// collided do not collide again in step.
+const CONFLICT_BACKOFF_BASE: Duration = Duration::from_millis(20);
+
+/// One writer's changes: what it did to resources and intents, and its deployment record.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    /// `Some` sets the resource, `None` removes it.
+    pub resources: BTreeMap<String, Option<ResourceState>>,
+    pub add_intents: Vec<Intent>,
+    /// Ids of intents resolved.
+    pub resolve_intents: Vec<String>,
+    pub deployment: Option<Deployment>,
+    /// Replace the whole state with this one (`state push`, `state restore`), keeping the
+    /// stored lineage check and bumping the serial past the stored one.
+    pub replace_with: Option<State>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+            && self.add_intents.is_empty()
+            && self.resolve_intents.is_empty()
+            && self.deployment.is_none()
+            && self.replace_with.is_none()
+    }
+
+    fn apply(&self, state: &mut State) {
+        if let Some(replacement) = &self.replace_with {
+            let (lineage, serial) = (state.lineage.clone(), state.serial);
+            *state = replacement.clone();
+            state.lineage = lineage;
+            state.serial = serial;
+        }
+        for (address, r) in &self.resources {
+            match r {
+                Some(r) => {
+                    state.resources.insert(address.clone(), r.clone());
+                }
+                None => {
+                    state.resources.remove(address);
+                }
+            }
+        }
+        state
+            .pending
+            .retain(|i| !self.resolve_intents.contains(&i.id));
+        for i in &self.add_intents {
+            if !state.pending.iter().any(|p| p.id == i.id) {
+                state.pending.push(i.clone());
+            }
+        }
+        if let Some(d) = &self.deployment {
+            state.last_deployment = Some(d.clone());
+        }
+    }
+}
+
+/// Applies `changes` to the stored state of `key` and writes it with a serial one higher,
+/// conditional on the version read. On a conflict it re-reads the newer state and applies the
+/// same changes to it, so concurrent writers touching different resources all keep their work.
+///
+/// `lineage` is the lineage the writer planned against (`None` for a first write, which creates
+/// a new lineage when nothing is stored).
+///
+/// # Errors
+/// [`BackendError::LineageMismatch`] when the stored state is another lineage;
+/// [`BackendError::TooManyConflicts`] after [`MAX_COMMIT_ATTEMPTS`]; store errors.
+///
+/// # Guarantees
+/// Idempotent for resource changes: committing the same changes twice yields the same resources.
+pub async fn commit(
+    store: &StateStore,
+    key: &StateKey,
+    lineage: Option<&str>,
+    changes: &Changes,
+) -> Result<State, BackendError> {
+    for attempt in 0..MAX_COMMIT_ATTEMPTS {
+        let stored = store.read(key).await?;
+        let (mut state, version) = match stored {
+            Some(s) => (s.state, Some(s.version)),
+            None => {
+                let lineage = lineage
+                    .map(str::to_string)
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                (State::new(&key.stack, &key.environment, &lineage), None)
+            }
+        };
+        if let Some(expected) = lineage
+            && state.lineage != expected
+        {
+            return Err(BackendError::LineageMismatch {
+                expected: expected.to_string(),
+                found: state.lineage,
+            });
+        }
+        changes.apply(&mut state);
+        state.serial += 1;
+        match store.write(key, &state, version.as_ref()).await? {
+            WriteOutcome::Written(_) => return Ok(state),
+            WriteOutcome::Conflict => {
+                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
+                let pause = CONFLICT_BACKOFF_BASE * (attempt.min(5) as u32 + 1)
+                    + Duration::from_millis(jitter);
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    Err(BackendError::TooManyConflicts {
+        key: key.to_string(),
+        attempts: MAX_COMMIT_ATTEMPTS,
+    })
+}
