@@ -74,10 +74,17 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
 resource "aws_dynamodb_table" "locks" {
   name         = var.lock_table
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "lockId"
+  hash_key     = "lockScope"
+  range_key    = "lockName"
+
+  # lockScope is `stack/environment`; lockName is `*` for a whole-stack lock or `service:NAME`.
+  attribute {
+    name = "lockScope"
+    type = "S"
+  }
 
   attribute {
-    name = "lockId"
+    name = "lockName"
     type = "S"
   }
 
@@ -97,6 +104,11 @@ data "aws_iam_policy_document" "panka_backend" {
   statement {
     sid       = "StateBucket"
     actions   = ["s3:ListBucket", "s3:GetBucketVersioning"]
+  }
+  statement {
+    sid       = "History"
+    actions   = ["s3:PutObjectTagging"]
+    resources = ["${aws_s3_bucket.state.arn}/stacks/*/history/*"]
     resources = [aws_s3_bucket.state.arn]
   }
   statement {
@@ -106,7 +118,7 @@ data "aws_iam_policy_document" "panka_backend" {
   }
   statement {
     sid       = "Locks"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Scan", "dynamodb:DescribeTable"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:DescribeTable", "dynamodb:DescribeTimeToLive"]
     resources = [aws_dynamodb_table.locks.arn]
   }
 }

@@ -41,7 +41,11 @@ impl Changes {
 
     fn apply(&self, state: &mut State) {
         if let Some(replacement) = &self.replace_with {
-            let (lineage, serial) = (state.lineage.clone(), state.serial);
+            // The result is a new serial: past the stored one, and not below the replacement's.
+            let (lineage, serial) = (
+                state.lineage.clone(),
+                state.serial.max(replacement.serial.saturating_sub(1)),
+            );
             *state = replacement.clone();
             state.lineage = lineage;
             state.serial = serial;

@@ -5,8 +5,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "panka", version, about = "Declarative deployments to AWS", long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Send every AWS call to this endpoint (an emulator such as LocalStack or moto).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// How long to wait for a lock held by someone else (30s, 5m); 0 fails at once.
+    #[arg(long, global = true, default_value = "0", value_parser = crate::backend::parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -17,6 +30,18 @@ pub enum Command {
     Plan(PlanArgs),
     /// Draw the dependency graph with kinds and waves.
     Graph(GraphArgs),
+    /// Create or check the state bucket and the lock table named in stack.yaml.
+    #[command(subcommand)]
+    Backend(BackendCommand),
+    /// Inspect and edit the recorded state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// List saved deployments, newest first.
+    History(HistoryArgs),
+    /// List the stack's locks, stale ones marked.
+    Locks(StackArgs),
+    /// Remove a lock by id (see `panka locks`).
+    Unlock(UnlockArgs),
     /// Print the JSON Schema (draft-07) of every stack document, for editors.
     Schema {
         /// Print the schema of `panka plan --output json` instead.
@@ -105,4 +130,97 @@ pub struct GraphArgs {
     /// Drawing format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     pub format: GraphFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackendCommand {
+    /// Create the state bucket (versioned, encrypted, private, with lifecycle rules) and the
+    /// lock table (with TTL), or check existing ones and put back drifted settings.
+    Init(StackArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded resources.
+    List(StackArgs),
+    /// Show one recorded resource.
+    Show(AddressArgs),
+    /// Forget resources (they are left in AWS).
+    Rm(AddressesArgs),
+    /// Move a recorded resource to another address.
+    Mv(MoveArgs),
+    /// Print the state document.
+    Pull(StackArgs),
+    /// Replace the state with a document (refuses another lineage or an older serial).
+    Push(PushArgs),
+    /// Make the state of a past deployment current again, as a new serial.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddressArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// `service/component`.
+    pub address: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AddressesArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// `service/component`, one or more.
+    #[arg(required = true)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    pub source: String,
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// A state document (as `state pull` prints).
+    pub file: std::path::PathBuf,
+    /// Push even another lineage or an older serial.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The deployment whose state to restore (see `panka history`).
+    #[arg(long = "to", value_name = "DEPLOYMENT_ID")]
+    pub to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Show at most this many, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The lock's id, as `panka locks` prints it.
+    pub lock_id: String,
+    /// Remove a lock whose holder is still alive.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -1,9 +1,11 @@
 //! `panka`: the command line. Parses arguments, runs one command, prints the result and sets
 //! the exit code. The work itself lives in the library crates.
 
+mod backend;
 mod cli;
 mod plan;
 mod stack;
+mod state_cmd;
 mod validate;
 
 use std::process::ExitCode;
@@ -29,9 +31,33 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+    };
     match cli.command {
+        cli::Command::Backend(cli::BackendCommand::Init(args)) => {
+            runtime()?.block_on(state_cmd::backend_init(&args, g))
+        }
+        cli::Command::State(cmd) => runtime()?.block_on(async {
+            match cmd {
+                cli::StateCommand::List(a) => state_cmd::list(&a, g).await,
+                cli::StateCommand::Show(a) => state_cmd::show(&a, g).await,
+                cli::StateCommand::Rm(a) => state_cmd::rm(&a, g).await,
+                cli::StateCommand::Mv(a) => state_cmd::mv(&a, g).await,
+                cli::StateCommand::Pull(a) => state_cmd::pull(&a, g).await,
+                cli::StateCommand::Push(a) => state_cmd::push(&a, g).await,
+                cli::StateCommand::Restore(a) => state_cmd::restore(&a, g).await,
+            }
+        }),
+        cli::Command::History(args) => runtime()?.block_on(state_cmd::history(&args, g)),
+        cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
+        cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),
         cli::Command::Validate(args) => validate::run(&args),
-        cli::Command::Plan(args) => plan::run(&args),
+        cli::Command::Plan(args) => runtime()?.block_on(plan::run(&args, g)),
         cli::Command::Graph(args) => plan::graph(&args),
         cli::Command::Schema { plan } => {
             if plan {

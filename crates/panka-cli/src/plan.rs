@@ -1,6 +1,6 @@
 //! `panka plan` and `panka graph`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -9,38 +9,27 @@ use panka_graph::ResourceGraph;
 use panka_plan::{PlanError, PlanOptions, Targeting, plan, render_text};
 use panka_state::State;
 
-use crate::cli::{GraphArgs, GraphFormat, OutputFormat, PlanArgs};
+use crate::backend::Backends;
+use crate::cli::{GlobalArgs, GraphArgs, GraphFormat, OutputFormat, PlanArgs};
 use crate::stack::{Reported, load_valid};
 
-/// Where the local backend keeps an environment's state, beside stack.yaml.
-pub fn local_state_path(stack: &Stack) -> PathBuf {
-    stack
-        .root
-        .join(".panka")
-        .join(&stack.environment)
-        .join("state.json")
-}
-
-/// Reads the state a plan compares against: `--state FILE`, or the local backend's file.
-fn read_state(stack: &Stack, explicit: Option<&Path>) -> anyhow::Result<Option<State>> {
-    let path = match explicit {
-        Some(p) => p.to_path_buf(),
-        None => {
-            if let Some(backend) = &stack.backend {
-                bail!(
-                    "this stack keeps its state in S3 (bucket `{}`), which this build of panka cannot read yet; \
-                     pass the state with --state FILE",
-                    backend.s3.bucket
-                );
-            }
-            let p = local_state_path(stack);
-            if !p.exists() {
-                return Ok(None);
-            }
-            p
-        }
+/// Reads the state a plan compares against: `--state FILE`, or the stack's backend.
+async fn read_state(
+    stack: &Stack,
+    explicit: Option<&Path>,
+    global: &GlobalArgs,
+) -> anyhow::Result<Option<State>> {
+    let Some(path) = explicit else {
+        let backends = Backends::for_stack(stack, global).await;
+        let stored = backends.state.read(&backends.key).await.with_context(|| {
+            format!(
+                "reading state from {}",
+                backends.state.describe(&backends.key)
+            )
+        })?;
+        return Ok(stored.map(|s| s.state));
     };
-    let text = std::fs::read_to_string(&path)
+    let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading state {}", path.display()))?;
     let state: State =
         serde_json::from_str(&text).with_context(|| format!("parsing state {}", path.display()))?;
@@ -55,9 +44,9 @@ fn read_state(stack: &Stack, explicit: Option<&Path>) -> anyhow::Result<Option<S
     Ok(Some(state))
 }
 
-pub fn run(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
-    let state = read_state(&stack, args.state.as_deref())?;
+    let state = read_state(&stack, args.state.as_deref(), global).await?;
     let options = PlanOptions {
         targeting: Targeting {
             services: args.service.clone(),

@@ -1,0 +1,157 @@
+//! The stack's state and lock stores, as named in stack.yaml, and running under a lock.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use panka_aws::{Aws, AwsOptions};
+use panka_backend::locks::{DynamoLocks, LocalLocks};
+use panka_backend::{
+    LocalStore, LockGuard, LockRequest, LockScope, LockStore, S3Store, StateKey, StateStore,
+};
+use panka_format::Stack;
+use panka_state::{ChangeCounts, Deployment, DeploymentResult};
+
+use crate::cli::GlobalArgs;
+
+/// Where a stack's state and locks live.
+pub struct Backends {
+    pub key: StateKey,
+    pub state: StateStore,
+    pub locks: LockStore,
+    pub aws: Option<Aws>,
+}
+
+impl Backends {
+    /// The stores of `stack`: S3 and DynamoDB when `spec.backend.s3` is set, else local files.
+    pub async fn for_stack(stack: &Stack, global: &GlobalArgs) -> Backends {
+        let key = StateKey::new(&stack.name, &stack.environment);
+        match &stack.backend {
+            None => Backends {
+                key,
+                state: StateStore::Local(LocalStore::new(&stack.root)),
+                locks: LockStore::Local(LocalLocks::new(&stack.root)),
+                aws: None,
+            },
+            Some(b) => {
+                let region = b.s3.region.clone().unwrap_or_else(|| stack.region.clone());
+                let aws = Aws::load(&AwsOptions {
+                    region: Some(region),
+                    endpoint_url: global.endpoint_url.clone(),
+                })
+                .await;
+                Backends {
+                    key,
+                    state: StateStore::S3(S3Store::new(
+                        aws.s3(),
+                        &b.s3.bucket,
+                        b.s3.prefix.as_deref(),
+                    )),
+                    locks: LockStore::Dynamo(DynamoLocks::new(aws.dynamodb(), &b.s3.lock_table)),
+                    aws: Some(aws),
+                }
+            }
+        }
+    }
+
+    /// Checks the state store enforces conditional writes; mutating commands refuse one that does not.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        self.state
+            .check_conditional_writes(&self.key)
+            .await
+            .context("checking the state store")?;
+        Ok(())
+    }
+
+    /// Takes a lock for `operation`, releasing it if Ctrl-C arrives while waiting.
+    pub async fn lock(
+        &self,
+        scope: LockScope,
+        operation: &str,
+        wait: Duration,
+    ) -> anyhow::Result<LockGuard> {
+        let request = LockRequest::new(self.key.clone(), scope, operation, wait);
+        tokio::select! {
+            guard = self.locks.acquire(&request) => Ok(guard?),
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted while waiting for the lock"),
+        }
+    }
+}
+
+/// Runs `work` under a lock, releasing the lock however `work` ends, Ctrl-C included.
+pub async fn with_lock<T>(
+    backends: &Backends,
+    scope: LockScope,
+    operation: &str,
+    wait: Duration,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let guard = backends.lock(scope, operation, wait).await?;
+    let result = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; the lock was released and nothing more was written")),
+    };
+    let released = guard.release().await;
+    let value = result?;
+    released.context("releasing the lock")?;
+    Ok(value)
+}
+
+/// A deployment record for a command that changes state.
+pub fn deployment(
+    operation: &str,
+    stack: &Stack,
+    started: std::time::Instant,
+    started_at: &str,
+    result: DeploymentResult,
+    changes: ChangeCounts,
+) -> Deployment {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&stack.root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let mut vars: Vec<String> = stack
+        .variables
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    vars.sort();
+    Deployment {
+        id: format!("d-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        operation: operation.to_string(),
+        who: panka_backend::who(),
+        started_at: started_at.to_string(),
+        finished_at: panka_backend::now_rfc3339(),
+        duration_seconds: started.elapsed().as_secs_f64(),
+        git_commit: git(&["rev-parse", "HEAD"]),
+        git_branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
+        variables_hash: panka_state::sha256_hex(vars.join("\n").as_bytes()),
+        result,
+        changes,
+        services: Vec::new(),
+    }
+}
+
+/// Parses `30s`, `5m`, `1h` or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (num, unit) = text.trim().split_at(
+        text.trim()
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.trim().len()),
+    );
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30s, 5m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}` is not a duration such as 30s, 5m or 1h")),
+    };
+    Ok(Duration::from_secs(secs))
+}

@@ -1,0 +1,364 @@
+//! `panka state ...`, `history`, `locks`, `unlock` and `backend init`.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use panka_backend::locks::human_age;
+use panka_backend::{Changes, LockScope, ops};
+use panka_state::{ChangeCounts, DeploymentResult, State};
+
+use crate::backend::{Backends, deployment, with_lock};
+use crate::cli::{
+    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, MoveArgs, OutputFormat, PushArgs,
+    RestoreArgs, StackArgs, UnlockArgs,
+};
+use crate::stack::load_valid;
+
+async fn open(
+    args: &StackArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<(panka_format::Stack, Backends)> {
+    let stack = load_valid(args)?;
+    let backends = Backends::for_stack(&stack, global).await;
+    Ok((stack, backends))
+}
+
+async fn current(backends: &Backends) -> anyhow::Result<State> {
+    match backends.state.read(&backends.key).await? {
+        Some(s) => Ok(s.state),
+        None => bail!(
+            "no state for {} in {}: nothing has been deployed",
+            backends.key,
+            backends.state.describe(&backends.key)
+        ),
+    }
+}
+
+pub async fn list(args: &StackArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(args, global).await?;
+    let state = current(&backends).await?;
+    let width = state.resources.keys().map(String::len).max().unwrap_or(0);
+    for (address, r) in &state.resources {
+        let id = r.physical_ids.values().next().cloned().unwrap_or_default();
+        println!(
+            "{address:<width$}  {:<22} {:<8} {id}",
+            r.kind,
+            format!("{:?}", r.status).to_lowercase()
+        );
+    }
+    eprintln!(
+        "{} resource{}, serial {}, lineage {}",
+        state.resources.len(),
+        if state.resources.len() == 1 { "" } else { "s" },
+        state.serial,
+        state.lineage
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn show(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(&args.stack, global).await?;
+    let state = current(&backends).await?;
+    let r = state
+        .resources
+        .get(&args.address)
+        .with_context(|| format!("no resource `{}` in the state", args.address))?;
+    println!("{}", serde_json::to_string_pretty(r)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn pull(args: &StackArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(args, global).await?;
+    let state = current(&backends).await?;
+    println!("{}", serde_json::to_string_pretty(&state)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rm(args: &AddressesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    backends.check().await?;
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let state = with_lock(
+        &backends,
+        LockScope::Stack,
+        "state rm",
+        global.lock_timeout,
+        async {
+            let state = current(&backends).await?;
+            let mut changes = Changes::default();
+            for a in &args.addresses {
+                if !state.resources.contains_key(a) {
+                    bail!("no resource `{a}` in the state");
+                }
+                changes.resources.insert(a.clone(), None);
+            }
+            let counts = ChangeCounts {
+                deleted: args.addresses.len(),
+                ..ChangeCounts::default()
+            };
+            let record = deployment(
+                "state rm",
+                &stack,
+                started,
+                &started_at,
+                DeploymentResult::Succeeded,
+                counts,
+            );
+            Ok(ops::save_deployment(
+                &backends.state,
+                &backends.key,
+                Some(&state.lineage),
+                changes,
+                record,
+            )
+            .await?)
+        },
+    )
+    .await?;
+    println!(
+        "Removed {} from the state (serial {}); the AWS resources are left as they are.",
+        args.addresses.join(", "),
+        state.serial
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn mv(args: &MoveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    backends.check().await?;
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let state = with_lock(
+        &backends,
+        LockScope::Stack,
+        "state mv",
+        global.lock_timeout,
+        async {
+            let state = current(&backends).await?;
+            let r = state
+                .resources
+                .get(&args.source)
+                .with_context(|| format!("no resource `{}` in the state", args.source))?
+                .clone();
+            if state.resources.contains_key(&args.destination) {
+                bail!("`{}` is already in the state", args.destination);
+            }
+            let mut changes = Changes::default();
+            changes.resources.insert(args.source.clone(), None);
+            changes.resources.insert(args.destination.clone(), Some(r));
+            let record = deployment(
+                "state mv",
+                &stack,
+                started,
+                &started_at,
+                DeploymentResult::Succeeded,
+                ChangeCounts {
+                    updated: 1,
+                    ..ChangeCounts::default()
+                },
+            );
+            Ok(ops::save_deployment(
+                &backends.state,
+                &backends.key,
+                Some(&state.lineage),
+                changes,
+                record,
+            )
+            .await?)
+        },
+    )
+    .await?;
+    println!(
+        "Moved {} to {} (serial {}).",
+        args.source, args.destination, state.serial
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn push(args: &PushArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    backends.check().await?;
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let pushed: State = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a panka state document", args.file.display()))?;
+    if pushed.stack != stack.name || pushed.environment != stack.environment {
+        bail!(
+            "{} is the state of {}/{}, not {}/{}",
+            args.file.display(),
+            pushed.stack,
+            pushed.environment,
+            stack.name,
+            stack.environment
+        );
+    }
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let state = with_lock(
+        &backends,
+        LockScope::Stack,
+        "state push",
+        global.lock_timeout,
+        async {
+            let state = ops::push(&backends.state, &backends.key, &pushed, args.force).await?;
+            let record = deployment(
+                "state push",
+                &stack,
+                started,
+                &started_at,
+                DeploymentResult::Succeeded,
+                ChangeCounts::default(),
+            );
+            backends
+                .state
+                .put_history(
+                    &backends.key,
+                    &panka_backend::HistoryEntry {
+                        deployment: record,
+                        state: state.clone(),
+                    },
+                )
+                .await?;
+            Ok(state)
+        },
+    )
+    .await?;
+    println!("Pushed {} as serial {}.", args.file.display(), state.serial);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn restore(args: &RestoreArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    backends.check().await?;
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let state = with_lock(
+        &backends,
+        LockScope::Stack,
+        "state restore",
+        global.lock_timeout,
+        async {
+            let record = deployment(
+                "state restore",
+                &stack,
+                started,
+                &started_at,
+                DeploymentResult::Succeeded,
+                ChangeCounts::default(),
+            );
+            Ok(ops::restore(&backends.state, &backends.key, &args.to, record).await?)
+        },
+    )
+    .await?;
+    println!(
+        "Restored the state of deployment {} as serial {} ({} resources). Run `panka plan` to see how AWS differs.",
+        args.to,
+        state.serial,
+        state.resources.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn history(args: &HistoryArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(&args.stack, global).await?;
+    let mut entries = backends.state.history(&backends.key).await?;
+    entries.reverse();
+    entries.truncate(args.limit);
+    match args.output {
+        OutputFormat::Json => {
+            let list: Vec<serde_json::Value> =
+                entries.iter().map(|e| serde_json::json!({"deployment": e.deployment, "serial": e.state.serial, "resources": e.state.resources.len()})).collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        OutputFormat::Text => {
+            if entries.is_empty() {
+                println!("No deployments recorded for {}.", backends.key);
+            }
+            for e in &entries {
+                let d = &e.deployment;
+                let c = &d.changes;
+                println!(
+                    "{}  {}  {:<14} {:<10} serial {:<4} +{} ~{} ±{} -{} !{}  {:.1}s  {}{}",
+                    d.id,
+                    d.started_at,
+                    d.operation,
+                    format!("{:?}", d.result).to_lowercase(),
+                    e.state.serial,
+                    c.created,
+                    c.updated,
+                    c.replaced,
+                    c.deleted,
+                    c.failed,
+                    d.duration_seconds,
+                    d.who,
+                    d.git_commit
+                        .as_ref()
+                        .map(|g| format!(" {}", &g[..g.len().min(10)]))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn locks(args: &StackArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(args, global).await?;
+    let now = panka_backend::now_epoch();
+    let all = backends.locks.list().await?;
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|l| l.scope == backends.key.to_string())
+        .collect();
+    if mine.is_empty() {
+        println!("No locks on {}.", backends.key);
+    }
+    for l in mine {
+        let state = if l.live(now) { "live" } else { "STALE" };
+        println!(
+            "{:<40} {:<6} {} (pid {}) `{}` taken {} ago",
+            l.id,
+            state,
+            l.holder,
+            l.pid,
+            l.operation,
+            human_age(now.saturating_sub(l.created))
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn unlock(args: &UnlockArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (_, backends) = open(&args.stack, global).await?;
+    let removed = backends.locks.unlock(&args.lock_id, args.force).await?;
+    println!(
+        "Removed lock {} held by {} for `{}`.",
+        removed.id, removed.holder, removed.operation
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn backend_init(args: &StackArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let stack = load_valid(args)?;
+    let Some(b) = &stack.backend else {
+        println!(
+            "Stack `{}` keeps state in local files under {}; nothing to create.",
+            stack.name,
+            stack.root.join(".panka").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let backends = Backends::for_stack(&stack, global).await;
+    let aws = backends
+        .aws
+        .as_ref()
+        .expect("an S3 backend has AWS clients");
+    let region = b.s3.region.clone().unwrap_or_else(|| stack.region.clone());
+    let mut report = panka_backend::init::InitReport::default();
+    panka_backend::init::ensure_bucket(&aws.s3(), &b.s3.bucket, &region, &mut report).await?;
+    panka_backend::init::ensure_lock_table(&aws.dynamodb(), &b.s3.lock_table, &mut report).await?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    backends.check().await?;
+    println!("✓ the bucket enforces conditional writes");
+    Ok(ExitCode::SUCCESS)
+}
