@@ -72,6 +72,12 @@ pub struct Intent {
     pub operation: IntentOperation,
     /// The AWS name the resource has or will have; with the panka tags, how it is found again.
     pub physical_name: String,
+    /// The configuration being applied (no secret values), to find the resource again.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// The resource's AWS ids when it already existed (update, replace, delete).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub physical_ids: BTreeMap<String, String>,
     pub deployment_id: String,
     pub started_at: String,
 }

@@ -1,0 +1,128 @@
+//! Coalesced state checkpoints.
+//!
+//! Actions hand their state changes to one [`Checkpointer`] task. It merges whatever has queued
+//! up while the previous write was in flight into the next write, so a slow store never holds
+//! up ready work and many actions finishing together cost one write. Writes are spaced by the
+//! time the last one took to transfer at [`WRITE_RATE`], which keeps the bytes written in a run
+//! proportional to its duration rather than to actions × state size.
+
+use std::time::Duration;
+
+use panka_backend::{Changes, StateKey, StateStore, commit};
+use panka_state::State;
+use tokio::sync::{mpsc, oneshot};
+
+/// Bytes per second checkpoints may write, averaged: a pause of `state size / WRITE_RATE`
+/// follows each write (at most [`MAX_SPACING`]).
+pub const WRITE_RATE: f64 = 4.0 * 1024.0 * 1024.0;
+
+/// The longest pause between two writes, so an intent never waits long to become durable.
+pub const MAX_SPACING: Duration = Duration::from_secs(1);
+
+struct Message {
+    changes: Changes,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The handle actions record their changes through.
+#[derive(Clone)]
+pub struct Checkpointer {
+    tx: mpsc::UnboundedSender<Message>,
+}
+
+/// The writer task's result.
+pub type Writer = tokio::task::JoinHandle<(Option<State>, usize)>;
+
+impl Checkpointer {
+    /// Starts the writer for `key`; `lineage` is the state's (None for a first apply).
+    pub fn start(
+        store: StateStore,
+        key: StateKey,
+        lineage: Option<String>,
+    ) -> (Checkpointer, Writer) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = tokio::spawn(writer(store, key, lineage, rx));
+        (Checkpointer { tx }, handle)
+    }
+
+    /// Records `changes` and waits until they are durable.
+    ///
+    /// # Errors
+    /// The write failed (the message says why) or the writer has stopped.
+    pub async fn record(&self, changes: Changes) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Message { changes, done })
+            .map_err(|_| "the state writer has stopped".to_string())?;
+        wait.await
+            .map_err(|_| "the state writer has stopped".to_string())?
+    }
+}
+
+fn merge(into: &mut Changes, more: Changes) {
+    for (k, v) in more.resources {
+        into.resources.insert(k, v);
+    }
+    for id in more.resolve_intents {
+        // An intent added and resolved within one batch never needs to reach the store.
+        if let Some(i) = into.add_intents.iter().position(|x| x.id == id) {
+            into.add_intents.remove(i);
+        } else {
+            into.resolve_intents.push(id);
+        }
+    }
+    into.add_intents.extend(more.add_intents);
+    if more.deployment.is_some() {
+        into.deployment = more.deployment;
+    }
+}
+
+async fn writer(
+    store: StateStore,
+    key: StateKey,
+    mut lineage: Option<String>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) -> (Option<State>, usize) {
+    let mut last = None;
+    let mut writes = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = first.changes;
+        let mut waiters = vec![first.done];
+        while let Ok(m) = rx.try_recv() {
+            merge(&mut batch, m.changes);
+            waiters.push(m.done);
+        }
+        let result = commit(&store, &key, lineage.as_deref(), &batch).await;
+        writes += 1;
+        let outcome = match result {
+            Ok(state) => {
+                lineage = Some(state.lineage.clone());
+                let size = serde_json::to_vec(&state).map(|b| b.len()).unwrap_or(0);
+                last = Some(state);
+                let spacing = Duration::from_secs_f64(size as f64 / WRITE_RATE).min(MAX_SPACING);
+                Ok(spacing)
+            }
+            Err(e) => Err(error_chain(&e)),
+        };
+        for w in waiters {
+            let _ = w.send(outcome.clone().map(|_| ()));
+        }
+        if let Ok(spacing) = outcome
+            && !spacing.is_zero()
+        {
+            tokio::time::sleep(spacing).await;
+        }
+    }
+    (last, writes)
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

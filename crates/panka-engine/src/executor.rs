@@ -1,0 +1,489 @@
+//! The executor: runs a plan's actions, each as soon as its own dependencies are done, at most
+//! `parallelism` at a time.
+//!
+//! Before each mutating call an intent is made durable; after each action its result is
+//! checkpointed before its dependents start. A failed action's dependents are skipped while
+//! independent work goes on. Cancellation stops scheduling and lets running actions finish.
+//! A panic in an action is that action's failure.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use panka_backend::{Changes, StateKey, StateStore};
+use panka_plan::{ActionKind, Plan};
+use panka_state::{ChangeCounts, Intent, IntentOperation, ResourceState, ResourceStatus, State};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::checkpoint::Checkpointer;
+use crate::provider::{ProviderError, Registry};
+use crate::resolve::request;
+
+/// How an apply runs.
+#[derive(Clone, Debug)]
+pub struct ExecuteOptions {
+    /// Most actions running at once.
+    pub parallelism: usize,
+    pub region: String,
+    /// Recorded in intents.
+    pub deployment_id: String,
+}
+
+/// Progress, for the display.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Started {
+        address: String,
+        action: ActionKind,
+    },
+    Finished {
+        address: String,
+        action: ActionKind,
+        elapsed: Duration,
+    },
+    Failed {
+        address: String,
+        action: ActionKind,
+        elapsed: Duration,
+        error: String,
+    },
+    Skipped {
+        address: String,
+        action: ActionKind,
+        because: String,
+    },
+}
+
+/// How one action ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not run because a dependency failed or was skipped.
+    Skipped(String),
+    /// Not started because the run was cancelled.
+    NotStarted,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Per action, in plan order.
+    pub results: Vec<(String, ActionKind, Outcome)>,
+    pub counts: ChangeCounts,
+    pub cancelled: bool,
+    /// The state after the last checkpoint.
+    pub state: Option<State>,
+    /// How many state writes the run made.
+    pub writes: usize,
+}
+
+impl Report {
+    pub fn succeeded(&self) -> bool {
+        !self.cancelled && self.results.iter().all(|(_, _, o)| *o == Outcome::Done)
+    }
+}
+
+struct Node {
+    index: usize,
+    /// Actions that must finish first.
+    waits_for: usize,
+    /// Actions that wait for this one.
+    dependents: Vec<usize>,
+}
+
+/// Runs the changes of `plan` against the providers, recording progress in `store`.
+///
+/// `prior` is the state the plan was made against (ids and outputs of existing resources).
+/// Set `cancel` to true to stop scheduling.
+///
+/// # Guarantees
+/// One idempotent attempt: a re-run after any crash finishes the work, because every mutating
+/// call is preceded by a durable intent that names the resource it may create.
+pub async fn execute(
+    plan: &Plan,
+    prior: Option<&State>,
+    registry: &Registry,
+    store: &StateStore,
+    key: &StateKey,
+    options: &ExecuteOptions,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+    mut cancel: watch::Receiver<bool>,
+) -> Report {
+    let actions: Vec<&panka_plan::Action> = plan
+        .actions
+        .iter()
+        .filter(|a| a.action != ActionKind::NoOp)
+        .collect();
+    let position: HashMap<&str, usize> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.address.as_str(), i))
+        .collect();
+    let empty = BTreeMap::new();
+    let recorded = prior.map(|s| &s.resources).unwrap_or(&empty);
+
+    // Dependencies among the actions of this run.
+    let mut nodes: Vec<Node> = (0..actions.len())
+        .map(|index| Node {
+            index,
+            waits_for: 0,
+            dependents: Vec::new(),
+        })
+        .collect();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    for (i, a) in actions.iter().enumerate() {
+        if a.action == ActionKind::Delete {
+            // Deletes come after everything that might still use them, and after the deletes
+            // of what depends on them.
+            for (j, b) in actions.iter().enumerate() {
+                let b_uses_a = recorded
+                    .get(&b.address)
+                    .is_some_and(|r| r.dependencies.contains(&a.address));
+                if (b.action != ActionKind::Delete) || b_uses_a {
+                    if j != i {
+                        edges.push((j, i));
+                    }
+                }
+            }
+        } else {
+            for d in &a.depends_on {
+                if let Some(&j) = position.get(d.as_str())
+                    && actions[j].action != ActionKind::Delete
+                {
+                    edges.push((j, i));
+                }
+            }
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    for (from, to) in edges {
+        nodes[from].dependents.push(to);
+        nodes[to].waits_for += 1;
+    }
+
+    let mut outputs: HashMap<String, BTreeMap<String, String>> = recorded
+        .iter()
+        .map(|(k, r)| (k.clone(), r.outputs.clone()))
+        .collect();
+    let lineage = prior.map(|s| s.lineage.clone());
+    let (checkpointer, writer) = Checkpointer::start(store.clone(), key.clone(), lineage);
+    // If this future is dropped mid-run (the process is going down), the writer goes with it,
+    // as it would in a crash: nothing is written after the run stops.
+    let mut writer = AbortOnDrop(Some(writer));
+    let registry = Arc::new(registry.clone());
+
+    let mut outcome: Vec<Option<Outcome>> = vec![None; actions.len()];
+    let mut ready: Vec<usize> = nodes
+        .iter()
+        .filter(|n| n.waits_for == 0)
+        .map(|n| n.index)
+        .collect();
+    // Stable, readable order: earliest wave first, then address.
+    ready.sort_by(|a, b| {
+        (actions[*b].wave, &actions[*b].address).cmp(&(actions[*a].wave, &actions[*a].address))
+    });
+    let mut running: JoinSet<(usize, Result<Option<ResourceState>, String>, Duration)> =
+        JoinSet::new();
+    let mut task_action: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
+    let parallelism = options.parallelism.max(1);
+    let mut cancelled = *cancel.borrow();
+
+    loop {
+        while !cancelled && running.len() < parallelism {
+            let Some(i) = ready.pop() else { break };
+            let a = actions[i].clone();
+            let prior_resource = recorded.get(&a.address).cloned();
+            let req = match a
+                .config
+                .as_ref()
+                .map(|c| request(&a.address, a.kind.name(), c, &outputs, &options.region))
+            {
+                Some(Err(e)) => {
+                    finish_failed(
+                        i,
+                        &actions,
+                        &mut outcome,
+                        &mut nodes,
+                        &mut ready,
+                        &on_event,
+                        e,
+                        Duration::ZERO,
+                    );
+                    continue;
+                }
+                Some(Ok(r)) => Some(r),
+                None => None,
+            };
+            let Some(provider) = registry.get(a.kind.name()) else {
+                let e = format!("panka has no provider for {} yet", a.kind);
+                finish_failed(
+                    i,
+                    &actions,
+                    &mut outcome,
+                    &mut nodes,
+                    &mut ready,
+                    &on_event,
+                    e,
+                    Duration::ZERO,
+                );
+                continue;
+            };
+            on_event(Event::Started {
+                address: a.address.clone(),
+                action: a.action,
+            });
+            let cp = checkpointer.clone();
+            let deployment_id = options.deployment_id.clone();
+            let started = Instant::now();
+            let handle = running.spawn(async move {
+                let r = run_action(
+                    &a,
+                    prior_resource.as_ref(),
+                    req.as_ref(),
+                    provider.as_ref(),
+                    &cp,
+                    &deployment_id,
+                )
+                .await;
+                (i, r, started.elapsed())
+            });
+            task_action.insert(handle.id(), (i, started));
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            joined = running.join_next_with_id() => {
+                let Some(joined) = joined else { break };
+                let (i, result, elapsed) = match joined {
+                    Ok((_, value)) => value,
+                    Err(e) => {
+                        let (i, started) = task_action.get(&e.id()).copied().expect("every task is registered");
+                        let what = if e.is_panic() { "panicked" } else { "was cancelled" };
+                        (i, Err(format!("the {} action {what}", actions[i].address)), started.elapsed())
+                    }
+                };
+                match result {
+                    Ok(resource) => {
+                        if let Some(r) = &resource {
+                            outputs.insert(actions[i].address.clone(), r.outputs.clone());
+                        } else {
+                            outputs.remove(&actions[i].address);
+                        }
+                        outcome[i] = Some(Outcome::Done);
+                        on_event(Event::Finished { address: actions[i].address.clone(), action: actions[i].action, elapsed });
+                        for d in nodes[i].dependents.clone() {
+                            nodes[d].waits_for -= 1;
+                            if nodes[d].waits_for == 0 && outcome[d].is_none() {
+                                ready.push(d);
+                            }
+                        }
+                        ready.sort_by(|a, b| (actions[*b].wave, &actions[*b].address).cmp(&(actions[*a].wave, &actions[*a].address)));
+                    }
+                    Err(e) => finish_failed(i, &actions, &mut outcome, &mut nodes, &mut ready, &on_event, e, elapsed),
+                }
+            }
+            changed = cancel.changed(), if !cancelled => {
+                if changed.is_err() || *cancel.borrow() {
+                    cancelled = true;
+                }
+            }
+        }
+    }
+    drop(checkpointer);
+    let (state, writes) = match writer.0.take() {
+        Some(w) => w.await.unwrap_or((None, 0)),
+        None => (None, 0),
+    };
+    let mut counts = ChangeCounts::default();
+    let results = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let o = outcome[i].clone().unwrap_or(Outcome::NotStarted);
+            match (&o, a.action) {
+                (Outcome::Done, ActionKind::Create) => counts.created += 1,
+                (Outcome::Done, ActionKind::Update) => counts.updated += 1,
+                (Outcome::Done, ActionKind::Replace) => counts.replaced += 1,
+                (Outcome::Done, ActionKind::Delete) => counts.deleted += 1,
+                (Outcome::Failed(_), _) => counts.failed += 1,
+                _ => {}
+            }
+            (a.address.clone(), a.action, o)
+        })
+        .collect();
+    Report {
+        results,
+        counts,
+        cancelled,
+        state,
+        writes,
+    }
+}
+
+struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Marks `i` failed and every action waiting on it, transitively, skipped.
+#[allow(clippy::too_many_arguments)]
+fn finish_failed(
+    i: usize,
+    actions: &[&panka_plan::Action],
+    outcome: &mut [Option<Outcome>],
+    nodes: &mut [Node],
+    ready: &mut Vec<usize>,
+    on_event: &Arc<dyn Fn(Event) + Send + Sync>,
+    error: String,
+    elapsed: Duration,
+) {
+    outcome[i] = Some(Outcome::Failed(error.clone()));
+    on_event(Event::Failed {
+        address: actions[i].address.clone(),
+        action: actions[i].action,
+        elapsed,
+        error,
+    });
+    let mut stack = nodes[i].dependents.clone();
+    let mut seen = HashSet::new();
+    while let Some(d) = stack.pop() {
+        if !seen.insert(d) || outcome[d].is_some() {
+            continue;
+        }
+        let because = format!("{} failed or was skipped", actions[i].address);
+        outcome[d] = Some(Outcome::Skipped(because.clone()));
+        on_event(Event::Skipped {
+            address: actions[d].address.clone(),
+            action: actions[d].action,
+            because,
+        });
+        ready.retain(|r| *r != d);
+        stack.extend(nodes[d].dependents.iter().copied());
+    }
+}
+
+/// One action: intent, provider calls, checkpoint. Returns the resource as recorded (None when
+/// deleted).
+async fn run_action(
+    a: &panka_plan::Action,
+    prior: Option<&ResourceState>,
+    req: Option<&crate::provider::Request>,
+    provider: &dyn crate::provider::Provider,
+    cp: &Checkpointer,
+    deployment_id: &str,
+) -> Result<Option<ResourceState>, String> {
+    let now = panka_backend::now_rfc3339();
+    let operation = match a.action {
+        ActionKind::Create => IntentOperation::Create,
+        ActionKind::Update => IntentOperation::Update,
+        ActionKind::Replace => IntentOperation::Replace,
+        ActionKind::Delete => IntentOperation::Delete,
+        ActionKind::NoOp => return Ok(prior.cloned()),
+    };
+    let config = a
+        .config
+        .clone()
+        .or_else(|| prior.map(|p| p.config.clone()))
+        .unwrap_or(Value::Null);
+    let name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&a.address)
+        .to_string();
+    let prior_ids = prior.map(|p| p.physical_ids.clone()).unwrap_or_default();
+    let intent = Intent {
+        id: uuid::Uuid::new_v4().to_string(),
+        address: a.address.clone(),
+        kind: a.kind.name().to_string(),
+        operation,
+        physical_name: name.clone(),
+        config: config.clone(),
+        physical_ids: prior_ids.clone(),
+        deployment_id: deployment_id.to_string(),
+        started_at: now.clone(),
+    };
+    cp.record(Changes {
+        add_intents: vec![intent.clone()],
+        ..Changes::default()
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "recording the intent to {} {}: {e}",
+            a.action.verb(),
+            a.address
+        )
+    })?;
+
+    let describe = |e: ProviderError| e.chain();
+    let result: Result<Option<crate::provider::Outcome>, String> = match a.action {
+        ActionKind::Create => provider
+            .create(req.expect("create has a config"))
+            .await
+            .map(Some)
+            .map_err(describe),
+        ActionKind::Update => provider
+            .update(req.expect("update has a config"), &prior_ids)
+            .await
+            .map(Some)
+            .map_err(describe),
+        ActionKind::Replace => {
+            let old_config = prior.map(|p| p.config.clone()).unwrap_or(Value::Null);
+            let old_name = old_config
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(&name)
+                .to_string();
+            match provider.delete(&old_name, &old_config, &prior_ids).await {
+                Ok(()) => provider
+                    .create(req.expect("replace has a config"))
+                    .await
+                    .map(Some)
+                    .map_err(describe),
+                Err(e) => Err(format!("deleting the old {}: {}", a.address, e.chain())),
+            }
+        }
+        ActionKind::Delete => provider
+            .delete(&name, &config, &prior_ids)
+            .await
+            .map(|_| None)
+            .map_err(describe),
+        ActionKind::NoOp => unreachable!("handled above"),
+    };
+    let outcome = result?;
+    let mut changes = Changes {
+        resolve_intents: vec![intent.id],
+        ..Changes::default()
+    };
+    let resource = outcome.map(|o| ResourceState {
+        kind: a.kind.name().to_string(),
+        physical_ids: o.physical_ids,
+        config_hash: panka_state::config_hash(&config),
+        config: config.clone(),
+        outputs: o.outputs,
+        dependencies: a.depends_on.clone(),
+        status: ResourceStatus::Ready,
+        created_at: prior
+            .filter(|_| a.action == ActionKind::Update)
+            .map(|p| p.created_at.clone())
+            .unwrap_or_else(|| now.clone()),
+        updated_at: panka_backend::now_rfc3339(),
+    });
+    changes
+        .resources
+        .insert(a.address.clone(), resource.clone());
+    cp.record(changes)
+        .await
+        .map_err(|e| format!("recording {} in the state: {e}", a.address))?;
+    Ok(resource)
+}
