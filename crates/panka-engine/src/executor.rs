@@ -102,6 +102,9 @@ struct Node {
 /// # Guarantees
 /// One idempotent attempt: a re-run after any crash finishes the work, because every mutating
 /// call is preceded by a durable intent that names the resource it may create.
+// The inputs are independent (what to do, against what, where to record, how, who listens,
+// when to stop); bundling them would only move the list.
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     plan: &Plan,
     prior: Option<&State>,
@@ -142,10 +145,8 @@ pub async fn execute(
                 let b_uses_a = recorded
                     .get(&b.address)
                     .is_some_and(|r| r.dependencies.contains(&a.address));
-                if (b.action != ActionKind::Delete) || b_uses_a {
-                    if j != i {
-                        edges.push((j, i));
-                    }
+                if (b.action != ActionKind::Delete || b_uses_a) && j != i {
+                    edges.push((j, i));
                 }
             }
         } else {
