@@ -267,7 +267,7 @@ async fn parallelism_is_respected() {
     assert!(report.succeeded());
     let max = running.lock().unwrap().1;
     assert!(
-        max <= 3 && max >= 2,
+        (2..=3).contains(&max),
         "at most 3 at once, and more than one: {max}"
     );
 }
