@@ -28,6 +28,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Show what an apply would change: actions by wave, changed fields, cost.
     Plan(PlanArgs),
+    /// Plan and apply: create, update, replace and delete resources until AWS matches the YAML.
+    Apply(ApplyArgs),
+    /// Delete every resource of the stack (or of the targeted services), dependents first.
+    Destroy(DestroyArgs),
     /// Draw the dependency graph with kinds and waves.
     Graph(GraphArgs),
     /// Create or check the state bucket and the lock table named in stack.yaml.
@@ -106,6 +110,9 @@ pub struct PlanArgs {
     /// Compare against this state file instead of the stack's backend.
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
+    /// Read every recorded resource from AWS first, so drift shows as changes.
+    #[arg(long)]
+    pub refresh: bool,
     /// Save the plan; `panka apply FILE` applies exactly it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<std::path::PathBuf>,
@@ -223,4 +230,51 @@ pub struct UnlockArgs {
     /// Remove a lock whose holder is still alive.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Targeting and protection flags shared by plan-like commands.
+#[derive(Debug, Args, Clone)]
+pub struct TargetArgs {
+    /// Only these services' components (and what they depend on).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Vec<String>,
+    /// Only these components (and what they depend on).
+    #[arg(long, value_name = "SERVICE/COMPONENT")]
+    pub component: Vec<String>,
+    /// Leave these out.
+    #[arg(long, value_name = "SERVICE/COMPONENT")]
+    pub exclude: Vec<String>,
+    /// Allow deleting or replacing this stateful component (RDS, DynamoDB, S3, ...).
+    #[arg(long, value_name = "SERVICE/COMPONENT")]
+    pub allow_destroy: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `panka plan --out FILE`: apply exactly it.
+    pub plan_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most actions running at once (default: the stack's `deployment.parallelism`, else 10).
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Destroy without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most actions running at once.
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
 }

@@ -1,6 +1,7 @@
 //! `panka`: the command line. Parses arguments, runs one command, prints the result and sets
 //! the exit code. The work itself lives in the library crates.
 
+mod apply;
 mod backend;
 mod cli;
 mod plan;
@@ -53,6 +54,8 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
                 cli::StateCommand::Restore(a) => state_cmd::restore(&a, g).await,
             }
         }),
+        cli::Command::Apply(args) => runtime()?.block_on(apply::apply(&args, g)),
+        cli::Command::Destroy(args) => runtime()?.block_on(apply::destroy(&args, g)),
         cli::Command::History(args) => runtime()?.block_on(state_cmd::history(&args, g)),
         cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
         cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),

@@ -1,0 +1,399 @@
+//! `panka apply` and `panka destroy`: plan, show, approve, execute under a lock, record.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use panka_aws::{Aws, AwsOptions};
+use panka_backend::{Changes, LockScope, commit, ops};
+use panka_engine::{Event, ExecuteOptions, Outcome, Registry, execute, recover};
+use panka_format::Stack;
+use panka_plan::{ActionKind, Plan, PlanError, PlanOptions, Targeting, plan, render_text};
+use panka_state::{DeploymentResult, State};
+
+use crate::backend::{Backends, deployment};
+use crate::cli::{ApplyArgs, DestroyArgs, GlobalArgs, TargetArgs};
+use crate::stack::{Reported, load_valid};
+
+fn targeting(t: &TargetArgs) -> Targeting {
+    Targeting {
+        services: t.service.clone(),
+        components: t.component.clone(),
+        exclude: t.exclude.clone(),
+    }
+}
+
+/// A single targeted service takes that service's lock; anything else locks the whole stack.
+fn lock_scope(t: &TargetArgs) -> LockScope {
+    match (t.service.as_slice(), t.component.is_empty()) {
+        ([one], true) => LockScope::Service(one.clone()),
+        _ => LockScope::Stack,
+    }
+}
+
+pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let stack = load_valid(&args.stack)?;
+    let saved = match &args.plan_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the plan {}", path.display()))?;
+            let p: Plan = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a panka plan", path.display()))?;
+            if p.format_version != panka_plan::PLAN_FORMAT_VERSION {
+                bail!(
+                    "{} is plan format {}, this panka applies format {}",
+                    path.display(),
+                    p.format_version,
+                    panka_plan::PLAN_FORMAT_VERSION
+                );
+            }
+            if p.stack != stack.name || p.environment != stack.environment {
+                bail!(
+                    "{} is a plan for {}/{}, not {}/{}",
+                    path.display(),
+                    p.stack,
+                    p.environment,
+                    stack.name,
+                    stack.environment
+                );
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let options = PlanOptions {
+        targeting: targeting(&args.target),
+        allow_destroy: args.target.allow_destroy.clone(),
+    };
+    let parallelism = args
+        .parallelism
+        .unwrap_or(stack.deployment.parallelism as usize);
+    run(
+        "apply",
+        &stack,
+        global,
+        &args.target,
+        args.auto_approve,
+        parallelism,
+        |state| match &saved {
+            Some(p) => {
+                p.check_state(state)?;
+                Ok(p.clone())
+            }
+            None => plan(&stack, state, &options),
+        },
+    )
+    .await
+}
+
+pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let stack = load_valid(&args.stack)?;
+    // Destroying is planning against a stack with no components (in scope).
+    let mut empty = stack.clone();
+    if args.target.service.is_empty() && args.target.component.is_empty() {
+        empty.components.clear();
+    } else {
+        empty.components.retain(|a, _| {
+            !args.target.service.contains(&a.service)
+                && !args.target.component.contains(&a.to_string())
+        });
+    }
+    let options = PlanOptions {
+        targeting: Targeting {
+            services: vec![],
+            components: vec![],
+            exclude: args.target.exclude.clone(),
+        },
+        allow_destroy: args.target.allow_destroy.clone(),
+    };
+    let parallelism = args
+        .parallelism
+        .unwrap_or(stack.deployment.parallelism as usize);
+    let code = run(
+        "destroy",
+        &stack,
+        global,
+        &args.target,
+        args.auto_approve,
+        parallelism,
+        |state| {
+            let mut p = plan(&empty, state, &options)?;
+            // Keep only deletes (a partial destroy leaves the rest as it is).
+            p.actions.retain(|a| a.action == ActionKind::Delete);
+            p.summary = panka_plan::Summary {
+                delete: p.actions.len(),
+                ..panka_plan::Summary::default()
+            };
+            Ok(p)
+        },
+    )
+    .await?;
+    Ok(code)
+}
+
+/// Shared by apply and destroy.
+async fn run(
+    operation: &str,
+    stack: &Stack,
+    global: &GlobalArgs,
+    target: &TargetArgs,
+    auto_approve: bool,
+    parallelism: usize,
+    make_plan: impl Fn(Option<&State>) -> Result<Plan, PlanError>,
+) -> anyhow::Result<ExitCode> {
+    if !auto_approve && !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to ask for approval without a terminal on stdin; review the plan with `panka plan` and pass --auto-approve"
+        );
+    }
+    let backends = Backends::for_stack(stack, global).await;
+    backends.check().await?;
+    let aws = Aws::load(&AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    let registry = panka_providers::registry(&aws);
+    let guard = backends
+        .lock(lock_scope(target), operation, global.lock_timeout)
+        .await?;
+    let result = run_locked(
+        operation,
+        stack,
+        &backends,
+        &registry,
+        auto_approve,
+        parallelism,
+        &make_plan,
+    )
+    .await;
+    let released = guard.release().await;
+    let code = result?;
+    released.context("releasing the lock")?;
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_locked(
+    operation: &str,
+    stack: &Stack,
+    backends: &Backends,
+    registry: &Registry,
+    auto_approve: bool,
+    parallelism: usize,
+    make_plan: &impl Fn(Option<&State>) -> Result<Plan, PlanError>,
+) -> anyhow::Result<ExitCode> {
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let mut state = backends.state.read(&backends.key).await?.map(|s| s.state);
+
+    // A previous run that was killed left intents: find their resources before planning.
+    if let Some(s) = &state
+        && !s.pending.is_empty()
+    {
+        eprintln!(
+            "Resolving {} operation{} a previous run left unfinished…",
+            s.pending.len(),
+            if s.pending.len() == 1 { "" } else { "s" }
+        );
+        let (changes, recovered) = recover(s, registry, &stack.region)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        for r in &recovered {
+            eprintln!(
+                "  {} ({:?}): {}",
+                r.address,
+                r.operation,
+                if r.found {
+                    "found in AWS, adopted"
+                } else {
+                    "not in AWS"
+                }
+            );
+        }
+        commit(&backends.state, &backends.key, Some(&s.lineage), &changes).await?;
+        state = backends.state.read(&backends.key).await?.map(|s| s.state);
+    }
+
+    let plan = match make_plan(state.as_ref()) {
+        Ok(p) => p,
+        Err(e @ PlanError::ProtectedDestroy(_)) => {
+            eprintln!("error: {e}");
+            return Err(Reported(format!("{operation} refused")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print!("{}", render_text(&plan));
+    if !plan.has_changes() {
+        println!("Nothing to do.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto_approve {
+        let question = format!(
+            "{} these changes to {}/{}?",
+            if operation == "destroy" {
+                "Destroy with"
+            } else {
+                "Apply"
+            },
+            stack.name,
+            stack.environment
+        );
+        let yes = tokio::task::spawn_blocking(move || {
+            dialoguer::Confirm::new()
+                .with_prompt(question)
+                .default(false)
+                .interact()
+        })
+        .await??;
+        if !yes {
+            println!("Nothing applied.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nInterrupted: no new action will start; waiting for the running ones to finish and saving state…"
+            );
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let options = ExecuteOptions {
+        parallelism: parallelism.max(1),
+        region: stack.region.clone(),
+        deployment_id: format!("d-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+    };
+    println!();
+    let report = execute(
+        &plan,
+        state.as_ref(),
+        registry,
+        &backends.state,
+        &backends.key,
+        &options,
+        Arc::new(show_event),
+        cancel_rx,
+    )
+    .await;
+    ctrl_c.abort();
+
+    let result = if report.cancelled {
+        DeploymentResult::Cancelled
+    } else if report.succeeded() {
+        DeploymentResult::Succeeded
+    } else {
+        DeploymentResult::Failed
+    };
+    let mut record = deployment(
+        operation,
+        stack,
+        started,
+        &started_at,
+        result,
+        report.counts.clone(),
+    );
+    record.id = options.deployment_id.clone();
+    record.services = plan.targeting.services.clone();
+    let lineage = report
+        .state
+        .as_ref()
+        .map(|s| s.lineage.clone())
+        .or_else(|| state.as_ref().map(|s| s.lineage.clone()));
+    ops::save_deployment(
+        &backends.state,
+        &backends.key,
+        lineage.as_deref(),
+        Changes::default(),
+        record,
+    )
+    .await
+    .context("recording the deployment")?;
+
+    println!();
+    let c = &report.counts;
+    println!(
+        "{}: {} created, {} updated, {} replaced, {} deleted, {} failed ({:.1}s).",
+        match result {
+            DeploymentResult::Succeeded => "Done",
+            DeploymentResult::Failed => "Finished with errors",
+            DeploymentResult::Cancelled => "Cancelled",
+        },
+        c.created,
+        c.updated,
+        c.replaced,
+        c.deleted,
+        c.failed,
+        started.elapsed().as_secs_f64()
+    );
+    for (address, action, outcome) in &report.results {
+        match outcome {
+            Outcome::Failed(e) => println!("  ✗ {address} ({}): {e}", action.verb()),
+            Outcome::Skipped(why) => println!("  ↷ {address} ({}) skipped: {why}", action.verb()),
+            Outcome::NotStarted => println!("  · {address} ({}) not started", action.verb()),
+            Outcome::Done => {}
+        }
+    }
+    if result == DeploymentResult::Succeeded && operation == "apply" && !stack.outputs.is_empty() {
+        let outputs = report.state.as_ref().map(|s| &s.resources);
+        println!("\nOutputs:");
+        for (name, o) in &stack.outputs {
+            let value = match (&o.value, &o.value_from) {
+                (Some(v), _) => v.clone(),
+                (None, Some(vf)) => outputs
+                    .and_then(|r| r.get(&vf.component))
+                    .and_then(|r| r.outputs.get(&vf.output))
+                    .cloned()
+                    .unwrap_or_else(|| "(not applied)".into()),
+                _ => String::new(),
+            };
+            println!("  {name} = {value}");
+        }
+    }
+    Ok(if result == DeploymentResult::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// One line per event: what started, finished or failed, and how long it took.
+fn show_event(e: Event) {
+    let verb = |a: ActionKind| match a {
+        ActionKind::Create => ("creating", "created"),
+        ActionKind::Update => ("updating", "updated"),
+        ActionKind::Replace => ("replacing", "replaced"),
+        ActionKind::Delete => ("deleting", "deleted"),
+        ActionKind::NoOp => ("checking", "unchanged"),
+    };
+    match e {
+        Event::Started { address, action } => {
+            println!("  {} {address}: {}…", action.symbol(), verb(action).0)
+        }
+        Event::Finished {
+            address,
+            action,
+            elapsed,
+        } => println!(
+            "  ✓ {address}: {} ({:.1}s)",
+            verb(action).1,
+            elapsed.as_secs_f64()
+        ),
+        Event::Failed {
+            address,
+            action,
+            elapsed,
+            error,
+        } => println!(
+            "  ✗ {address}: {} failed after {:.1}s: {error}",
+            verb(action).0,
+            elapsed.as_secs_f64()
+        ),
+        Event::Skipped {
+            address, because, ..
+        } => println!("  ↷ {address}: skipped ({because})"),
+    }
+}

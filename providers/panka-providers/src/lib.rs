@@ -1,0 +1,20 @@
+//! panka's AWS providers, one module per component kind, each a [`KindProvider`] typed over its
+//! kind's spec. [`registry`] registers every provider built so far; kinds without one fail at
+//! apply time with a clear message. New providers start from `providers/TEMPLATE.md`.
+//!
+//! [`KindProvider`]: panka_engine::KindProvider
+
+pub mod errors;
+pub mod s3;
+pub mod sqs;
+
+use panka_aws::Aws;
+use panka_engine::Registry;
+
+/// Every provider, with clients from one AWS configuration.
+pub fn registry(aws: &Aws) -> Registry {
+    let mut r = Registry::new();
+    r.register(s3::S3Provider::new(aws.s3()));
+    r.register(sqs::SqsProvider::new(aws.sqs()));
+    r
+}
