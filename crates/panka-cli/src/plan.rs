@@ -46,7 +46,12 @@ async fn read_state(
 
 pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
-    let state = read_state(&stack, args.state.as_deref(), global).await?;
+    let mut state = read_state(&stack, args.state.as_deref(), global).await?;
+    if args.refresh
+        && let Some(s) = &mut state
+    {
+        refresh(&stack, s, global).await?;
+    }
     let options = PlanOptions {
         targeting: Targeting {
             services: args.service.clone(),
@@ -110,4 +115,38 @@ pub fn graph(args: &GraphArgs) -> anyhow::Result<ExitCode> {
         GraphFormat::Mermaid => print!("{}", graph.to_mermaid()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces each recorded resource's configuration with what AWS reports, so that the plan
+/// shows drift as changes; a resource gone from AWS leaves the state (and is created again).
+async fn refresh(stack: &Stack, state: &mut State, global: &GlobalArgs) -> anyhow::Result<()> {
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions { region: Some(stack.region.clone()), endpoint_url: global.endpoint_url.clone() }).await;
+    let registry = panka_providers::registry(&aws);
+    let outputs: std::collections::HashMap<String, std::collections::BTreeMap<String, String>> =
+        state.resources.iter().map(|(k, r)| (k.clone(), r.outputs.clone())).collect();
+    let mut gone = Vec::new();
+    let mut unread = Vec::new();
+    for (address, r) in state.resources.iter_mut() {
+        let Some(provider) = registry.get(&r.kind) else {
+            unread.push(format!("{address} ({})", r.kind));
+            continue;
+        };
+        let req = panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region).map_err(anyhow::Error::msg)?;
+        match provider.read(&req, &r.physical_ids).await {
+            Ok(Some(observed)) => {
+                r.config["spec"] = observed.spec;
+                r.outputs = observed.outcome.outputs;
+            }
+            Ok(None) => gone.push(address.clone()),
+            Err(e) => bail!("reading {address} from AWS: {}", e.chain()),
+        }
+    }
+    for address in &gone {
+        eprintln!("{address} no longer exists in AWS: the plan creates it again.");
+        state.resources.remove(address);
+    }
+    if !unread.is_empty() {
+        eprintln!("Not refreshed (no provider for their kind yet): {}", unread.join(", "));
+    }
+    Ok(())
 }
