@@ -6,7 +6,7 @@ use std::time::Duration;
 use panka_state::{Deployment, Intent, ResourceState, State};
 
 use crate::error::BackendError;
-use crate::{StateKey, StateStore, WriteOutcome};
+use crate::{StateKey, StateStore, Stored, WriteOutcome};
 
 /// Conflicting writes retried before giving up. Each retry re-reads, so progress is made
 /// whenever any writer succeeds; the bound only stops a livelock.
@@ -93,8 +93,29 @@ pub async fn commit(
     lineage: Option<&str>,
     changes: &Changes,
 ) -> Result<State, BackendError> {
+    commit_from(store, key, lineage, changes, None)
+        .await
+        .map(|s| s.state)
+}
+
+/// [`commit`] starting from a state the caller already holds (the last one it wrote), which
+/// saves reading it back; a conflict still re-reads the stored state. Returns the state written
+/// with its version, for the next call.
+///
+/// # Errors
+/// As [`commit`].
+pub async fn commit_from(
+    store: &StateStore,
+    key: &StateKey,
+    lineage: Option<&str>,
+    changes: &Changes,
+    mut known: Option<Stored>,
+) -> Result<Stored, BackendError> {
     for attempt in 0..MAX_COMMIT_ATTEMPTS {
-        let stored = store.read(key).await?;
+        let stored = match known.take() {
+            Some(s) => Some(s),
+            None => store.read(key).await?,
+        };
         let (mut state, version) = match stored {
             Some(s) => (s.state, Some(s.version)),
             None => {
@@ -115,7 +136,7 @@ pub async fn commit(
         changes.apply(&mut state);
         state.serial += 1;
         match store.write(key, &state, version.as_ref()).await? {
-            WriteOutcome::Written(_) => return Ok(state),
+            WriteOutcome::Written(version) => return Ok(Stored { state, version }),
             WriteOutcome::Conflict => {
                 let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
                 let pause = CONFLICT_BACKOFF_BASE * (attempt.min(5) as u32 + 1)

@@ -20,7 +20,7 @@ mod memory;
 pub mod ops;
 mod s3;
 
-pub use commit::{Changes, commit};
+pub use commit::{Changes, commit, commit_from};
 pub use error::BackendError;
 pub use history::HistoryEntry;
 pub use local::LocalStore;
@@ -167,6 +167,16 @@ impl StateStore {
             StateStore::S3(s) => s.check_conditional_writes(key).await,
             // Local files are written under an exclusive file lock; memory under a mutex.
             StateStore::Local(_) | StateStore::Memory(_) => Ok(()),
+        }
+    }
+
+    /// Bytes per second checkpoints should average against this store: S3 bills and throttles
+    /// per request and moves a few MB/s per object; a local disk takes far more; memory is free.
+    pub fn write_rate(&self) -> Option<f64> {
+        match self {
+            StateStore::Memory(_) => None,
+            StateStore::Local(_) => Some(64.0 * 1024.0 * 1024.0),
+            StateStore::S3(_) => Some(4.0 * 1024.0 * 1024.0),
         }
     }
 

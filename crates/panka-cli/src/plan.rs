@@ -120,10 +120,18 @@ pub fn graph(args: &GraphArgs) -> anyhow::Result<ExitCode> {
 /// Replaces each recorded resource's configuration with what AWS reports, so that the plan
 /// shows drift as changes; a resource gone from AWS leaves the state (and is created again).
 async fn refresh(stack: &Stack, state: &mut State, global: &GlobalArgs) -> anyhow::Result<()> {
-    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions { region: Some(stack.region.clone()), endpoint_url: global.endpoint_url.clone() }).await;
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
     let registry = panka_providers::registry(&aws);
     let outputs: std::collections::HashMap<String, std::collections::BTreeMap<String, String>> =
-        state.resources.iter().map(|(k, r)| (k.clone(), r.outputs.clone())).collect();
+        state
+            .resources
+            .iter()
+            .map(|(k, r)| (k.clone(), r.outputs.clone()))
+            .collect();
     let mut gone = Vec::new();
     let mut unread = Vec::new();
     for (address, r) in state.resources.iter_mut() {
@@ -131,7 +139,9 @@ async fn refresh(stack: &Stack, state: &mut State, global: &GlobalArgs) -> anyho
             unread.push(format!("{address} ({})", r.kind));
             continue;
         };
-        let req = panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region).map_err(anyhow::Error::msg)?;
+        let req =
+            panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region)
+                .map_err(anyhow::Error::msg)?;
         match provider.read(&req, &r.physical_ids).await {
             Ok(Some(observed)) => {
                 r.config["spec"] = observed.spec;
@@ -146,7 +156,10 @@ async fn refresh(stack: &Stack, state: &mut State, global: &GlobalArgs) -> anyho
         state.resources.remove(address);
     }
     if !unread.is_empty() {
-        eprintln!("Not refreshed (no provider for their kind yet): {}", unread.join(", "));
+        eprintln!(
+            "Not refreshed (no provider for their kind yet): {}",
+            unread.join(", ")
+        );
     }
     Ok(())
 }

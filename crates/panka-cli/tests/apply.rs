@@ -270,13 +270,35 @@ async fn apply_update_replace_delete_destroy() {
     assert_eq!(code, 0, "{out}");
 
     // Drift made outside panka shows with --refresh, and the next apply puts it back.
-    let url1 = sqs.get_queue_url().queue_name(format!("{}-dev-work-q1", env.stack)).send().await.unwrap().queue_url().unwrap().to_string();
-    sqs.set_queue_attributes().queue_url(&url1).attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "5").send().await.unwrap();
+    let url1 = sqs
+        .get_queue_url()
+        .queue_name(format!("{}-dev-work-q1", env.stack))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    sqs.set_queue_attributes()
+        .queue_url(&url1)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "5",
+        )
+        .send()
+        .await
+        .unwrap();
     let (code, _) = env.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(code, 0, "without --refresh the plan compares with the recorded state");
+    assert_eq!(
+        code, 0,
+        "without --refresh the plan compares with the recorded state"
+    );
     let (code, out) = env.run(&["plan", "--refresh", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("spec.visibilityTimeoutSeconds: 5 → 40"), "{out}");
+    assert!(
+        out.contains("spec.visibilityTimeoutSeconds: 5 → 40"),
+        "{out}"
+    );
 
     // An attribute change is an update in place; a FIFO flip is a replace.
     let q1 = env.root().join("services/work/components/q1/sqs.yaml");

@@ -3,18 +3,15 @@
 //! Actions hand their state changes to one [`Checkpointer`] task. It merges whatever has queued
 //! up while the previous write was in flight into the next write, so a slow store never holds
 //! up ready work and many actions finishing together cost one write. Writes are spaced by the
-//! time the last one took to transfer at [`WRITE_RATE`], which keeps the bytes written in a run
-//! proportional to its duration rather than to actions × state size.
+//! time the last one would take to transfer at the store's write rate
+//! ([`StateStore::write_rate`]), which keeps the bytes written in a run proportional to its
+//! duration rather than to actions × state size.
 
 use std::time::Duration;
 
-use panka_backend::{Changes, StateKey, StateStore, commit};
+use panka_backend::{Changes, StateKey, StateStore, Stored, commit_from};
 use panka_state::State;
 use tokio::sync::{mpsc, oneshot};
-
-/// Bytes per second checkpoints may write, averaged: a pause of `state size / WRITE_RATE`
-/// follows each write (at most [`MAX_SPACING`]).
-pub const WRITE_RATE: f64 = 4.0 * 1024.0 * 1024.0;
 
 /// The longest pause between two writes, so an intent never waits long to become durable.
 pub const MAX_SPACING: Duration = Duration::from_secs(1);
@@ -83,8 +80,9 @@ async fn writer(
     mut lineage: Option<String>,
     mut rx: mpsc::UnboundedReceiver<Message>,
 ) -> (Option<State>, usize) {
-    let mut last = None;
+    let mut last: Option<Stored> = None;
     let mut writes = 0;
+    let rate = store.write_rate();
     while let Some(first) = rx.recv().await {
         let mut batch = first.changes;
         let mut waiters = vec![first.done];
@@ -92,14 +90,20 @@ async fn writer(
             merge(&mut batch, m.changes);
             waiters.push(m.done);
         }
-        let result = commit(&store, &key, lineage.as_deref(), &batch).await;
+        let result = commit_from(&store, &key, lineage.as_deref(), &batch, last.take()).await;
         writes += 1;
         let outcome = match result {
-            Ok(state) => {
+            Ok(stored) => {
+                let state = &stored.state;
                 lineage = Some(state.lineage.clone());
-                let size = serde_json::to_vec(&state).map(|b| b.len()).unwrap_or(0);
-                last = Some(state);
-                let spacing = Duration::from_secs_f64(size as f64 / WRITE_RATE).min(MAX_SPACING);
+                let spacing = match rate {
+                    Some(rate) => {
+                        let size = serde_json::to_vec(state).map(|b| b.len()).unwrap_or(0);
+                        Duration::from_secs_f64(size as f64 / rate).min(MAX_SPACING)
+                    }
+                    None => Duration::ZERO,
+                };
+                last = Some(stored);
                 Ok(spacing)
             }
             Err(e) => Err(error_chain(&e)),
@@ -113,7 +117,7 @@ async fn writer(
             tokio::time::sleep(spacing).await;
         }
     }
-    (last, writes)
+    (last.map(|s| s.state), writes)
 }
 
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {

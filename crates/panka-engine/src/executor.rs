@@ -6,7 +6,8 @@
 //! independent work goes on. Cancellation stops scheduling and lets running actions finish.
 //! A panic in an action is that action's failure.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -178,15 +179,12 @@ pub async fn execute(
     let registry = Arc::new(registry.clone());
 
     let mut outcome: Vec<Option<Outcome>> = vec![None; actions.len()];
-    let mut ready: Vec<usize> = nodes
+    // Plan order is wave then address: the smallest index ready is the one a person expects next.
+    let mut ready: BinaryHeap<Reverse<usize>> = nodes
         .iter()
         .filter(|n| n.waits_for == 0)
-        .map(|n| n.index)
+        .map(|n| Reverse(n.index))
         .collect();
-    // Stable, readable order: earliest wave first, then address.
-    ready.sort_by(|a, b| {
-        (actions[*b].wave, &actions[*b].address).cmp(&(actions[*a].wave, &actions[*a].address))
-    });
     let mut running: JoinSet<(usize, Result<Option<ResourceState>, String>, Duration)> =
         JoinSet::new();
     let mut task_action: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
@@ -195,7 +193,11 @@ pub async fn execute(
 
     loop {
         while !cancelled && running.len() < parallelism {
-            let Some(i) = ready.pop() else { break };
+            let Some(Reverse(i)) = ready.pop() else { break };
+            if outcome[i].is_some() {
+                // Skipped after it became ready.
+                continue;
+            }
             let a = actions[i].clone();
             let prior_resource = recorded.get(&a.address).cloned();
             let req = match a
@@ -209,7 +211,6 @@ pub async fn execute(
                         &actions,
                         &mut outcome,
                         &mut nodes,
-                        &mut ready,
                         &on_event,
                         e,
                         Duration::ZERO,
@@ -226,7 +227,6 @@ pub async fn execute(
                     &actions,
                     &mut outcome,
                     &mut nodes,
-                    &mut ready,
                     &on_event,
                     e,
                     Duration::ZERO,
@@ -280,12 +280,11 @@ pub async fn execute(
                         for d in nodes[i].dependents.clone() {
                             nodes[d].waits_for -= 1;
                             if nodes[d].waits_for == 0 && outcome[d].is_none() {
-                                ready.push(d);
+                                ready.push(Reverse(d));
                             }
                         }
-                        ready.sort_by(|a, b| (actions[*b].wave, &actions[*b].address).cmp(&(actions[*a].wave, &actions[*a].address)));
                     }
-                    Err(e) => finish_failed(i, &actions, &mut outcome, &mut nodes, &mut ready, &on_event, e, elapsed),
+                    Err(e) => finish_failed(i, &actions, &mut outcome, &mut nodes, &on_event, e, elapsed),
                 }
             }
             changed = cancel.changed(), if !cancelled => {
@@ -343,7 +342,6 @@ fn finish_failed(
     actions: &[&panka_plan::Action],
     outcome: &mut [Option<Outcome>],
     nodes: &mut [Node],
-    ready: &mut Vec<usize>,
     on_event: &Arc<dyn Fn(Event) + Send + Sync>,
     error: String,
     elapsed: Duration,
@@ -368,7 +366,6 @@ fn finish_failed(
             action: actions[d].action,
             because,
         });
-        ready.retain(|r| *r != d);
         stack.extend(nodes[d].dependents.iter().copied());
     }
 }
