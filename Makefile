@@ -35,14 +35,23 @@ emulator-venv:
 	@scripts/moto-venv.sh >/dev/null
 
 ## The main job: build panka, start the local emulator, validate the example stack for every
-## environment and show its plan for dev. (Deploying it arrives with `panka apply`.)
+## environment, show its dev plan, deploy the components whose providers exist (S3 and SQS) to
+## the emulator, and list what is deployed. A second run changes nothing.
+DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+DEMO_TARGETS := --component orders/queue --component orders/assets
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
-	  echo "== $(STACK) / $$env"; \
+	  echo "== validate $(STACK) / $$env"; \
 	  $(PANKA) validate --stack $(STACK) --environment $$env || exit 1; \
 	done
+	@echo "== plan $(STACK) / dev"
 	@$(PANKA) plan --stack $(STACK) --environment dev
+	@echo "== apply $(STACK) / dev: the S3 and SQS components (other kinds' providers are not built yet)"
+	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
+	@echo "== deployed"
+	@$(DEMO_ENV) $(PANKA) state list --stack $(STACK) --environment dev
+	@$(DEMO_ENV) $(PANKA) history --stack $(STACK) --environment dev --limit 5
 
 emulator-up:
 	@scripts/emulator.sh start

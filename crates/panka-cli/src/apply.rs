@@ -76,6 +76,7 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         global,
         &args.target,
         args.auto_approve,
+        args.refresh && saved.is_none(),
         parallelism,
         |state| match &saved {
             Some(p) => {
@@ -117,6 +118,7 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
         global,
         &args.target,
         args.auto_approve,
+        false,
         parallelism,
         |state| {
             let mut p = plan(&empty, state, &options)?;
@@ -140,6 +142,7 @@ async fn run(
     global: &GlobalArgs,
     target: &TargetArgs,
     auto_approve: bool,
+    refresh: bool,
     parallelism: usize,
     make_plan: impl Fn(Option<&State>) -> Result<Plan, PlanError>,
 ) -> anyhow::Result<ExitCode> {
@@ -162,9 +165,11 @@ async fn run(
     let result = run_locked(
         operation,
         stack,
+        global,
         &backends,
         &registry,
         auto_approve,
+        refresh,
         parallelism,
         &make_plan,
     )
@@ -179,9 +184,11 @@ async fn run(
 async fn run_locked(
     operation: &str,
     stack: &Stack,
+    global: &GlobalArgs,
     backends: &Backends,
     registry: &Registry,
     auto_approve: bool,
+    refresh: bool,
     parallelism: usize,
     make_plan: &impl Fn(Option<&State>) -> Result<Plan, PlanError>,
 ) -> anyhow::Result<ExitCode> {
@@ -216,7 +223,13 @@ async fn run_locked(
         state = backends.state.read(&backends.key).await?.map(|s| s.state);
     }
 
-    let plan = match make_plan(state.as_ref()) {
+    // With --refresh the plan compares against what AWS reports; the recorded state keeps its
+    // ids and is updated by the actions as usual.
+    let mut compared = state.clone();
+    if refresh && let Some(s) = &mut compared {
+        crate::plan::refresh(stack, s, global).await?;
+    }
+    let plan = match make_plan(compared.as_ref()) {
         Ok(p) => p,
         Err(e @ PlanError::ProtectedDestroy(_)) => {
             eprintln!("error: {e}");

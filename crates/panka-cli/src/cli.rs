@@ -260,6 +260,9 @@ pub struct ApplyArgs {
     /// Apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Read every recorded resource from AWS before planning, so drift is put right too.
+    #[arg(long)]
+    pub refresh: bool,
     /// Most actions running at once (default: the stack's `deployment.parallelism`, else 10).
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,

@@ -119,7 +119,11 @@ pub fn graph(args: &GraphArgs) -> anyhow::Result<ExitCode> {
 
 /// Replaces each recorded resource's configuration with what AWS reports, so that the plan
 /// shows drift as changes; a resource gone from AWS leaves the state (and is created again).
-async fn refresh(stack: &Stack, state: &mut State, global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) async fn refresh(
+    stack: &Stack,
+    state: &mut State,
+    global: &GlobalArgs,
+) -> anyhow::Result<()> {
     let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
         region: Some(stack.region.clone()),
         endpoint_url: global.endpoint_url.clone(),
