@@ -75,9 +75,11 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         &stack,
         global,
         &args.target,
-        args.auto_approve,
-        args.refresh && saved.is_none(),
-        parallelism,
+        RunOptions {
+            auto_approve: args.auto_approve,
+            refresh: args.refresh && saved.is_none(),
+            parallelism,
+        },
         |state| match &saved {
             Some(p) => {
                 p.check_state(state)?;
@@ -117,9 +119,11 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
         &stack,
         global,
         &args.target,
-        args.auto_approve,
-        false,
-        parallelism,
+        RunOptions {
+            auto_approve: args.auto_approve,
+            refresh: false,
+            parallelism,
+        },
         |state| {
             let mut p = plan(&empty, state, &options)?;
             // Keep only deletes (a partial destroy leaves the rest as it is).
@@ -135,17 +139,27 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
     Ok(code)
 }
 
+/// How a run goes: ask or not, refresh or not, how many at once.
+struct RunOptions {
+    auto_approve: bool,
+    refresh: bool,
+    parallelism: usize,
+}
+
 /// Shared by apply and destroy.
 async fn run(
     operation: &str,
     stack: &Stack,
     global: &GlobalArgs,
     target: &TargetArgs,
-    auto_approve: bool,
-    refresh: bool,
-    parallelism: usize,
+    run_options: RunOptions,
     make_plan: impl Fn(Option<&State>) -> Result<Plan, PlanError>,
 ) -> anyhow::Result<ExitCode> {
+    let RunOptions {
+        auto_approve,
+        refresh,
+        parallelism,
+    } = run_options;
     if !auto_approve && !std::io::stdin().is_terminal() {
         bail!(
             "refusing to ask for approval without a terminal on stdin; review the plan with `panka plan` and pass --auto-approve"
