@@ -53,7 +53,9 @@ impl Changes {
         for (address, r) in &self.resources {
             match r {
                 Some(r) => {
-                    state.resources.insert(address.clone(), r.clone());
+                    state
+                        .resources
+                        .insert(address.clone(), std::sync::Arc::new(r.clone()));
                 }
                 None => {
                     state.resources.remove(address);

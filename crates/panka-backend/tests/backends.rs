@@ -213,7 +213,9 @@ async fn push_refuses_older_serials(store: StateStore) {
     ));
     let mut newer = s2.clone();
     newer.serial = 5;
-    newer.resources.insert("y/new".into(), resource(9));
+    newer
+        .resources
+        .insert("y/new".into(), std::sync::Arc::new(resource(9)));
     let pushed = ops::push(&store, &key, &newer, false).await.unwrap();
     assert!(pushed.resources.contains_key("y/new"));
     assert_eq!(

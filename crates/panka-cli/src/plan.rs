@@ -148,6 +148,7 @@ pub(crate) async fn refresh(
                 .map_err(anyhow::Error::msg)?;
         match provider.read(&req, &r.physical_ids).await {
             Ok(Some(observed)) => {
+                let r = std::sync::Arc::make_mut(r);
                 r.config["spec"] = observed.spec;
                 r.outputs = observed.outcome.outputs;
             }

@@ -145,7 +145,9 @@ pub async fn mv(args: &MoveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
             }
             let mut changes = Changes::default();
             changes.resources.insert(args.source.clone(), None);
-            changes.resources.insert(args.destination.clone(), Some(r));
+            changes
+                .resources
+                .insert(args.destination.clone(), Some((*r).clone()));
             let record = deployment(
                 "state mv",
                 &stack,

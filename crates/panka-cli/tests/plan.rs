@@ -29,13 +29,23 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The example in a temporary folder, so no state left beside the repository's copy (by
+/// `make demo`) changes what these tests see.
+fn fresh_example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/shop"), &dir.path().join("shop"));
+    let _ = std::fs::remove_dir_all(dir.path().join("shop/.panka"));
+    dir
+}
+
 #[test]
 fn plan_shows_waves_and_detailed_exit_code() {
-    let out = panka(&repo())
+    let fresh = fresh_example();
+    let out = panka(fresh.path())
         .args([
             "plan",
             "--stack",
-            "examples/shop",
+            "shop",
             "-e",
             "dev",
             "--detailed-exitcode",
@@ -53,8 +63,8 @@ fn plan_shows_waves_and_detailed_exit_code() {
     assert!(text.contains("+ orders/db (RDS) create"), "{text}");
     assert!(text.contains("Summary: + 15 to create"), "{text}");
     assert!(text.contains("estimate, prices as of"), "{text}");
-    let plain = panka(&repo())
-        .args(["plan", "--stack", "examples/shop", "-e", "dev"])
+    let plain = panka(fresh.path())
+        .args(["plan", "--stack", "shop", "-e", "dev"])
         .output()
         .unwrap();
     assert_eq!(plain.status.code(), Some(0));
@@ -62,13 +72,13 @@ fn plan_shows_waves_and_detailed_exit_code() {
 
 #[test]
 fn plan_json_matches_the_checked_in_schema_and_saved_plans_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fresh_example();
     let out_file = dir.path().join("dev.plan.json");
-    let out = panka(&repo())
+    let out = panka(dir.path())
         .args([
             "plan",
             "--stack",
-            "examples/shop",
+            "shop",
             "-e",
             "production",
             "--output",
@@ -103,8 +113,7 @@ fn plan_json_matches_the_checked_in_schema_and_saved_plans_round_trip() {
 
 #[test]
 fn plan_against_a_state_file_and_the_local_backend() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo().join("examples/shop"), &dir.path().join("shop"));
+    let dir = fresh_example();
     // No state: everything is created.
     let first = panka(dir.path())
         .args(["plan", "--stack", "shop", "-e", "dev", "--output", "json"])

@@ -243,7 +243,7 @@ pub async fn execute(
             let handle = running.spawn(async move {
                 let r = run_action(
                     &a,
-                    prior_resource.as_ref(),
+                    prior_resource.as_deref(),
                     req.as_ref(),
                     provider.as_ref(),
                     &cp,

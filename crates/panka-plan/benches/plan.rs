@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
         let first = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
         record_in_memory(&first, &mut state);
         // One changed field: the state remembers an older visibility timeout for one queue.
-        state.resources.get_mut("svc000/c0").unwrap().config["spec"]["visibilityTimeoutSeconds"] =
+        std::sync::Arc::make_mut(state.resources.get_mut("svc000/c0").unwrap()).config["spec"]["visibilityTimeoutSeconds"] =
             json!(60);
         let check = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
         assert_eq!(check.summary.update, 1);

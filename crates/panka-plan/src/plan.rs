@@ -367,6 +367,7 @@ pub fn plan(
     let desired_addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
     let doomed: Vec<(&String, &panka_state::ResourceState)> = recorded
         .iter()
+        .map(|(a, r)| (a, r.as_ref()))
         .filter(|(a, _)| {
             !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)
         })
@@ -720,7 +721,7 @@ pub fn record_in_memory(plan: &Plan, state: &mut State) {
             ActionKind::Create | ActionKind::Update | ActionKind::Replace => {
                 let config = a.config.clone().unwrap_or(Value::Null);
                 let entry = state.resources.entry(a.address.clone()).or_insert_with(|| {
-                    panka_state::ResourceState {
+                    std::sync::Arc::new(panka_state::ResourceState {
                         kind: a.kind.to_string(),
                         physical_ids: BTreeMap::new(),
                         config: Value::Null,
@@ -730,8 +731,9 @@ pub fn record_in_memory(plan: &Plan, state: &mut State) {
                         status: panka_state::ResourceStatus::Ready,
                         created_at: String::new(),
                         updated_at: String::new(),
-                    }
+                    })
                 });
+                let entry = std::sync::Arc::make_mut(entry);
                 entry.kind = a.kind.to_string();
                 entry.config_hash = panka_state::config_hash(&config);
                 entry.config = config;

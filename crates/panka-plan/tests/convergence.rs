@@ -121,7 +121,7 @@ proptest! {
             match choice {
                 0 => { state.resources.remove(&address); }
                 1 => {
-                    let r = state.resources.get_mut(&address).unwrap();
+                    let r = std::sync::Arc::make_mut(state.resources.get_mut(&address).unwrap());
                     r.config["spec"]["drift"] = json!(true);
                 }
                 _ => {}
@@ -130,7 +130,7 @@ proptest! {
         for (n, stateful) in &extras {
             let address = format!("gone/x{n}");
             let config = json!({"name": address, "spec": {}});
-            state.resources.insert(address.clone(), ResourceState {
+            state.resources.insert(address.clone(), std::sync::Arc::new(ResourceState {
                 kind: if *stateful { "S3".into() } else { "SQS".into() },
                 physical_ids: Default::default(),
                 config_hash: config_hash(&config),
@@ -140,7 +140,7 @@ proptest! {
                 status: ResourceStatus::Ready,
                 created_at: String::new(),
                 updated_at: String::new(),
-            });
+            }));
         }
         let allow: Vec<String> = state.resources.keys().cloned().collect();
         let options = PlanOptions { allow_destroy: allow, ..PlanOptions::default() };

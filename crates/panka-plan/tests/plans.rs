@@ -116,7 +116,8 @@ fn a_replace() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
     // As if the queue had been created FIFO: `fifo` cannot change in place.
-    state.resources.get_mut("orders/queue").unwrap().config["spec"]["fifo"] = json!(true);
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/queue").unwrap()).config["spec"]["fifo"] =
+        json!(true);
     let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
     let a = p
         .actions
@@ -133,12 +134,12 @@ fn a_delete_in_reverse_dependency_order() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
     let mut extra = state.resources["orders/queue"].clone();
-    extra.config["name"] = json!("shop-dev-orders-old-queue");
+    std::sync::Arc::make_mut(&mut extra).config["name"] = json!("shop-dev-orders-old-queue");
     state
         .resources
         .insert("orders/old-queue".into(), extra.clone());
     let mut consumer = extra;
-    consumer.dependencies = vec!["orders/old-queue".into()];
+    std::sync::Arc::make_mut(&mut consumer).dependencies = vec!["orders/old-queue".into()];
     state
         .resources
         .insert("orders/old-consumer".into(), consumer);
@@ -179,7 +180,8 @@ fn a_blocked_stateful_delete() {
 fn a_blocked_stateful_replace() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
-    state.resources.get_mut("orders/db").unwrap().config["spec"]["engine"]["type"] = json!("mysql");
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/db").unwrap()).config["spec"]["engine"]
+        ["type"] = json!("mysql");
     let err = plan(&stack, Some(&state), &PlanOptions::default()).unwrap_err();
     assert!(
         err.to_string().contains(

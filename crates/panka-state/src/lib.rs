@@ -7,6 +7,7 @@
 //! its outputs and its dependencies. This crate is pure: backends that store it are separate.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,8 +27,9 @@ pub struct State {
     pub stack: String,
     pub environment: String,
     /// Resources by address (`service/component`, or `_shared/NAME` for the stack's shared ones).
+    /// Shared pointers: a checkpoint copies the map, not every resource's configuration.
     #[serde(default)]
-    pub resources: BTreeMap<String, ResourceState>,
+    pub resources: BTreeMap<String, Arc<ResourceState>>,
     /// Mutating calls started but not confirmed: the next apply finds their resources by tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Intent>,
@@ -220,7 +222,7 @@ mod tests {
         let mut s = State::new("shop", "dev", "lin-1");
         s.resources.insert(
             "orders/queue".into(),
-            ResourceState {
+            Arc::new(ResourceState {
                 kind: "SQS".into(),
                 physical_ids: BTreeMap::from([("url".into(), "https://q".into())]),
                 config: serde_json::json!({"spec": {"fifo": false}}),
@@ -230,7 +232,7 @@ mod tests {
                 status: ResourceStatus::Ready,
                 created_at: "2026-11-26T00:00:00Z".into(),
                 updated_at: "2026-11-26T00:00:00Z".into(),
-            },
+            }),
         );
         let text = serde_json::to_string(&s).unwrap();
         assert!(text.contains("\"formatVersion\":1"));
