@@ -442,3 +442,123 @@ async fn a_killed_apply_finishes_on_the_next_run_without_duplicates() {
         assert_eq!(code, 0, "{out}");
     }
 }
+
+/// Two applies on different services of one stack at the same time, state in S3 and locks in
+/// DynamoDB: both finish, and the state object read with the SDK holds both services' resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_applies_on_two_services_keep_both_results() {
+    let env = stack(0, 0);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let (bucket, table) = (format!("st-{suffix}"), format!("lk-{suffix}"));
+    let root = env.root();
+    let stack_yaml = std::fs::read_to_string(root.join("stack.yaml")).unwrap();
+    std::fs::write(root.join("stack.yaml"), stack_yaml.replace("  provider: {name: aws, region: us-east-1}\n", &format!("  provider: {{name: aws, region: us-east-1}}\n  backend:\n    s3: {{bucket: {bucket}, lockTable: {table}}}\n"))).unwrap();
+    for svc in ["alpha", "beta"] {
+        for q in 0..6 {
+            write(
+                &root.join(format!("services/{svc}/components/q{q}/sqs.yaml")),
+                &format!(
+                    "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: q{q}, service: {svc}}}\nspec: {{visibilityTimeoutSeconds: 30}}\n"
+                ),
+            );
+        }
+    }
+    let (code, out) = env.run(&["backend", "init"]);
+    assert_eq!(code, 0, "{out}");
+    for round in 0..3 {
+        // Both services change in every round: the visibility timeout moves.
+        if round > 0 {
+            for svc in ["alpha", "beta"] {
+                for q in 0..6 {
+                    let p = root.join(format!("services/{svc}/components/q{q}/sqs.yaml"));
+                    let text = std::fs::read_to_string(&p).unwrap().replace(
+                        &format!("visibilityTimeoutSeconds: {}", 30 + round - 1),
+                        &format!("visibilityTimeoutSeconds: {}", 30 + round),
+                    );
+                    std::fs::write(p, text).unwrap();
+                }
+            }
+        }
+        // Both start before either is waited for: they run at the same time.
+        let ca = env
+            .panka(&["apply", "--auto-approve", "--service", "alpha"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let cb = env
+            .panka(&["apply", "--auto-approve", "--service", "beta"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (a, b) = (
+            ca.wait_with_output().unwrap(),
+            cb.wait_with_output().unwrap(),
+        );
+        assert!(
+            a.status.success(),
+            "alpha: {}{}",
+            String::from_utf8_lossy(&a.stdout),
+            String::from_utf8_lossy(&a.stderr)
+        );
+        assert!(
+            b.status.success(),
+            "beta: {}{}",
+            String::from_utf8_lossy(&b.stdout),
+            String::from_utf8_lossy(&b.stderr)
+        );
+    }
+    let (s3, _) = sdk().await;
+    let obj = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("stacks/{}/dev/state.json", env.stack))
+        .send()
+        .await
+        .unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&obj.body.collect().await.unwrap().into_bytes()).unwrap();
+    let resources = state["resources"].as_object().unwrap();
+    for svc in ["alpha", "beta"] {
+        for q in 0..6 {
+            let r = &resources[&format!("{svc}/q{q}")];
+            assert_eq!(
+                r["config"]["spec"]["visibilityTimeoutSeconds"], 32,
+                "{svc}/q{q} has the last round's value"
+            );
+        }
+    }
+    assert!(state["pending"].as_array().is_none_or(|p| p.is_empty()));
+    let history = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(format!("stacks/{}/dev/history/", env.stack))
+        .send()
+        .await
+        .unwrap();
+    let mut serials: Vec<u64> = history
+        .contents()
+        .iter()
+        .map(|o| {
+            o.key().unwrap().rsplit('/').next().unwrap()[..12]
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(serials.len(), 6, "one history entry per apply");
+    let sorted = {
+        let mut s = serials.clone();
+        s.sort();
+        s
+    };
+    serials.dedup();
+    assert_eq!(
+        serials.len(),
+        6,
+        "every saved deployment has its own serial"
+    );
+    assert_eq!(serials, sorted);
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
