@@ -295,6 +295,12 @@ async fn run_locked(
         deployment_id: format!("d-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
     };
     println!();
+    let display: Arc<dyn Fn(Event) + Send + Sync> = if std::io::stdout().is_terminal() {
+        let live = Arc::new(LiveDisplay::new());
+        Arc::new(move |e| live.show(e))
+    } else {
+        Arc::new(show_event)
+    };
     let report = execute(
         &plan,
         state.as_ref(),
@@ -302,7 +308,7 @@ async fn run_locked(
         &backends.state,
         &backends.key,
         &options,
-        Arc::new(show_event),
+        display,
         cancel_rx,
     )
     .await;
@@ -387,15 +393,20 @@ async fn run_locked(
     })
 }
 
-/// One line per event: what started, finished or failed, and how long it took.
-fn show_event(e: Event) {
-    let verb = |a: ActionKind| match a {
+fn verbs(a: ActionKind) -> (&'static str, &'static str) {
+    match a {
         ActionKind::Create => ("creating", "created"),
         ActionKind::Update => ("updating", "updated"),
         ActionKind::Replace => ("replacing", "replaced"),
         ActionKind::Delete => ("deleting", "deleted"),
         ActionKind::NoOp => ("checking", "unchanged"),
-    };
+    }
+}
+
+/// Not on a terminal: one plain line per event, what started, finished or failed, and how long
+/// it took.
+fn show_event(e: Event) {
+    let verb = verbs;
     match e {
         Event::Started { address, action } => {
             println!("  {} {address}: {}…", action.symbol(), verb(action).0)
@@ -422,5 +433,77 @@ fn show_event(e: Event) {
         Event::Skipped {
             address, because, ..
         } => println!("  ↷ {address}: skipped ({because})"),
+    }
+}
+
+/// On a terminal: one line per running action with a spinner and its elapsed time, replaced by
+/// its outcome when it ends.
+struct LiveDisplay {
+    bars: indicatif::MultiProgress,
+    running: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl LiveDisplay {
+    fn new() -> Self {
+        LiveDisplay {
+            bars: indicatif::MultiProgress::new(),
+            running: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn show(&self, e: Event) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let done_style =
+            indicatif::ProgressStyle::with_template("  {msg}").expect("a valid template");
+        match e {
+            Event::Started { address, action } => {
+                let bar = self.bars.add(indicatif::ProgressBar::new_spinner());
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("  {spinner} {msg} {elapsed}")
+                        .expect("a valid template"),
+                );
+                bar.set_message(format!("{address}: {}…", verbs(action).0));
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                running.insert(address, bar);
+            }
+            Event::Finished {
+                address,
+                action,
+                elapsed,
+            } => {
+                if let Some(bar) = running.remove(&address) {
+                    bar.set_style(done_style);
+                    bar.finish_with_message(format!(
+                        "✓ {address}: {} ({:.1}s)",
+                        verbs(action).1,
+                        elapsed.as_secs_f64()
+                    ));
+                }
+            }
+            Event::Failed {
+                address,
+                action,
+                elapsed,
+                error,
+            } => {
+                if let Some(bar) = running.remove(&address) {
+                    bar.set_style(done_style);
+                    bar.finish_with_message(format!(
+                        "✗ {address}: {} failed after {:.1}s: {error}",
+                        verbs(action).0,
+                        elapsed.as_secs_f64()
+                    ));
+                } else {
+                    let _ = self.bars.println(format!("  ✗ {address}: {error}"));
+                }
+            }
+            Event::Skipped {
+                address, because, ..
+            } => {
+                let _ = self
+                    .bars
+                    .println(format!("  ↷ {address}: skipped ({because})"));
+            }
+        }
     }
 }
