@@ -110,12 +110,12 @@ impl StateStore {
         state: &State,
         expected: Option<&Version>,
     ) -> Result<WriteOutcome, BackendError> {
-        let bytes =
-            serde_json::to_vec_pretty(state).map_err(|e| BackendError::Encode { source: e })?;
+        let encode =
+            || serde_json::to_vec_pretty(state).map_err(|e| BackendError::Encode { source: e });
         match self {
             StateStore::Memory(m) => Ok(m.write(key, state, expected)),
-            StateStore::Local(l) => l.write(key, &bytes, expected).await,
-            StateStore::S3(s) => s.write(key, &bytes, expected).await,
+            StateStore::Local(l) => l.write(key, &encode()?, expected).await,
+            StateStore::S3(s) => s.write(key, &encode()?, expected).await,
         }
     }
 

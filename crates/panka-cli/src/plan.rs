@@ -138,7 +138,11 @@ pub(crate) async fn refresh(
             .collect();
     let mut gone = Vec::new();
     let mut unread = Vec::new();
-    for (address, r) in state.resources.iter_mut() {
+    let addresses: Vec<String> = state.resources.keys().cloned().collect();
+    for address in &addresses {
+        let Some(r) = state.resources.get_mut(address) else {
+            continue;
+        };
         let Some(provider) = registry.get(&r.kind) else {
             unread.push(format!("{address} ({})", r.kind));
             continue;
@@ -158,7 +162,7 @@ pub(crate) async fn refresh(
     }
     for address in &gone {
         eprintln!("{address} no longer exists in AWS: the plan creates it again.");
-        state.resources.remove(address);
+        state.resources.remove(address.as_str());
     }
     if !unread.is_empty() {
         eprintln!(

@@ -126,7 +126,7 @@ pub async fn execute(
         .enumerate()
         .map(|(i, a)| (a.address.as_str(), i))
         .collect();
-    let empty = BTreeMap::new();
+    let empty = imbl::OrdMap::new();
     let recorded = prior.map(|s| &s.resources).unwrap_or(&empty);
 
     // Dependencies among the actions of this run.
@@ -179,11 +179,14 @@ pub async fn execute(
     let registry = Arc::new(registry.clone());
 
     let mut outcome: Vec<Option<Outcome>> = vec![None; actions.len()];
-    // Plan order is wave then address: the smallest index ready is the one a person expects next.
-    let mut ready: BinaryHeap<Reverse<usize>> = nodes
+    // Among ready actions, the one with the longest chain of actions waiting behind it starts
+    // first (critical path first); ties go to plan order, wave then address.
+    let height = heights(&nodes);
+    let priority = |i: usize| (height[i], Reverse(i));
+    let mut ready: BinaryHeap<(usize, Reverse<usize>)> = nodes
         .iter()
         .filter(|n| n.waits_for == 0)
-        .map(|n| Reverse(n.index))
+        .map(|n| priority(n.index))
         .collect();
     let mut running: JoinSet<(usize, Result<Option<ResourceState>, String>, Duration)> =
         JoinSet::new();
@@ -193,7 +196,9 @@ pub async fn execute(
 
     loop {
         while !cancelled && running.len() < parallelism {
-            let Some(Reverse(i)) = ready.pop() else { break };
+            let Some((_, Reverse(i))) = ready.pop() else {
+                break;
+            };
             if outcome[i].is_some() {
                 // Skipped after it became ready.
                 continue;
@@ -280,7 +285,7 @@ pub async fn execute(
                         for d in nodes[i].dependents.clone() {
                             nodes[d].waits_for -= 1;
                             if nodes[d].waits_for == 0 && outcome[d].is_none() {
-                                ready.push(Reverse(d));
+                                ready.push(priority(d));
                             }
                         }
                     }
@@ -323,6 +328,35 @@ pub async fn execute(
         state,
         writes,
     }
+}
+
+/// For each action, the number of actions on the longest chain that waits for it (itself
+/// included).
+fn heights(nodes: &[Node]) -> Vec<usize> {
+    let mut height = vec![0usize; nodes.len()];
+    // Kahn's order over dependents, then heights from the end of that order.
+    let mut indegree: Vec<usize> = nodes.iter().map(|n| n.waits_for).collect();
+    let mut order: Vec<usize> = (0..nodes.len()).filter(|i| indegree[*i] == 0).collect();
+    let mut k = 0;
+    while k < order.len() {
+        let i = order[k];
+        k += 1;
+        for &d in &nodes[i].dependents {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    for &i in order.iter().rev() {
+        height[i] = 1 + nodes[i]
+            .dependents
+            .iter()
+            .map(|d| height[*d])
+            .max()
+            .unwrap_or(0);
+    }
+    height
 }
 
 struct AbortOnDrop<T>(Option<tokio::task::JoinHandle<T>>);

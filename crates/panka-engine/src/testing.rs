@@ -24,6 +24,8 @@ struct FakeInner {
     latency: HashMap<String, Duration>,
     default_latency: Duration,
     calls: usize,
+    /// Time each address actually spent in calls (sleeps overshoot by up to a timer tick).
+    spent: HashMap<String, Duration>,
 }
 
 impl FakeCloud {
@@ -74,6 +76,11 @@ impl FakeCloud {
         self.lock().calls
     }
 
+    /// The time an address actually spent in provider calls.
+    pub fn spent(&self, address: &str) -> Duration {
+        self.lock().spent.get(address).copied().unwrap_or_default()
+    }
+
     /// A provider for `kind` backed by this cloud, reporting the outputs named (plus `name`,
     /// `arn` and `url`) with made-up values.
     pub fn provider(&self, kind: &'static str, outputs: &[&str]) -> Arc<dyn Provider> {
@@ -98,7 +105,9 @@ impl FakeCloud {
             )
         };
         if !d.is_zero() {
+            let start = std::time::Instant::now();
             tokio::time::sleep(d).await;
+            *self.lock().spent.entry(address.to_string()).or_default() += start.elapsed();
         }
         if fail {
             return Err(ProviderError::new(

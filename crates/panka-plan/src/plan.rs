@@ -328,7 +328,7 @@ pub fn plan(
             .collect(),
     )?;
     let in_scope = scope(stack, &graph, &options.targeting)?;
-    let empty = BTreeMap::new();
+    let empty = imbl::OrdMap::new();
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
 
     let mut actions = Vec::with_capacity(desired.len());

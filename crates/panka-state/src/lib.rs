@@ -27,9 +27,10 @@ pub struct State {
     pub stack: String,
     pub environment: String,
     /// Resources by address (`service/component`, or `_shared/NAME` for the stack's shared ones).
-    /// Shared pointers: a checkpoint copies the map, not every resource's configuration.
+    /// A persistent map of shared resources: copying a state (every checkpoint does) costs
+    /// nothing until one of the copies changes, and then only the changed path.
     #[serde(default)]
-    pub resources: BTreeMap<String, Arc<ResourceState>>,
+    pub resources: imbl::OrdMap<String, Arc<ResourceState>>,
     /// Mutating calls started but not confirmed: the next apply finds their resources by tags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Intent>,
@@ -47,7 +48,7 @@ impl State {
             serial: 0,
             stack: stack.to_string(),
             environment: environment.to_string(),
-            resources: BTreeMap::new(),
+            resources: imbl::OrdMap::new(),
             pending: Vec::new(),
             last_deployment: None,
         }
