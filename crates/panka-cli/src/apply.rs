@@ -173,13 +173,15 @@ async fn run(
     })
     .await;
     let registry = panka_providers::registry(&aws);
+    let scope = lock_scope(target);
     let guard = backends
-        .lock(lock_scope(target), operation, global.lock_timeout)
+        .lock(scope.clone(), operation, global.lock_timeout)
         .await?;
     let result = run_locked(
         operation,
         stack,
         global,
+        &scope,
         &backends,
         &registry,
         auto_approve,
@@ -199,6 +201,7 @@ async fn run_locked(
     operation: &str,
     stack: &Stack,
     global: &GlobalArgs,
+    scope: &LockScope,
     backends: &Backends,
     registry: &Registry,
     auto_approve: bool,
@@ -210,7 +213,17 @@ async fn run_locked(
     let mut state = backends.state.read(&backends.key).await?.map(|s| s.state);
 
     // A previous run that was killed left intents: find their resources before planning.
-    if let Some(s) = &state
+    // Only intents this run's lock covers can be left over from a dead run: under a service
+    // lock, another service's intents may belong to an apply running right now.
+    let orphaned = state.as_ref().map(|s| {
+        let mut s = s.clone();
+        s.pending.retain(|i| match scope {
+            LockScope::Stack => true,
+            LockScope::Service(svc) => i.address.split('/').next() == Some(svc.as_str()),
+        });
+        s
+    });
+    if let Some(s) = &orphaned
         && !s.pending.is_empty()
     {
         eprintln!(
@@ -251,6 +264,24 @@ async fn run_locked(
         }
         Err(e) => return Err(e.into()),
     };
+    // A service lock covers that service only: changing another service's resources (a
+    // dependency that comes along with targeting) needs them applied first, or the stack lock.
+    if let LockScope::Service(svc) = scope {
+        let outside: Vec<String> = plan
+            .actions
+            .iter()
+            .filter(|a| {
+                a.action != ActionKind::NoOp && a.address.split('/').next() != Some(svc.as_str())
+            })
+            .map(|a| format!("{} ({})", a.address, a.action.verb()))
+            .collect();
+        if !outside.is_empty() {
+            bail!(
+                "this apply holds the lock of service `{svc}` only, but its plan also changes {}; apply those first, or run without --service to lock the whole stack",
+                outside.join(", ")
+            );
+        }
+    }
     print!("{}", render_text(&plan));
     if !plan.has_changes() {
         println!("Nothing to do.");

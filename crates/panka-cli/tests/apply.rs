@@ -562,3 +562,57 @@ async fn concurrent_applies_on_two_services_keep_both_results() {
     let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// An apply under one service's lock leaves other services' intents alone: they may belong to
+/// an apply of that service running right now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_apply_does_not_recover_another_services_intents() {
+    let env = stack(0, 0);
+    let root = env.root();
+    for svc in ["alpha", "beta"] {
+        write(
+            &root.join(format!("services/{svc}/components/q/sqs.yaml")),
+            &format!(
+                "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: q, service: {svc}}}\nspec: {{visibilityTimeoutSeconds: 30}}\n"
+            ),
+        );
+    }
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    // As if an apply of alpha were in the middle of updating alpha/q.
+    let (_, pulled) = env.run(&["state", "pull"]);
+    let json_start = pulled.find('{').unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(
+        pulled[json_start..]
+            .trim_end()
+            .trim_end_matches(|c: char| c != '}'),
+    )
+    .unwrap();
+    let intent = serde_json::json!({"id": "live-1", "address": "alpha/q", "kind": "SQS", "operation": "update",
+        "physicalName": format!("{}-dev-alpha-q", env.stack), "config": state["resources"]["alpha/q"]["config"],
+        "deploymentId": "d-live", "startedAt": "2026-11-26T00:00:00Z"});
+    state["pending"] = serde_json::json!([intent]);
+    state["serial"] = serde_json::json!(state["serial"].as_u64().unwrap() + 1);
+    let file = env.dir.path().join("state.json");
+    std::fs::write(&file, state.to_string()).unwrap();
+    let (code, out) = env.run(&["state", "push", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let beta = root.join("services/beta/components/q/sqs.yaml");
+    std::fs::write(
+        &beta,
+        std::fs::read_to_string(&beta).unwrap().replace("30", "31"),
+    )
+    .unwrap();
+    let (code, out) = env.run(&["apply", "--auto-approve", "--service", "beta"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("Resolving"), "{out}");
+    let (_, pulled) = env.run(&["state", "pull"]);
+    assert!(
+        pulled.contains("live-1"),
+        "alpha's intent is still pending: {pulled}"
+    );
+    // Under the whole-stack lock it is resolved.
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Resolving 1 operation"), "{out}");
+}
