@@ -17,14 +17,6 @@ use crate::backend::{Backends, deployment};
 use crate::cli::{ApplyArgs, DestroyArgs, GlobalArgs, TargetArgs};
 use crate::stack::{Reported, load_valid};
 
-fn targeting(t: &TargetArgs) -> Targeting {
-    Targeting {
-        services: t.service.clone(),
-        components: t.component.clone(),
-        exclude: t.exclude.clone(),
-    }
-}
-
 /// A single targeted service takes that service's lock; anything else locks the whole stack.
 fn lock_scope(t: &TargetArgs) -> LockScope {
     match (t.service.as_slice(), t.component.is_empty()) {
@@ -64,7 +56,7 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         None => None,
     };
     let options = PlanOptions {
-        targeting: targeting(&args.target),
+        targeting: args.target.targeting(),
         allow_destroy: args.target.allow_destroy.clone(),
     };
     let parallelism = args

@@ -95,18 +95,8 @@ pub struct ValidateArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Plan only these services' components (and what they depend on).
-    #[arg(long, value_name = "SERVICE")]
-    pub service: Vec<String>,
-    /// Plan only these components (and what they depend on).
-    #[arg(long, value_name = "SERVICE/COMPONENT")]
-    pub component: Vec<String>,
-    /// Leave these out of the plan.
-    #[arg(long, value_name = "SERVICE/COMPONENT")]
-    pub exclude: Vec<String>,
-    /// Allow deleting or replacing this stateful component (RDS, DynamoDB, S3, ...).
-    #[arg(long, value_name = "SERVICE/COMPONENT")]
-    pub allow_destroy: Vec<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Compare against this state file instead of the stack's backend.
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
@@ -247,6 +237,17 @@ pub struct TargetArgs {
     /// Allow deleting or replacing this stateful component (RDS, DynamoDB, S3, ...).
     #[arg(long, value_name = "SERVICE/COMPONENT")]
     pub allow_destroy: Vec<String>,
+}
+
+impl TargetArgs {
+    /// The plan's targeting.
+    pub fn targeting(&self) -> panka_plan::Targeting {
+        panka_plan::Targeting {
+            services: self.service.clone(),
+            components: self.component.clone(),
+            exclude: self.exclude.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use panka_format::Stack;
 use panka_graph::ResourceGraph;
-use panka_plan::{PlanError, PlanOptions, Targeting, plan, render_text};
+use panka_plan::{PlanError, PlanOptions, plan, render_text};
 use panka_state::State;
 
 use crate::backend::Backends;
@@ -53,12 +53,8 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         refresh(&stack, s, global).await?;
     }
     let options = PlanOptions {
-        targeting: Targeting {
-            services: args.service.clone(),
-            components: args.component.clone(),
-            exclude: args.exclude.clone(),
-        },
-        allow_destroy: args.allow_destroy.clone(),
+        targeting: args.target.targeting(),
+        allow_destroy: args.target.allow_destroy.clone(),
     };
     let plan = match plan(&stack, state.as_ref(), &options) {
         Ok(p) => p,

@@ -1,32 +1,16 @@
 //! `panka plan` and `panka graph` from the outside.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{copy_dir, repo};
+
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn panka(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("panka").unwrap();
     cmd.current_dir(dir);
     cmd
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// The example in a temporary folder, so no state left beside the repository's copy (by

@@ -1,28 +1,12 @@
 //! The state, history and lock commands against the emulator (S3 and DynamoDB), checked through
 //! the AWS SDK, and against the local backend.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{copy_dir, repo};
+
+use std::path::Path;
 
 use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 /// The example stack in a temp folder, with an S3 backend of unique names when `bucket` is set.
 fn example(bucket: Option<(&str, &str)>) -> tempfile::TempDir {

@@ -1,15 +1,9 @@
 //! `panka validate` and `panka schema` from the outside: exit codes, text and JSON output.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{copy_dir, repo};
 
 use assert_cmd::Command;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn panka() -> Command {
     let mut cmd = Command::cargo_bin("panka").unwrap();
@@ -161,16 +155,4 @@ fn schema_command_prints_the_checked_in_schema() {
     assert!(out.status.success());
     let checked_in = std::fs::read_to_string(repo().join("docs/schema/panka.schema.json")).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), checked_in);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
