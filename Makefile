@@ -49,9 +49,8 @@ demo: build
 	@$(PANKA) plan --stack $(STACK) --environment dev
 	@echo "== apply $(STACK) / dev: the S3 and SQS components (other kinds' providers are not built yet)"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
-	@echo "== deployed"
-	@$(DEMO_ENV) $(PANKA) state list --stack $(STACK) --environment dev
-	@$(DEMO_ENV) $(PANKA) history --stack $(STACK) --environment dev --limit 5
+	@echo "== status"
+	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
 
 emulator-up:
 	@scripts/emulator.sh start

@@ -42,6 +42,9 @@ pub enum Command {
     State(StateCommand),
     /// List saved deployments, newest first.
     History(HistoryArgs),
+    /// What is deployed: every component with its status and outputs, what the YAML has that is
+    /// not deployed, the last deployment, pending operations and locks.
+    Status(StatusArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
@@ -281,4 +284,13 @@ pub struct DestroyArgs {
     /// Most actions running at once.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }

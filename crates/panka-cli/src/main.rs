@@ -62,6 +62,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Apply(args) => runtime()?.block_on(apply::apply(&args, g)),
         cli::Command::Destroy(args) => runtime()?.block_on(apply::destroy(&args, g)),
         cli::Command::History(args) => runtime()?.block_on(state_cmd::history(&args, g)),
+        cli::Command::Status(args) => runtime()?.block_on(state_cmd::status(&args, g)),
         cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
         cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),
         cli::Command::Validate(args) => validate::run(&args),

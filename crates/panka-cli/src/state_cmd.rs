@@ -11,7 +11,7 @@ use panka_state::{ChangeCounts, DeploymentResult, State};
 use crate::backend::{Backends, deployment, with_lock};
 use crate::cli::{
     AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, MoveArgs, OutputFormat, PushArgs,
-    RestoreArgs, StackArgs, UnlockArgs,
+    RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
 };
 use crate::stack::load_valid;
 
@@ -362,5 +362,161 @@ pub async fn backend_init(args: &StackArgs, global: &GlobalArgs) -> anyhow::Resu
     }
     backends.check().await?;
     println!("✓ the bucket enforces conditional writes");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    let state = backends.state.read(&backends.key).await?.map(|s| s.state);
+    let now = panka_backend::now_epoch();
+    let locks: Vec<_> = backends
+        .locks
+        .list()
+        .await?
+        .into_iter()
+        .filter(|l| l.scope == backends.key.to_string() && l.live(now))
+        .collect();
+    let resources = state
+        .as_ref()
+        .map(|s| s.resources.clone())
+        .unwrap_or_default();
+    let declared: Vec<String> = panka_graph::stack_resources(&stack)
+        .into_iter()
+        .map(|r| r.address)
+        .collect();
+    let not_deployed: Vec<&String> = declared
+        .iter()
+        .filter(|a| !resources.contains_key(a.as_str()))
+        .collect();
+    let not_declared: Vec<&String> = resources.keys().filter(|a| !declared.contains(a)).collect();
+    let outputs: Vec<(String, String)> = stack
+        .outputs
+        .iter()
+        .map(|(name, o)| {
+            let value = match (&o.value, &o.value_from) {
+                (Some(v), _) => v.clone(),
+                (None, Some(vf)) => resources
+                    .get(&vf.component)
+                    .and_then(|r| r.outputs.get(&vf.output))
+                    .cloned()
+                    .unwrap_or_else(|| "(not deployed)".into()),
+                _ => String::new(),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    if args.output == OutputFormat::Json {
+        let doc = serde_json::json!({
+            "stack": stack.name, "environment": stack.environment, "region": stack.region,
+            "store": backends.state.describe(&backends.key),
+            "serial": state.as_ref().map(|s| s.serial), "lineage": state.as_ref().map(|s| s.lineage.clone()),
+            "lastDeployment": state.as_ref().and_then(|s| s.last_deployment.clone()),
+            "resources": resources.iter().map(|(a, r)| serde_json::json!({"address": a, "kind": r.kind, "status": r.status, "outputs": r.outputs, "updatedAt": r.updated_at})).collect::<Vec<_>>(),
+            "notDeployed": not_deployed, "notInConfiguration": not_declared,
+            "pending": state.as_ref().map(|s| s.pending.len()).unwrap_or(0),
+            "locks": locks, "outputs": outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} / {} · {} · {}",
+        stack.name,
+        stack.environment,
+        stack.region,
+        backends.state.describe(&backends.key)
+    );
+    match &state {
+        None => println!("Nothing deployed yet."),
+        Some(s) => {
+            println!("state serial {}, lineage {}", s.serial, s.lineage);
+            if let Some(d) = &s.last_deployment {
+                let c = &d.changes;
+                println!(
+                    "last deployment {} ({} {}) at {} by {}{}: +{} ~{} ±{} -{} !{}",
+                    d.id,
+                    d.operation,
+                    format!("{:?}", d.result).to_lowercase(),
+                    d.finished_at,
+                    d.who,
+                    d.git_commit
+                        .as_ref()
+                        .map(|g| format!(" at {}", &g[..g.len().min(10)]))
+                        .unwrap_or_default(),
+                    c.created,
+                    c.updated,
+                    c.replaced,
+                    c.deleted,
+                    c.failed
+                );
+            }
+        }
+    }
+    if !resources.is_empty() {
+        println!();
+        let width = resources.keys().map(String::len).max().unwrap_or(0);
+        for (address, r) in &resources {
+            let mut outs: Vec<String> = r
+                .outputs
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            outs.sort();
+            println!(
+                "  {address:<width$}  {:<20} {:<8} {}",
+                r.kind,
+                format!("{:?}", r.status).to_lowercase(),
+                outs.join("  ")
+            );
+        }
+    }
+    if !not_deployed.is_empty() {
+        println!(
+            "
+In the configuration, not deployed: {}",
+            not_deployed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !not_declared.is_empty() {
+        println!(
+            "Deployed, gone from the configuration (the next apply deletes them): {}",
+            not_declared
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(s) = &state
+        && !s.pending.is_empty()
+    {
+        println!(
+            "{} operation(s) unfinished by an interrupted run; the next apply resolves them.",
+            s.pending.len()
+        );
+    }
+    for l in &locks {
+        println!(
+            "locked: {} by {} for `{}`, {} ago",
+            l.id,
+            l.holder,
+            l.operation,
+            human_age(now.saturating_sub(l.created))
+        );
+    }
+    if !outputs.is_empty() {
+        println!(
+            "
+Outputs:"
+        );
+        for (k, v) in &outputs {
+            println!("  {k} = {v}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

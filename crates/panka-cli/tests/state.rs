@@ -374,4 +374,25 @@ fn local_backend_commands() {
     assert!(err.contains("no resource `web/cdn`"), "{err}");
     let (_, out, _) = run(d, &["locks", "--stack", "shop", "-e", "dev"]);
     assert!(out.contains("No locks") || out.contains("STALE"), "{out}");
+    let (code, out, _) = run(d, &["status", "--stack", "shop", "-e", "dev"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("In the configuration, not deployed: web/cdn, web/gateway"),
+        "{out}"
+    );
+    assert!(
+        out.contains("last deployment") && out.contains("state rm"),
+        "{out}"
+    );
+    let (code, out, _) = run(
+        d,
+        &["status", "--stack", "shop", "-e", "dev", "--output", "json"],
+    );
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        doc["notDeployed"],
+        serde_json::json!(["web/cdn", "web/gateway"])
+    );
+    assert_eq!(doc["resources"].as_array().unwrap().len(), 13);
 }
