@@ -844,10 +844,13 @@ impl Loader {
             .filter(|p| p.is_file() && is_yaml(p))
         {
             let is_infra = file.file_stem().is_some_and(|s| s == "infra");
+            // A component file may carry its ComponentInfra too, after `---`.
             let expected: Vec<DocKind> = if is_infra {
                 vec![DocKind::ComponentInfra]
             } else {
-                component_kinds.clone()
+                let mut k = component_kinds.clone();
+                k.push(DocKind::ComponentInfra);
+                k
             };
             let before = self.diags.len();
             let docs = self.read_docs(&file, &expected);
@@ -862,7 +865,7 @@ impl Loader {
                 self.broken.push(Address::new(service, name));
             }
             for mut doc in docs {
-                if is_infra {
+                if doc.kind == DocKind::ComponentInfra {
                     self.check_envelope(&mut doc);
                     infra_docs.push(doc);
                     continue;
