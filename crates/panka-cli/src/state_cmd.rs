@@ -75,30 +75,27 @@ pub async fn pull(args: &StackArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn rm(args: &AddressesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let (stack, backends) = open(&args.stack, global).await?;
+/// Runs a state edit under the stack lock: `edit` turns the current state into changes and
+/// counts, which are saved with a deployment record named `operation`.
+async fn edit_state(
+    args: &StackArgs,
+    global: &GlobalArgs,
+    operation: &str,
+    edit: impl FnOnce(&State) -> anyhow::Result<(Changes, ChangeCounts)>,
+) -> anyhow::Result<State> {
+    let (stack, backends) = open(args, global).await?;
     backends.check().await?;
     let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
-    let state = with_lock(
+    with_lock(
         &backends,
         LockScope::Stack,
-        "state rm",
+        operation,
         global.lock_timeout,
         async {
             let state = current(&backends).await?;
-            let mut changes = Changes::default();
-            for a in &args.addresses {
-                if !state.resources.contains_key(a) {
-                    bail!("no resource `{a}` in the state");
-                }
-                changes.resources.insert(a.clone(), None);
-            }
-            let counts = ChangeCounts {
-                deleted: args.addresses.len(),
-                ..ChangeCounts::default()
-            };
+            let (changes, counts) = edit(&state)?;
             let record = deployment(
-                "state rm",
+                operation,
                 &stack,
                 started,
                 &started_at,
@@ -115,6 +112,26 @@ pub async fn rm(args: &AddressesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             .await?)
         },
     )
+    .await
+}
+
+pub async fn rm(args: &AddressesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let state = edit_state(&args.stack, global, "state rm", |state| {
+        let mut changes = Changes::default();
+        for a in &args.addresses {
+            if !state.resources.contains_key(a) {
+                bail!("no resource `{a}` in the state");
+            }
+            changes.resources.insert(a.clone(), None);
+        }
+        Ok((
+            changes,
+            ChangeCounts {
+                deleted: args.addresses.len(),
+                ..ChangeCounts::default()
+            },
+        ))
+    })
     .await?;
     println!(
         "Removed {} from the state (serial {}); the AWS resources are left as they are.",
@@ -125,50 +142,27 @@ pub async fn rm(args: &AddressesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
 }
 
 pub async fn mv(args: &MoveArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let (stack, backends) = open(&args.stack, global).await?;
-    backends.check().await?;
-    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
-    let state = with_lock(
-        &backends,
-        LockScope::Stack,
-        "state mv",
-        global.lock_timeout,
-        async {
-            let state = current(&backends).await?;
-            let r = state
-                .resources
-                .get(&args.source)
-                .with_context(|| format!("no resource `{}` in the state", args.source))?
-                .clone();
-            if state.resources.contains_key(&args.destination) {
-                bail!("`{}` is already in the state", args.destination);
-            }
-            let mut changes = Changes::default();
-            changes.resources.insert(args.source.clone(), None);
-            changes
-                .resources
-                .insert(args.destination.clone(), Some((*r).clone()));
-            let record = deployment(
-                "state mv",
-                &stack,
-                started,
-                &started_at,
-                DeploymentResult::Succeeded,
-                ChangeCounts {
-                    updated: 1,
-                    ..ChangeCounts::default()
-                },
-            );
-            Ok(ops::save_deployment(
-                &backends.state,
-                &backends.key,
-                Some(&state.lineage),
-                changes,
-                record,
-            )
-            .await?)
-        },
-    )
+    let state = edit_state(&args.stack, global, "state mv", |state| {
+        let r = state
+            .resources
+            .get(&args.source)
+            .with_context(|| format!("no resource `{}` in the state", args.source))?;
+        if state.resources.contains_key(&args.destination) {
+            bail!("`{}` is already in the state", args.destination);
+        }
+        let mut changes = Changes::default();
+        changes.resources.insert(args.source.clone(), None);
+        changes
+            .resources
+            .insert(args.destination.clone(), Some((**r).clone()));
+        Ok((
+            changes,
+            ChangeCounts {
+                updated: 1,
+                ..ChangeCounts::default()
+            },
+        ))
+    })
     .await?;
     println!(
         "Moved {} to {} (serial {}).",

@@ -28,8 +28,8 @@ fn examples() -> Vec<String> {
     out
 }
 
-/// Loads a one-component stack whose component file holds `text`; returns the error count.
-fn load_component_text(text: &str, env_text: &str) -> usize {
+/// A one-component stack whose component file holds `text`.
+fn component_stack(text: &str, env_text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("environments")).unwrap();
@@ -37,13 +37,23 @@ fn load_component_text(text: &str, env_text: &str) -> usize {
     std::fs::write(p.join("stack.yaml"), STACK).unwrap();
     std::fs::write(p.join("environments/dev.yaml"), env_text).unwrap();
     std::fs::write(p.join("services/svc/components/c/x.yaml"), text).unwrap();
-    let loaded = load(&LoadOptions {
+    dir
+}
+
+fn load_dev(dir: &Path) -> panka_format::Loaded {
+    load(&LoadOptions {
         stack: ".".into(),
         environment: "dev".into(),
         vars: vec![],
-        cwd: p.to_path_buf(),
+        cwd: dir.to_path_buf(),
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// Loads a one-component stack whose component file holds `text`; returns the error count.
+fn load_component_text(text: &str, env_text: &str) -> usize {
+    let dir = component_stack(text, env_text);
+    let loaded = load_dev(dir.path());
     // Rendering must not panic either, whatever the spans.
     let _ = panka_format::diagnostic::render_plain(&loaded.diagnostics.items, &loaded.sources);
     for d in &loaded.diagnostics.items {
@@ -212,20 +222,8 @@ fn huge_files_are_refused_with_a_clear_error() {
         "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {{name: c, service: svc}}\nspec: {{}}\n# {}\n",
         "x".repeat(5 * 1024 * 1024)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    std::fs::create_dir_all(p.join("environments")).unwrap();
-    std::fs::create_dir_all(p.join("services/svc/components/c")).unwrap();
-    std::fs::write(p.join("stack.yaml"), STACK).unwrap();
-    std::fs::write(p.join("environments/dev.yaml"), ENV).unwrap();
-    std::fs::write(p.join("services/svc/components/c/x.yaml"), big).unwrap();
-    let loaded = load(&LoadOptions {
-        stack: ".".into(),
-        environment: "dev".into(),
-        vars: vec![],
-        cwd: p.to_path_buf(),
-    })
-    .unwrap();
+    let dir = component_stack(&big, ENV);
+    let loaded = load_dev(dir.path());
     let d = loaded
         .diagnostics
         .items
