@@ -140,14 +140,15 @@ pub async fn execute(
     let mut edges: Vec<(usize, usize)> = Vec::new();
     for (i, a) in actions.iter().enumerate() {
         if a.action == ActionKind::Delete {
-            // Deletes come after everything that might still use them, and after the deletes
-            // of what depends on them.
-            for (j, b) in actions.iter().enumerate() {
-                let b_uses_a = recorded
-                    .get(&b.address)
-                    .is_some_and(|r| r.dependencies.contains(&a.address));
-                if (b.action != ActionKind::Delete || b_uses_a) && j != i {
-                    edges.push((j, i));
+            // A delete comes after the deletes of what depends on it (as recorded); after every
+            // other action through the barrier below.
+            if let Some(r) = recorded.get(&a.address) {
+                for d in &r.dependencies {
+                    if let Some(&j) = position.get(d.as_str())
+                        && actions[j].action == ActionKind::Delete
+                    {
+                        edges.push((i, j));
+                    }
                 }
             }
         } else {
@@ -183,11 +184,20 @@ pub async fn execute(
     // first (critical path first); ties go to plan order, wave then address.
     let height = heights(&nodes);
     let priority = |i: usize| (height[i], Reverse(i));
-    let mut ready: BinaryHeap<(usize, Reverse<usize>)> = nodes
-        .iter()
-        .filter(|n| n.waits_for == 0)
-        .map(|n| priority(n.index))
-        .collect();
+    // Deletes wait behind a barrier until every other action has ended (something being
+    // updated may stop using what is deleted); `held` keeps the ones ready meanwhile.
+    let is_delete = |i: usize| actions[i].action == ActionKind::Delete;
+    let mut non_deletes_left = (0..actions.len()).filter(|i| !is_delete(*i)).count();
+    let mut non_delete_failed = false;
+    let mut held: Vec<usize> = Vec::new();
+    let mut ready: BinaryHeap<(usize, Reverse<usize>)> = BinaryHeap::new();
+    for n in nodes.iter().filter(|n| n.waits_for == 0) {
+        if is_delete(n.index) && non_deletes_left > 0 {
+            held.push(n.index);
+        } else {
+            ready.push(priority(n.index));
+        }
+    }
     let mut running: JoinSet<(usize, Result<Option<ResourceState>, String>, Duration)> =
         JoinSet::new();
     let mut task_action: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
@@ -195,6 +205,19 @@ pub async fn execute(
     let mut cancelled = *cancel.borrow();
 
     loop {
+        if non_deletes_left == 0 && !held.is_empty() {
+            for i in std::mem::take(&mut held) {
+                if outcome[i].is_some() {
+                    continue;
+                }
+                if non_delete_failed {
+                    let because = "other changes of this apply failed; deletes wait for a run without failures".to_string();
+                    skip_with_dependents(i, &actions, &mut outcome, &nodes, &on_event, because);
+                } else {
+                    ready.push(priority(i));
+                }
+            }
+        }
         while !cancelled && running.len() < parallelism {
             let Some((_, Reverse(i))) = ready.pop() else {
                 break;
@@ -211,7 +234,7 @@ pub async fn execute(
                 .map(|c| request(&a.address, a.kind.name(), c, &outputs, &options.region))
             {
                 Some(Err(e)) => {
-                    finish_failed(
+                    let n = finish_failed(
                         i,
                         &actions,
                         &mut outcome,
@@ -220,6 +243,8 @@ pub async fn execute(
                         e,
                         Duration::ZERO,
                     );
+                    non_deletes_left -= n;
+                    non_delete_failed |= n > 0;
                     continue;
                 }
                 Some(Ok(r)) => Some(r),
@@ -227,7 +252,7 @@ pub async fn execute(
             };
             let Some(provider) = registry.get(a.kind.name()) else {
                 let e = format!("panka has no provider for {} yet", a.kind);
-                finish_failed(
+                let n = finish_failed(
                     i,
                     &actions,
                     &mut outcome,
@@ -236,6 +261,8 @@ pub async fn execute(
                     e,
                     Duration::ZERO,
                 );
+                non_deletes_left -= n;
+                non_delete_failed |= n > 0;
                 continue;
             };
             on_event(Event::Started {
@@ -281,15 +308,26 @@ pub async fn execute(
                             outputs.remove(&actions[i].address);
                         }
                         outcome[i] = Some(Outcome::Done);
+                        if !is_delete(i) {
+                            non_deletes_left -= 1;
+                        }
                         on_event(Event::Finished { address: actions[i].address.clone(), action: actions[i].action, elapsed });
                         for d in nodes[i].dependents.clone() {
                             nodes[d].waits_for -= 1;
                             if nodes[d].waits_for == 0 && outcome[d].is_none() {
-                                ready.push(priority(d));
+                                if is_delete(d) && non_deletes_left > 0 {
+                                    held.push(d);
+                                } else {
+                                    ready.push(priority(d));
+                                }
                             }
                         }
                     }
-                    Err(e) => finish_failed(i, &actions, &mut outcome, &mut nodes, &on_event, e, elapsed),
+                    Err(e) => {
+                        let n = finish_failed(i, &actions, &mut outcome, &mut nodes, &on_event, e, elapsed);
+                        non_deletes_left -= n;
+                        non_delete_failed |= n > 0;
+                    }
                 }
             }
             changed = cancel.changed(), if !cancelled => {
@@ -369,7 +407,8 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
-/// Marks `i` failed and every action waiting on it, transitively, skipped.
+/// Marks `i` failed and every action waiting on it, transitively, skipped. Returns how many
+/// of them are not deletes (for the delete barrier).
 #[allow(clippy::too_many_arguments)]
 fn finish_failed(
     i: usize,
@@ -379,7 +418,7 @@ fn finish_failed(
     on_event: &Arc<dyn Fn(Event) + Send + Sync>,
     error: String,
     elapsed: Duration,
-) {
+) -> usize {
     outcome[i] = Some(Outcome::Failed(error.clone()));
     on_event(Event::Failed {
         address: actions[i].address.clone(),
@@ -387,21 +426,57 @@ fn finish_failed(
         elapsed,
         error,
     });
+    let because = format!("{} failed or was skipped", actions[i].address);
+    let skipped = skip_dependents(i, actions, outcome, nodes, on_event, &because);
+    usize::from(actions[i].action != ActionKind::Delete) + skipped
+}
+
+/// Marks `i` skipped, and everything waiting on it.
+fn skip_with_dependents(
+    i: usize,
+    actions: &[&panka_plan::Action],
+    outcome: &mut [Option<Outcome>],
+    nodes: &[Node],
+    on_event: &Arc<dyn Fn(Event) + Send + Sync>,
+    because: String,
+) {
+    outcome[i] = Some(Outcome::Skipped(because.clone()));
+    on_event(Event::Skipped {
+        address: actions[i].address.clone(),
+        action: actions[i].action,
+        because: because.clone(),
+    });
+    skip_dependents(i, actions, outcome, nodes, on_event, &because);
+}
+
+/// Marks every action waiting on `i`, transitively, skipped; returns how many are not deletes.
+fn skip_dependents(
+    i: usize,
+    actions: &[&panka_plan::Action],
+    outcome: &mut [Option<Outcome>],
+    nodes: &[Node],
+    on_event: &Arc<dyn Fn(Event) + Send + Sync>,
+    because: &str,
+) -> usize {
+    let mut non_deletes = 0;
     let mut stack = nodes[i].dependents.clone();
     let mut seen = HashSet::new();
     while let Some(d) = stack.pop() {
         if !seen.insert(d) || outcome[d].is_some() {
             continue;
         }
-        let because = format!("{} failed or was skipped", actions[i].address);
-        outcome[d] = Some(Outcome::Skipped(because.clone()));
+        outcome[d] = Some(Outcome::Skipped(because.to_string()));
         on_event(Event::Skipped {
             address: actions[d].address.clone(),
             action: actions[d].action,
-            because,
+            because: because.to_string(),
         });
+        if actions[d].action != ActionKind::Delete {
+            non_deletes += 1;
+        }
         stack.extend(nodes[d].dependents.iter().copied());
     }
+    non_deletes
 }
 
 /// One action: intent, provider calls, checkpoint. Returns the resource as recorded (None when

@@ -271,3 +271,79 @@ async fn parallelism_is_respected() {
         "at most 3 at once, and more than one: {max}"
     );
 }
+
+/// Deletes run after every other action, dependents first; when another change fails, the
+/// deletes wait for a clean run.
+#[tokio::test]
+async fn deletes_wait_for_other_changes_and_their_dependents() {
+    let cloud = FakeCloud::new();
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    assert!(
+        apply(&example(&[]), &store, &key, &reg, quiet())
+            .await
+            .succeeded()
+    );
+    // Two resources gone from the YAML: old-a depends on old-b.
+    let s = state(&store, &key).await.unwrap();
+    let mut changes = panka_backend::Changes::default();
+    let mut a = (*s.resources["orders/queue"]).clone();
+    a.config["name"] = serde_json::json!("shop-dev-orders-old-a");
+    a.dependencies = vec!["orders/old-b".into()];
+    let mut b = (*s.resources["orders/queue"]).clone();
+    b.config["name"] = serde_json::json!("shop-dev-orders-old-b");
+    b.dependencies = vec![];
+    changes.resources.insert("orders/old-a".into(), Some(a));
+    changes.resources.insert("orders/old-b".into(), Some(b));
+    commit(&store, &key, Some(&s.lineage), &changes)
+        .await
+        .unwrap();
+
+    // With a failing update, the deletes are skipped.
+    cloud.fail("orders/api");
+    let changed = example(&[("VERSION", "3.0")]);
+    let report = apply(&changed, &store, &key, &reg, quiet()).await;
+    let outcome =
+        |r: &panka_engine::Report, a: &str| r.results.iter().find(|x| x.0 == a).unwrap().2.clone();
+    assert!(matches!(outcome(&report, "orders/api"), Outcome::Failed(_)));
+    assert!(
+        matches!(outcome(&report, "orders/old-a"), Outcome::Skipped(ref m) if m.contains("deletes wait")),
+        "{:?}",
+        report.results
+    );
+    assert!(matches!(
+        outcome(&report, "orders/old-b"),
+        Outcome::Skipped(_)
+    ));
+
+    // Healed: the update first, then old-a, then old-b.
+    cloud.heal("orders/api");
+    let s = state(&store, &key).await.unwrap();
+    let (changes, _) = recover(&s, &reg, "us-east-1").await.unwrap();
+    commit(&store, &key, Some(&s.lineage), &changes)
+        .await
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let sink = order.clone();
+    let report = apply(
+        &changed,
+        &store,
+        &key,
+        &reg,
+        Arc::new(move |e| {
+            if let Event::Finished { address, .. } = e {
+                sink.lock().unwrap().push(address);
+            }
+        }),
+    )
+    .await;
+    assert!(report.succeeded(), "{:?}", report.results);
+    let order = order.lock().unwrap().clone();
+    let at = |a: &str| order.iter().position(|x| x == a).unwrap();
+    assert!(at("orders/api") < at("orders/old-a"), "{order:?}");
+    assert!(
+        at("orders/old-a") < at("orders/old-b"),
+        "dependents are deleted first: {order:?}"
+    );
+}
