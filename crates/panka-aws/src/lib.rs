@@ -70,6 +70,18 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.config)
+    }
+
+    pub fn rds(&self) -> aws_sdk_rds::Client {
+        aws_sdk_rds::Client::new(&self.config)
+    }
+
+    pub fn elasticache(&self) -> aws_sdk_elasticache::Client {
+        aws_sdk_elasticache::Client::new(&self.config)
+    }
+
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.config)
     }

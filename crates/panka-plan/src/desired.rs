@@ -58,6 +58,11 @@ pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
                         "spec": c.spec.to_json(),
                         "tags": c.tags,
                     });
+                    // Kinds placed in the VPC carry the network, so moving it shows in the plan.
+                    if in_vpc(c.kind) {
+                        config["network"] =
+                            serde_json::to_value(&stack.shared.network).unwrap_or(Value::Null);
+                    }
                     if let Some(infra) = normalized_infra(c.kind.info().infra, c.infra.as_ref()) {
                         config["infra"] = serde_json::to_value(infra).unwrap_or(Value::Null);
                     }
@@ -85,6 +90,24 @@ fn with_defaults(base: &Value, stack: &Stack) -> Value {
         tags.extend(b.clone());
     }
     Value::Object(tags)
+}
+
+/// Kinds whose resources live in the stack's VPC subnets.
+fn in_vpc(kind: panka_format::Kind) -> bool {
+    use panka_format::Kind as K;
+    matches!(
+        kind,
+        K::MicroService
+            | K::Worker
+            | K::CronJob
+            | K::Lambda
+            | K::RDS
+            | K::DocumentDB
+            | K::ElastiCacheRedis
+            | K::ElastiCacheMemcached
+            | K::EFS
+            | K::MSK
+    )
 }
 
 /// Infra with its defaults: absent infra.yaml means the default size and one task.

@@ -157,6 +157,24 @@ pub fn http(
     Ok((status, body))
 }
 
+/// The Python of the emulator's venv, which has boto3: tests use it as a second AWS client.
+///
+/// # Panics
+/// When the venv cannot be created.
+pub fn python() -> PathBuf {
+    let venv_script = repo_root().join("scripts/moto-venv.sh");
+    let out = Command::new("bash")
+        .arg(&venv_script)
+        .output()
+        .expect("running scripts/moto-venv.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string()).join("bin/python")
+}
+
 impl Emulator {
     /// Forgets every resource the emulator holds (moto's reset API).
     ///

@@ -4,7 +4,10 @@
 //!
 //! [`KindProvider`]: panka_engine::KindProvider
 
+pub mod elasticache;
 pub mod errors;
+pub mod network;
+pub mod rds;
 pub mod s3;
 pub mod sqs;
 
@@ -16,5 +19,10 @@ pub fn registry(aws: &Aws) -> Registry {
     let mut r = Registry::new();
     r.register(s3::S3Provider::new(aws.s3()));
     r.register(sqs::SqsProvider::new(aws.sqs()));
+    r.register(rds::RdsProvider::new(aws.rds(), aws.ec2()));
+    r.register(elasticache::RedisProvider::new(
+        aws.elasticache(),
+        aws.ec2(),
+    ));
     r
 }

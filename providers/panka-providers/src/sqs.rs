@@ -366,7 +366,10 @@ impl KindProvider for SqsProvider {
                     .map(str::to_string)
             }
             None => {
-                spec["deadLetter"] = serde_json::Value::Null;
+                // No redrive: the spec has no dead-letter queue (absent, as the YAML writes it).
+                if let Some(m) = spec.as_object_mut() {
+                    m.remove("deadLetter");
+                }
                 None
             }
         };

@@ -1,0 +1,183 @@
+//! Where VPC-placed resources go: the stack's `shared.network`, or the region's default VPC and
+//! its subnets; and the security groups panka creates for them.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use backon::{ConstantBuilder, Retryable};
+use panka_engine::{ErrorKind, ProviderError};
+use serde_json::Value;
+
+use crate::errors::aws_error;
+
+/// A security group still attached to network interfaces (a database being deleted) cannot be
+/// deleted; AWS detaches them within minutes.
+const SG_DELETE_WAIT: Duration = Duration::from_secs(600);
+const SG_DELETE_POLL: Duration = Duration::from_secs(10);
+
+/// A VPC and the private subnets resources go in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub vpc_id: String,
+    pub subnets: Vec<String>,
+}
+
+/// The placement from a configuration's `network` (the stack's `shared.network`), or the
+/// region's default VPC with all its subnets when it is absent.
+///
+/// # Errors
+/// No network given and no default VPC in the region.
+pub async fn placement(ec2: &Client, config: &Value) -> Result<Placement, ProviderError> {
+    if let Some(n) = config.get("network").filter(|n| !n.is_null()) {
+        let vpc_id = n
+            .get("vpcId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let subnets = n
+            .get("privateSubnets")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(Placement { vpc_id, subnets });
+    }
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .map_err(|e| aws_error("looking up the default VPC", e))?;
+    let vpc_id = vpcs.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_string).ok_or_else(|| {
+        ProviderError::new(ErrorKind::Invalid, "the region has no default VPC; set `shared.network` in stack.yaml (vpcId and privateSubnets)")
+    })?;
+    let subnets = ec2
+        .describe_subnets()
+        .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("listing the subnets of {vpc_id}"), e))?;
+    let mut ids: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_id())
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    if ids.is_empty() {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!("the default VPC {vpc_id} has no subnets"),
+        ));
+    }
+    Ok(Placement {
+        vpc_id,
+        subnets: ids,
+    })
+}
+
+/// The id of the security group `name` in `vpc_id`, created (with `tags`) when missing.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn ensure_security_group(
+    ec2: &Client,
+    name: &str,
+    description: &str,
+    vpc_id: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<String, ProviderError> {
+    if let Some(id) = find_security_group(ec2, name, vpc_id).await? {
+        return Ok(id);
+    }
+    let tags: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let created = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(description)
+        .vpc_id(vpc_id)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroup)
+                .set_tags(Some(tags))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("creating security group {name}"), e))?;
+    created.group_id().map(str::to_string).ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Invalid,
+            format!("EC2 returned no id for security group {name}"),
+        )
+    })
+}
+
+/// The id of the security group `name` in `vpc_id`, if it exists.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn find_security_group(
+    ec2: &Client,
+    name: &str,
+    vpc_id: &str,
+) -> Result<Option<String>, ProviderError> {
+    let found = ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("group-name").values(name).build())
+        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("looking up security group {name}"), e))?;
+    Ok(found
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id())
+        .map(str::to_string))
+}
+
+/// Deletes the security group `id`, waiting while network interfaces still use it; a group
+/// already gone is success.
+///
+/// # Errors
+/// EC2 calls that fail, or a group still in use after [`SG_DELETE_WAIT`].
+pub async fn delete_security_group(ec2: &Client, id: &str) -> Result<(), ProviderError> {
+    let attempt = || async {
+        match ec2.delete_security_group().group_id(id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.meta().code())
+                    .unwrap_or_default()
+                    .to_string();
+                if code == "InvalidGroup.NotFound" {
+                    return Ok(());
+                }
+                let in_use = code == "DependencyViolation";
+                let mut err = aws_error(format!("deleting security group {id}"), e);
+                if in_use {
+                    err.kind = ErrorKind::Retryable;
+                }
+                Err(err)
+            }
+        }
+    };
+    attempt
+        .retry(
+            ConstantBuilder::default()
+                .with_delay(SG_DELETE_POLL)
+                .with_max_times((SG_DELETE_WAIT.as_secs() / SG_DELETE_POLL.as_secs()) as usize),
+        )
+        .sleep(tokio::time::sleep)
+        .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
+        .await
+}
