@@ -35,10 +35,10 @@ emulator-venv:
 	@scripts/moto-venv.sh >/dev/null
 
 ## The main job: build panka, start the local emulator, validate the example stack for every
-## environment, show its dev plan, deploy the components whose providers exist (S3 and SQS) to
-## the emulator, and list what is deployed. A second run changes nothing.
+## environment, show its dev plan, deploy the components whose providers exist (queue, bucket,
+## database, cache) to the emulator, and show `panka status`. A second run changes nothing.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-DEMO_TARGETS := --component orders/queue --component orders/assets
+DEMO_TARGETS := --component orders/queue --component orders/assets --component orders/db --component orders/cache
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
@@ -47,7 +47,7 @@ demo: build
 	done
 	@echo "== plan $(STACK) / dev"
 	@$(PANKA) plan --stack $(STACK) --environment dev
-	@echo "== apply $(STACK) / dev: the S3 and SQS components (other kinds' providers are not built yet)"
+	@echo "== apply $(STACK) / dev: the components whose providers exist (S3, SQS, RDS, Redis)"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
