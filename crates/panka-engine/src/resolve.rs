@@ -94,15 +94,6 @@ pub fn input(config: &Value, path: &str) -> Option<Resolved> {
     })
 }
 
-/// Fields holding free-form JSON: a `component` key inside them is data, not a reference.
-const FREE_FORM: &[&str] = &[
-    "filterPolicy",
-    "eventPattern",
-    "input",
-    "parameters",
-    "configuration",
-];
-
 fn find_refs(v: &Value, path: &mut String, out: &mut Vec<(String, String, Option<String>)>) {
     match v {
         Value::Object(m) => {
@@ -114,7 +105,7 @@ fn find_refs(v: &Value, path: &mut String, out: &mut Vec<(String, String, Option
                 ));
             }
             for (k, v) in m {
-                if FREE_FORM.contains(&k.as_str()) {
+                if panka_format::kinds::FREE_FORM_FIELDS.contains(&k.as_str()) {
                     continue;
                 }
                 let len = path.len();

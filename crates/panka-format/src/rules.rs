@@ -1533,15 +1533,6 @@ fn weekly_window(w: &str) -> bool {
 
 // --------------------------------------------------------------------------- references
 
-/// Fields holding free-form JSON: a `component` key inside them is data, not a reference.
-const FREE_FORM: &[&str] = &[
-    "filterPolicy",
-    "eventPattern",
-    "input",
-    "parameters",
-    "configuration",
-];
-
 /// A `{component: ...}` found in a spec tree.
 struct FoundRef<'n> {
     path: Vec<PathSeg>,
@@ -1562,7 +1553,7 @@ fn find_refs<'n>(node: &'n Node, path: &mut Vec<PathSeg>, out: &mut Vec<FoundRef
                 });
             }
             for (k, v) in entries {
-                if FREE_FORM.contains(&k.name.as_str()) {
+                if crate::kinds::FREE_FORM_FIELDS.contains(&k.name.as_str()) {
                     continue;
                 }
                 path.push(PathSeg::Key(k.name.clone()));

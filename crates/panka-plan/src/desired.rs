@@ -59,7 +59,7 @@ pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
                         "tags": c.tags,
                     });
                     // Kinds placed in the VPC carry the network, so moving it shows in the plan.
-                    if in_vpc(c.kind) {
+                    if c.kind.in_vpc() {
                         config["network"] =
                             serde_json::to_value(&stack.shared.network).unwrap_or(Value::Null);
                     }
@@ -90,24 +90,6 @@ fn with_defaults(base: &Value, stack: &Stack) -> Value {
         tags.extend(b.clone());
     }
     Value::Object(tags)
-}
-
-/// Kinds whose resources live in the stack's VPC subnets.
-fn in_vpc(kind: panka_format::Kind) -> bool {
-    use panka_format::Kind as K;
-    matches!(
-        kind,
-        K::MicroService
-            | K::Worker
-            | K::CronJob
-            | K::Lambda
-            | K::RDS
-            | K::DocumentDB
-            | K::ElastiCacheRedis
-            | K::ElastiCacheMemcached
-            | K::EFS
-            | K::MSK
-    )
 }
 
 /// Infra with its defaults: absent infra.yaml means the default size and one task.

@@ -473,10 +473,7 @@ impl KindProvider for RedisProvider {
         let Some(g) = self.describe(t.name).await? else {
             return Ok(None);
         };
-        let place = placement(&self.ec2, t.config).await?;
-        let sg = crate::network::find_security_group(&self.ec2, t.name, &place.vpc_id)
-            .await?
-            .unwrap_or_default();
+        let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&g, &sg, t.spec.port)))
     }
 }

@@ -144,6 +144,22 @@ pub async fn find_security_group(
         .map(str::to_string))
 }
 
+/// The id of the security group panka made for the resource `name` placed by `config` (empty
+/// when it does not exist), for adopting a resource after a crash.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn security_group_of(
+    ec2: &Client,
+    config: &Value,
+    name: &str,
+) -> Result<String, ProviderError> {
+    let place = placement(ec2, config).await?;
+    Ok(find_security_group(ec2, name, &place.vpc_id)
+        .await?
+        .unwrap_or_default())
+}
+
 /// Deletes the security group `id`, waiting while network interfaces still use it; a group
 /// already gone is success.
 ///

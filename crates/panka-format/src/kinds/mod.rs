@@ -204,7 +204,34 @@ const ECS_OUTPUTS: &[OutputInfo] = &[
     out!("logGroupName", "CloudWatch Logs group of the containers"),
 ];
 
+/// Spec fields holding free-form JSON (filter policies, event patterns, parameter maps): a
+/// `component` key inside them is data, not a reference to another component.
+pub const FREE_FORM_FIELDS: &[&str] = &[
+    "filterPolicy",
+    "eventPattern",
+    "input",
+    "parameters",
+    "configuration",
+];
+
 impl Kind {
+    /// Whether the kind's resources live in the stack's VPC subnets.
+    pub fn in_vpc(self) -> bool {
+        matches!(
+            self,
+            Kind::MicroService
+                | Kind::Worker
+                | Kind::CronJob
+                | Kind::Lambda
+                | Kind::RDS
+                | Kind::DocumentDB
+                | Kind::ElastiCacheRedis
+                | Kind::ElastiCacheMemcached
+                | Kind::EFS
+                | Kind::MSK
+        )
+    }
+
     /// What panka knows about this kind.
     pub fn info(self) -> KindInfo {
         let base = KindInfo {
