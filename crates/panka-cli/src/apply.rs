@@ -86,21 +86,17 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
 pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
     // Destroying is planning against a stack with no components (in scope).
+    let kept = kept_by_exclude(&stack, &args.target.exclude)?;
     let mut empty = stack.clone();
-    if args.target.service.is_empty() && args.target.component.is_empty() {
-        empty.components.clear();
-    } else {
-        empty.components.retain(|a, _| {
-            !args.target.service.contains(&a.service)
-                && !args.target.component.contains(&a.to_string())
-        });
-    }
+    let everything = args.target.service.is_empty() && args.target.component.is_empty();
+    empty.components.retain(|a, _| {
+        kept.contains(&a.to_string())
+            || (!everything
+                && !args.target.service.contains(&a.service)
+                && !args.target.component.contains(&a.to_string()))
+    });
     let options = PlanOptions {
-        targeting: Targeting {
-            services: vec![],
-            components: vec![],
-            exclude: args.target.exclude.clone(),
-        },
+        targeting: Targeting::default(),
         allow_destroy: args.target.allow_destroy.clone(),
     };
     let parallelism = args
@@ -129,6 +125,42 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
     )
     .await?;
     Ok(code)
+}
+
+/// What `destroy --exclude` keeps: the excluded services and components, and everything they
+/// depend on (a kept component must not lose what it uses).
+fn kept_by_exclude(
+    stack: &panka_format::Stack,
+    exclude: &[String],
+) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let mut todo: Vec<String> = Vec::new();
+    for x in exclude {
+        let matched: Vec<String> = stack
+            .components
+            .keys()
+            .filter(|a| a.to_string() == *x || a.service == *x)
+            .map(|a| a.to_string())
+            .collect();
+        if matched.is_empty() {
+            bail!("`--exclude {x}`: no service or component of that name in this stack");
+        }
+        todo.extend(matched);
+    }
+    let mut kept = std::collections::BTreeSet::new();
+    while let Some(a) = todo.pop() {
+        if !kept.insert(a.clone()) {
+            continue;
+        }
+        if let Some(c) = stack
+            .components
+            .values()
+            .find(|c| c.address.to_string() == a)
+        {
+            todo.extend(c.depends_on.iter().map(ToString::to_string));
+            todo.extend(c.references.iter().map(|r| r.target.to_string()));
+        }
+    }
+    Ok(kept)
 }
 
 /// How a run goes: ask or not, refresh or not, how many at once.

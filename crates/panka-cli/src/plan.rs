@@ -149,7 +149,10 @@ pub(crate) async fn refresh(
         match provider.read(&req, &r.physical_ids).await {
             Ok(Some(observed)) => {
                 let r = std::sync::Arc::make_mut(r);
-                r.config["spec"] = observed.spec;
+                // Shared resources keep their settings at the top level, not under `spec`.
+                if r.config.get("spec").is_some() {
+                    r.config["spec"] = observed.spec;
+                }
                 r.outputs = observed.outcome.outputs;
             }
             Ok(None) => gone.push(address.clone()),

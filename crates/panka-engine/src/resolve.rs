@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use crate::provider::Request;
 
+/// Addresses of the stack's shared resources start with this (`_shared/cluster`).
+pub const SHARED_PREFIX: &str = "_shared/";
+
 /// A resolved reference: the output named, or (for a whole-component target) all outputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
@@ -48,6 +51,16 @@ pub fn request(
                 None => None,
             };
             inputs.insert(path, serde_json::json!({"value": value, "outputs": outs}));
+        }
+    }
+    // The stack's shared resources (cluster, load balancer) a component runs on: their outputs
+    // under their address, for the providers that use them.
+    if !address.starts_with(SHARED_PREFIX) {
+        for (shared, outs) in outputs.iter().filter(|(a, _)| a.starts_with(SHARED_PREFIX)) {
+            inputs.insert(
+                shared.clone(),
+                serde_json::json!({"value": null, "outputs": outs}),
+            );
         }
     }
     let mut config = config.clone();

@@ -85,6 +85,8 @@ fn start() -> Result<Emulator, String> {
             "MOTO_ECS_SERVICE_RUNNING",
             std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "1".into()),
         )
+        // Where moto writes the requests it records, for tests that check what was sent.
+        .env("MOTO_RECORDER_FILEPATH", recording_path(port))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -175,7 +177,69 @@ pub fn python() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string()).join("bin/python")
 }
 
+fn recording_path(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("panka-moto-recording-{port}.jsonl"))
+}
+
 impl Emulator {
+    /// Starts moto's request recorder, from an empty recording: for checking what a client sent
+    /// where moto does not keep a setting to read back.
+    ///
+    /// # Errors
+    /// When the emulator does not accept the call.
+    pub fn start_recording(&self) -> Result<(), String> {
+        for path in [
+            "/moto-api/recorder/reset-recording",
+            "/moto-api/recorder/start-recording",
+        ] {
+            match http(&self.endpoint, "POST", path, b"")? {
+                (200, _) => {}
+                (code, body) => {
+                    return Err(format!(
+                        "{path} answered {code}: {}",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The requests recorded since [`Emulator::start_recording`], oldest first: each with
+    /// `method`, `url`, `headers` and `body` (as text).
+    ///
+    /// # Errors
+    /// When the recording cannot be downloaded or parsed.
+    pub fn recorded(&self) -> Result<Vec<serde_json::Value>, String> {
+        let (code, body) = http(
+            &self.endpoint,
+            "GET",
+            "/moto-api/recorder/download-recording",
+            b"",
+        )?;
+        if code != 200 {
+            return Err(format!("download-recording answered {code}"));
+        }
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut entry: serde_json::Value =
+                    serde_json::from_str(l).map_err(|e| e.to_string())?;
+                if entry["body_encoded"] == true
+                    && let Some(b) = entry["body"].as_str()
+                {
+                    use base64::Engine as _;
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map_err(|e| e.to_string())?;
+                    entry["body"] = String::from_utf8_lossy(&raw).into_owned().into();
+                }
+                Ok(entry)
+            })
+            .collect()
+    }
+
     /// Forgets every resource the emulator holds (moto's reset API).
     ///
     /// # Errors

@@ -4,8 +4,11 @@
 //!
 //! [`KindProvider`]: panka_engine::KindProvider
 
+pub mod alb;
+pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
+pub mod microservice;
 pub mod network;
 pub mod rds;
 pub mod s3;
@@ -23,6 +26,18 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(elasticache::RedisProvider::new(
         aws.elasticache(),
         aws.ec2(),
+    ));
+    r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
+    r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
+    r.register(microservice::MicroServiceProvider::new(
+        microservice::Clients {
+            ecs: aws.ecs(),
+            elb: aws.elbv2(),
+            iam: aws.iam(),
+            logs: aws.logs(),
+            scaling: aws.autoscaling(),
+            ec2: aws.ec2(),
+        },
     ));
     r
 }

@@ -29,14 +29,40 @@ pub struct Placement {
 /// # Errors
 /// No network given and no default VPC in the region.
 pub async fn placement(ec2: &Client, config: &Value) -> Result<Placement, ProviderError> {
+    placement_in(ec2, config, Tier::Private).await
+}
+
+/// Which of the network's subnets a resource goes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// `privateSubnets`: databases, caches, tasks.
+    Private,
+    /// `publicSubnets`: internet-facing load balancers, tasks asked to be public.
+    Public,
+}
+
+/// The placement in the given tier of the configuration's `network`, or the default VPC with
+/// all its subnets (which are public) when it is absent.
+///
+/// # Errors
+/// No network given and no default VPC, or a network without subnets of that tier.
+pub async fn placement_in(
+    ec2: &Client,
+    config: &Value,
+    tier: Tier,
+) -> Result<Placement, ProviderError> {
     if let Some(n) = config.get("network").filter(|n| !n.is_null()) {
         let vpc_id = n
             .get("vpcId")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let subnets = n
-            .get("privateSubnets")
+        let field = match tier {
+            Tier::Private => "privateSubnets",
+            Tier::Public => "publicSubnets",
+        };
+        let subnets: Vec<String> = n
+            .get(field)
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -45,6 +71,14 @@ pub async fn placement(ec2: &Client, config: &Value) -> Result<Placement, Provid
                     .collect()
             })
             .unwrap_or_default();
+        if subnets.is_empty() {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "`shared.network.{field}` in stack.yaml is empty, and this resource goes in those subnets"
+                ),
+            ));
+        }
         return Ok(Placement { vpc_id, subnets });
     }
     let vpcs = ec2
@@ -196,4 +230,115 @@ pub async fn delete_security_group(ec2: &Client, id: &str) -> Result<(), Provide
         .sleep(tokio::time::sleep)
         .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
         .await
+}
+
+/// Where ingress comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An IPv4 range, such as `0.0.0.0/0`.
+    Cidr(String),
+    /// Another security group.
+    Group(String),
+}
+
+fn permission(port: i32, source: &Source) -> aws_sdk_ec2::types::IpPermission {
+    let p = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port);
+    match source {
+        Source::Cidr(c) => p.ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(c).build()),
+        Source::Group(g) => p.user_id_group_pairs(
+            aws_sdk_ec2::types::UserIdGroupPair::builder()
+                .group_id(g)
+                .build(),
+        ),
+    }
+    .build()
+}
+
+/// Admits TCP `port` from `source` into security group `group`; a rule already there is success.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn authorize_ingress(
+    ec2: &Client,
+    group: &str,
+    port: i32,
+    source: &Source,
+) -> Result<(), ProviderError> {
+    match ec2
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(permission(port, source))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.meta().code())
+                == Some("InvalidPermission.Duplicate") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(
+            format!("admitting port {port} into security group {group}"),
+            e,
+        )),
+    }
+}
+
+/// Removes the rule admitting TCP `port` from `source` into `group`; a rule or group already
+/// gone is success.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn revoke_ingress(
+    ec2: &Client,
+    group: &str,
+    port: i32,
+    source: &Source,
+) -> Result<(), ProviderError> {
+    match ec2
+        .revoke_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(permission(port, source))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(
+                e.as_service_error().and_then(|s| s.meta().code()),
+                Some("InvalidPermission.NotFound" | "InvalidGroup.NotFound")
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(
+            format!("removing port {port} from security group {group}"),
+            e,
+        )),
+    }
+}
+
+/// The IPv4 range of a VPC.
+///
+/// # Errors
+/// EC2 calls that fail, or a VPC that does not exist.
+pub async fn vpc_cidr(ec2: &Client, vpc_id: &str) -> Result<String, ProviderError> {
+    let found = ec2
+        .describe_vpcs()
+        .vpc_ids(vpc_id)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("reading VPC {vpc_id}"), e))?;
+    found
+        .vpcs()
+        .first()
+        .and_then(|v| v.cidr_block())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::new(ErrorKind::NotFound, format!("VPC {vpc_id} does not exist"))
+        })
 }

@@ -1,0 +1,430 @@
+//! MicroServices end to end against the emulator, read back with boto3 (a client other than
+//! panka): two services on the shared cluster and load balancer, one wired to an RDS database,
+//! a Redis cache, a queue and a bucket through `valueFrom`; the task definition's environment
+//! and secrets, the target group, the listener rule, the circuit breaker, the security group
+//! rules, the roles, autoscaling; an image tag change as one update and a new revision; destroy
+//! removes everything, the shared load balancer and cluster last.
+
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    stack: String,
+}
+
+impl Env {
+    fn root(&self) -> std::path::PathBuf {
+        self.dir.path().join("s")
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let emu = panka_test_support::emulator();
+        let out = StdCommand::cargo_bin("panka")
+            .unwrap()
+            .current_dir(self.dir.path())
+            .args(args)
+            .args(["--stack", "s", "-e", "dev"])
+            .env("AWS_ENDPOINT_URL", &emu.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+/// Runs a boto3 script against the emulator (with `kw` holding the client settings) and parses
+/// the JSON it prints.
+fn boto(script: &str) -> Value {
+    let emu = panka_test_support::emulator();
+    let full = format!(
+        "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{script}",
+        emu.endpoint
+    );
+    let out = StdCommand::new(panka_test_support::python())
+        .arg("-c")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn shop() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("m{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let root = dir.path().join("s");
+    write(
+        &root.join("stack.yaml"),
+        &format!(
+            "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: {name}}}\nspec:\n  provider: {{name: aws, region: us-east-1}}\n  deployment: {{parallelism: 6}}\n"
+        ),
+    );
+    write(
+        &root.join("environments/dev.yaml"),
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
+    );
+    let c = root.join("services/orders/components");
+    write(
+        &c.join("db/rds.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: RDS\nmetadata: {name: db, service: orders}\nspec:\n  engine: {type: postgres, version: \"16.4\"}\n  instance: {class: db.t4g.micro, storage: {allocatedGB: 20}}\n  database: {name: orders, username: app}\n  deletion: {finalSnapshot: false}\n",
+    );
+    write(
+        &c.join("cache/elasticacheredis.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: ElastiCacheRedis\nmetadata: {name: cache, service: orders}\nspec: {nodeType: cache.t4g.micro, engineVersion: \"7.1\"}\n",
+    );
+    write(
+        &c.join("queue/sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
+    );
+    write(
+        &c.join("assets/s3.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: assets, service: orders}\nspec: {forceDestroy: true}\n",
+    );
+    write(
+        &c.join("api/microservice.yaml"),
+        r#"apiVersion: components.panka.io/v1
+kind: MicroService
+metadata: {name: api, service: orders}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  ports:
+    - {name: http, port: 8080, public: true, path: "/orders/*"}
+  environment:
+    - {name: LOG_LEVEL, value: info}
+    - name: DB_HOST
+      valueFrom: {component: db, output: endpoint}
+    - name: QUEUE_URL
+      valueFrom: {component: queue, output: url}
+    - name: REDIS_HOST
+      valueFrom: {component: cache, output: primaryEndpoint}
+    - name: ASSETS_BUCKET
+      valueFrom: {component: assets, output: name}
+  secrets:
+    - name: DB_PASSWORD
+      valueFrom: {component: db, output: masterSecretArn, jsonKey: password}
+  healthCheck:
+    readiness: {http: {path: /health}, periodSeconds: 15}
+    liveness: {http: {path: /health}}
+---
+apiVersion: infra.panka.io/v1
+kind: ComponentInfra
+metadata: {name: api, service: orders}
+spec:
+  resources: {cpu: 512, memory: 1024}
+  scaling:
+    replicas: 1
+    autoscaling: {min: 1, max: 4, targetCpuPercent: 60}
+"#,
+    );
+    write(
+        &root.join("services/web/components/site/microservice.yaml"),
+        r#"apiVersion: components.panka.io/v1
+kind: MicroService
+metadata: {name: site, service: web}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  ports:
+    - {name: http, port: 80, public: true, path: "/*"}
+"#,
+    );
+    Env { dir, stack: name }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microservices_with_database_cache_queue_and_bucket() {
+    let env = shop();
+    let root = env.root();
+    let emu = panka_test_support::emulator();
+    emu.start_recording().unwrap();
+    let (code, applied) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{applied}");
+
+    let api = format!("{}-dev-orders-api", env.stack);
+    let site = format!("{}-dev-web-site", env.stack);
+    let db = format!("{}-dev-orders-db", env.stack);
+    let shared = format!("{}-dev", env.stack);
+    let seen = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw)
+rds = boto3.client('rds', **kw); sqs = boto3.client('sqs', **kw); iam = boto3.client('iam', **kw)
+logs = boto3.client('logs', **kw); aas = boto3.client('application-autoscaling', **kw)
+svc = ecs.describe_services(cluster='{shared}', services=['{api}', '{site}'])['services']
+api = [s for s in svc if s['serviceName'] == '{api}'][0]
+td = ecs.describe_task_definition(taskDefinition=api['taskDefinition'])['taskDefinition']
+c = td['containerDefinitions'][0]
+d = rds.describe_db_instances(DBInstanceIdentifier='{db}')['DBInstances'][0]
+tg = elb.describe_target_groups(TargetGroupArns=[api['loadBalancers'][0]['targetGroupArn']])['TargetGroups'][0]
+lb = elb.describe_load_balancers(Names=['{shared}'])['LoadBalancers'][0]
+listener = elb.describe_listeners(LoadBalancerArn=lb['LoadBalancerArn'])['Listeners'][0]
+rules = elb.describe_rules(ListenerArn=listener['ListenerArn'])['Rules']
+rule = [r for r in rules if any(a.get('TargetGroupArn') == tg['TargetGroupArn'] for a in r['Actions'])]
+task_sg = api['networkConfiguration']['awsvpcConfiguration']['securityGroups'][0]
+db_sg = ec2.describe_security_groups(GroupIds=[d['VpcSecurityGroups'][0]['VpcSecurityGroupId']])['SecurityGroups'][0]
+task_sg_rules = ec2.describe_security_groups(GroupIds=[task_sg])['SecurityGroups'][0]['IpPermissions']
+exec_policy = iam.get_role_policy(RoleName='{api}-exec', PolicyName='panka')['PolicyDocument']
+task_policy = iam.get_role_policy(RoleName='{api}-task', PolicyName='panka')['PolicyDocument']
+group = logs.describe_log_groups(logGroupNamePrefix='/ecs/{api}')['logGroups'][0]
+targets = aas.describe_scalable_targets(ServiceNamespace='ecs', ResourceIds=['service/{shared}/{api}'])['ScalableTargets']
+policies = aas.describe_scaling_policies(ServiceNamespace='ecs', ResourceId='service/{shared}/{api}')['ScalingPolicies']
+print(json.dumps({{
+  'services': sorted(s['serviceName'] for s in svc if s['status'] == 'ACTIVE'),
+  'desired': api['desiredCount'], 'launchType': api['launchType'],
+  'env': {{e['name']: e['value'] for e in c['environment']}},
+  'secrets': {{s['name']: s['valueFrom'] for s in c['secrets']}},
+  'image': c['image'], 'cpu': td['cpu'], 'memory': td['memory'],
+  'execRole': td['executionRoleArn'], 'taskRole': td['taskRoleArn'],
+  'log': c['logConfiguration']['options'],
+  'liveness': c.get('healthCheck', {{}}).get('command'),
+  'endpoint': d['Endpoint']['Address'], 'secretArn': d['MasterUserSecret']['SecretArn'],
+  'queueUrl': sqs.get_queue_url(QueueName='{stack}-dev-orders-queue')['QueueUrl'],
+  'tgPath': tg['HealthCheckPath'], 'tgInterval': tg['HealthCheckIntervalSeconds'], 'tgType': tg['TargetType'], 'tgPort': tg['Port'],
+  'rule': [sorted(v for cnd in r['Conditions'] for v in cnd.get('Values', []) or cnd.get('PathPatternConfig', {{}}).get('Values', [])) for r in rule],
+  'dbIngress': [(p.get('FromPort'), [g['GroupId'] for g in p.get('UserIdGroupPairs', [])]) for p in db_sg['IpPermissions']],
+  'taskSg': task_sg, 'lbSgs': lb['SecurityGroups'],
+  'taskIngress': [(p.get('FromPort'), [g['GroupId'] for g in p.get('UserIdGroupPairs', [])]) for p in task_sg_rules],
+  'execActions': sorted(a for s in exec_policy['Statement'] for a in (s['Action'] if isinstance(s['Action'], list) else [s['Action']])),
+  'taskActions': sorted(a for s in task_policy['Statement'] for a in (s['Action'] if isinstance(s['Action'], list) else [s['Action']])),
+  'retention': group.get('retentionInDays'),
+  'scaling': [(t['MinCapacity'], t['MaxCapacity']) for t in targets],
+  'policies': [p['TargetTrackingScalingPolicyConfiguration']['TargetValue'] for p in policies],
+}}))
+"#,
+        stack = env.stack
+    ));
+    assert_eq!(seen["services"], serde_json::json!([api, site]));
+    assert_eq!(seen["desired"], 1);
+    assert_eq!(seen["launchType"], "FARGATE");
+    // The environment holds the resolved outputs; the secret is an ARN with its JSON key.
+    assert_eq!(seen["env"]["DB_HOST"], seen["endpoint"]);
+    assert_eq!(seen["env"]["QUEUE_URL"], seen["queueUrl"]);
+    assert_eq!(seen["env"]["LOG_LEVEL"], "info");
+    assert!(!seen["env"]["REDIS_HOST"].as_str().unwrap().is_empty());
+    assert_eq!(
+        seen["env"]["ASSETS_BUCKET"],
+        format!("{}-dev-orders-assets", env.stack)
+    );
+    assert_eq!(
+        seen["secrets"]["DB_PASSWORD"],
+        format!("{}:password::", seen["secretArn"].as_str().unwrap())
+    );
+    assert_eq!(seen["image"], "public.ecr.aws/nginx/nginx:1.27");
+    assert_eq!(seen["cpu"], "512");
+    assert_eq!(seen["memory"], "1024");
+    assert!(seen["execRole"].as_str().unwrap().ends_with("-exec"));
+    assert!(seen["taskRole"].as_str().unwrap().ends_with("-task"));
+    assert_eq!(seen["log"]["awslogs-group"], format!("/ecs/{api}"));
+    assert!(seen["liveness"][1].as_str().unwrap().contains("/health"));
+    // Target group and listener rule.
+    assert_eq!(seen["tgPath"], "/health");
+    assert_eq!(seen["tgInterval"], 15);
+    assert_eq!(seen["tgType"], "ip");
+    assert_eq!(seen["tgPort"], 8080);
+    assert_eq!(seen["rule"], serde_json::json!([["/orders", "/orders/*"]]));
+    // The database admits the tasks on its port; the tasks admit the load balancer.
+    let task_sg = seen["taskSg"].as_str().unwrap();
+    assert!(
+        seen["dbIngress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r[0] == 5432 && r[1].as_array().unwrap().iter().any(|g| g == task_sg)),
+        "{}",
+        seen["dbIngress"]
+    );
+    let lb_sg = seen["lbSgs"][0].as_str().unwrap();
+    assert!(
+        seen["taskIngress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r[0] == 8080 && r[1].as_array().unwrap().iter().any(|g| g == lb_sg)),
+        "{}",
+        seen["taskIngress"]
+    );
+    // Roles: the execution role reads the secret; the task role reaches the queue and bucket.
+    let exec: Vec<&str> = seen["execActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(exec.contains(&"secretsmanager:GetSecretValue"), "{exec:?}");
+    let task: Vec<&str> = seen["taskActions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(task.contains(&"sqs:SendMessage"), "{task:?}");
+    assert!(task.contains(&"s3:GetObject"), "{task:?}");
+    assert_eq!(seen["retention"], 30);
+    assert_eq!(seen["scaling"], serde_json::json!([[1, 4]]));
+    assert_eq!(seen["policies"], serde_json::json!([60.0]));
+
+    // The circuit breaker: moto does not keep a service's deployment configuration, so the
+    // check reads the CreateService requests the emulator received.
+    let recorded = emu.recorded().unwrap();
+    let create_services: Vec<Value> = recorded
+        .iter()
+        .filter(|r| {
+            r["headers"]["X-Amz-Target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(".CreateService"))
+        })
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(create_services.len(), 2);
+    for body in &create_services {
+        assert_eq!(
+            body["deploymentConfiguration"]["deploymentCircuitBreaker"],
+            serde_json::json!({"enable": true, "rollback": true})
+        );
+    }
+
+    // No plaintext password anywhere.
+    let password = boto(&format!(
+        "print(json.dumps(json.loads(boto3.client('secretsmanager', **kw).get_secret_value(SecretId='{}')['SecretString'])['password']))",
+        seen["secretArn"].as_str().unwrap()
+    ));
+    let password = password.as_str().unwrap().to_string();
+    let state = std::fs::read_to_string(root.join(".panka/dev/state.json")).unwrap();
+    let (_, plan_json) = env.run(&["plan", "--output", "json"]);
+    let (_, status) = env.run(&["status"]);
+    for (what, text) in [
+        ("state", &state),
+        ("apply output", &applied),
+        ("plan", &plan_json),
+        ("status", &status),
+    ] {
+        assert!(
+            !text.contains(&password),
+            "the password appears in the {what}"
+        );
+    }
+    assert!(status.contains(&api), "{status}");
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "a second plan is empty: {out}");
+
+    // An image tag change: exactly one update, and a new task definition revision.
+    let file = root.join("services/orders/components/api/microservice.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("tag: \"1.27\"", "tag: \"1.28\"", 1)).unwrap();
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("1 to update"), "{out}");
+    assert!(
+        !out.contains("to create") || out.contains("0 to create"),
+        "{out}"
+    );
+    let before = seen["execRole"].clone();
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let after = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw)
+s = ecs.describe_services(cluster='{shared}', services=['{api}'])['services'][0]
+td = ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']
+old = ecs.describe_task_definition(taskDefinition='{api}:1')['taskDefinition']
+print(json.dumps({{'revision': td['revision'], 'image': td['containerDefinitions'][0]['image'], 'execRole': td['executionRoleArn'], 'oldStatus': old['status']}}))
+"#
+    ));
+    assert_eq!(after["revision"], 2);
+    assert_eq!(after["image"], "public.ecr.aws/nginx/nginx:1.28");
+    assert_eq!(after["execRole"], before);
+    assert_eq!(after["oldStatus"], "INACTIVE");
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Destroy (moto gap: a deleted Redis replication group stays "deleting" forever, so the
+    // cache is left out): everything else goes, the shared load balancer and cluster last.
+    emu.start_recording().unwrap();
+    let (code, out) = env.run(&[
+        "destroy",
+        "--auto-approve",
+        "--exclude",
+        "orders/cache",
+        "--allow-destroy",
+        "orders/db",
+        "--allow-destroy",
+        "orders/assets",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let order: Vec<String> = emu
+        .recorded()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let target = r["headers"]["X-Amz-Target"].as_str().map(str::to_string);
+            let action = r["body"]
+                .as_str()
+                .and_then(|b| b.split('&').find(|p| p.starts_with("Action=")))
+                .map(|a| a.trim_start_matches("Action=").to_string());
+            target
+                .map(|t| t.rsplit('.').next().unwrap_or_default().to_string())
+                .or(action)
+        })
+        .filter(|a| {
+            [
+                "DeleteService",
+                "DeleteLoadBalancer",
+                "DeleteCluster",
+                "DeleteDBInstance",
+            ]
+            .contains(&a.as_str())
+        })
+        .collect();
+    let last_service = order.iter().rposition(|a| a == "DeleteService").unwrap();
+    let lb = order
+        .iter()
+        .position(|a| a == "DeleteLoadBalancer")
+        .unwrap();
+    let cluster = order.iter().position(|a| a == "DeleteCluster").unwrap();
+    assert!(last_service < lb && last_service < cluster, "{order:?}");
+    let gone = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw); iam = boto3.client('iam', **kw)
+services = [s for s in ecs.describe_services(cluster='{shared}', services=['{api}', '{site}'])['services'] if s['status'] == 'ACTIVE']
+clusters = [c for c in ecs.describe_clusters(clusters=['{shared}'])['clusters'] if c['status'] == 'ACTIVE']
+lbs = [l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{shared}']
+tgs = [t for t in elb.describe_target_groups()['TargetGroups'] if t['TargetGroupName'].startswith('{stack}')]
+sgs = [g['GroupName'] for g in ec2.describe_security_groups(Filters=[{{'Name': 'tag:panka:stack', 'Values': ['{stack}']}}])['SecurityGroups']]
+roles = [r['RoleName'] for r in iam.list_roles()['Roles'] if r['RoleName'].startswith('{stack}')]
+tds = ecs.list_task_definitions(familyPrefix='{api}', status='ACTIVE')['taskDefinitionArns']
+print(json.dumps({{'services': services, 'clusters': len(clusters), 'lbs': len(lbs), 'tgs': len(tgs), 'sgs': sgs, 'roles': roles, 'tds': tds}}, default=str))
+"#,
+        stack = env.stack
+    ));
+    assert_eq!(gone["services"], serde_json::json!([]));
+    assert_eq!(gone["clusters"], 0);
+    assert_eq!(gone["lbs"], 0);
+    assert_eq!(gone["tgs"], 0);
+    // Only the cache's security group is left.
+    assert_eq!(
+        gone["sgs"],
+        serde_json::json!([format!("{}-dev-orders-cache", env.stack)])
+    );
+    assert_eq!(gone["roles"], serde_json::json!([]));
+    assert_eq!(gone["tds"], serde_json::json!([]));
+}

@@ -1,0 +1,456 @@
+//! The stack's shared Application Load Balancer (`_shared/load-balancer`): one per stack and
+//! environment, with its security group and listeners, created before the first MicroService and
+//! deleted after the last one. Listeners answer 404 (or redirect to HTTPS) until a MicroService
+//! adds a rule for its path or host.
+//!
+//! Outputs: `arn`, `dnsName`, `canonicalHostedZoneId`, `securityGroupId`, `vpcId`, and
+//! `listener.PORT` (the ARN) for every listener that forwards rather than redirects. `scheme` and
+//! `network` force replacement; listeners and the idle timeout are changed in place.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::client::Waiters;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, Listener, LoadBalancer,
+    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
+};
+use panka_engine::provider::Outcome;
+use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
+use panka_format::kinds::{AlbListener, AlbProtocol, Scheme};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::errors::aws_error;
+use crate::network::{
+    Source, Tier, authorize_ingress, delete_security_group, ensure_security_group,
+    find_security_group, placement_in, revoke_ingress, vpc_cidr,
+};
+
+/// A new ALB is usually active within 3 minutes; AWS gives no bound, so allow 15.
+const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
+/// Deleting an ALB takes seconds; its network interfaces linger longer (the security group
+/// deletion waits for those on its own).
+const DELETED_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The shared load balancer's settings, as `desired_resources` writes them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Settings {
+    scheme: Scheme,
+    listeners: Vec<AlbListener>,
+    idle_timeout_seconds: u32,
+}
+
+/// The shared load balancer provider.
+#[derive(Clone, Debug)]
+pub struct LoadBalancerProvider {
+    elb: Client,
+    ec2: aws_sdk_ec2::Client,
+}
+
+impl LoadBalancerProvider {
+    pub fn new(elb: Client, ec2: aws_sdk_ec2::Client) -> Self {
+        LoadBalancerProvider { elb, ec2 }
+    }
+}
+
+/// The load balancer's security group is named after it.
+fn group_name(name: &str) -> String {
+    format!("{name}-alb")
+}
+
+pub(crate) fn elb_tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
+    t.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn settings(config: &Value) -> Result<Settings, ProviderError> {
+    serde_json::from_value(config.clone()).map_err(|e| {
+        ProviderError::with_source(
+            ErrorKind::Invalid,
+            "the recorded shared load balancer configuration does not match this version of panka",
+            e,
+        )
+    })
+}
+
+/// What a listener does with requests no MicroService rule matches.
+fn default_action(l: &AlbListener) -> Action {
+    if l.redirect_to_https {
+        Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build()
+    } else {
+        Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code("404")
+                    .content_type("text/plain")
+                    .message_body("no route")
+                    .build(),
+            )
+            .build()
+    }
+}
+
+fn protocol(p: AlbProtocol) -> ProtocolEnum {
+    match p {
+        AlbProtocol::Http => ProtocolEnum::Http,
+        AlbProtocol::Https => ProtocolEnum::Https,
+    }
+}
+
+fn outcome(lb: &LoadBalancer, listeners: &[Listener], wanted: &[AlbListener], sg: &str) -> Outcome {
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let mut physical_ids = BTreeMap::from([
+        ("loadBalancer".to_string(), arn.clone()),
+        ("securityGroup".to_string(), sg.to_string()),
+    ]);
+    let mut outputs = BTreeMap::from([
+        ("arn".to_string(), arn),
+        (
+            "dnsName".to_string(),
+            lb.dns_name().unwrap_or_default().to_string(),
+        ),
+        (
+            "canonicalHostedZoneId".to_string(),
+            lb.canonical_hosted_zone_id()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+        ("securityGroupId".to_string(), sg.to_string()),
+        (
+            "vpcId".to_string(),
+            lb.vpc_id().unwrap_or_default().to_string(),
+        ),
+    ]);
+    for l in listeners {
+        let (Some(port), Some(larn)) = (l.port(), l.listener_arn()) else {
+            continue;
+        };
+        physical_ids.insert(format!("listener.{port}"), larn.to_string());
+        let forwards = wanted
+            .iter()
+            .any(|w| w.port as i32 == port && !w.redirect_to_https);
+        if forwards {
+            outputs.insert(format!("listener.{port}"), larn.to_string());
+        }
+    }
+    Outcome {
+        physical_ids,
+        outputs,
+    }
+}
+
+impl LoadBalancerProvider {
+    async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
+        match self.elb.describe_load_balancers().names(name).send().await {
+            Ok(r) => Ok(r.load_balancers().first().cloned()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
+        }
+    }
+
+    async fn listeners(&self, arn: &str) -> Result<Vec<Listener>, ProviderError> {
+        let found = self
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("listing the listeners of {arn}"), e))?;
+        Ok(found.listeners().to_vec())
+    }
+
+    /// Creates what is missing and brings everything else to the settings: the security group
+    /// and its rules, the load balancer, its idle timeout and its listeners.
+    async fn converge(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
+        let s = settings(t.config)?;
+        let public = s.scheme == Scheme::InternetFacing;
+        let tier = if public { Tier::Public } else { Tier::Private };
+        let place = placement_in(&self.ec2, t.config, tier).await?;
+        let sg = ensure_security_group(
+            &self.ec2,
+            &group_name(t.name),
+            &format!("panka: shared load balancer {}", t.name),
+            &place.vpc_id,
+            t.tags,
+        )
+        .await?;
+        let source = if public {
+            Source::Cidr("0.0.0.0/0".into())
+        } else {
+            Source::Cidr(vpc_cidr(&self.ec2, &place.vpc_id).await?)
+        };
+        let ports: Vec<i32> = s.listeners.iter().map(|l| l.port as i32).collect();
+        for port in &ports {
+            authorize_ingress(&self.ec2, &sg, *port, &source).await?;
+        }
+        self.revoke_other_ports(&sg, &ports).await?;
+
+        let lb = match self.describe(t.name).await? {
+            Some(lb) => lb,
+            None => {
+                let created = self
+                    .elb
+                    .create_load_balancer()
+                    .name(t.name)
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(if public {
+                        LoadBalancerSchemeEnum::InternetFacing
+                    } else {
+                        LoadBalancerSchemeEnum::Internal
+                    })
+                    .set_subnets(Some(place.subnets.clone()))
+                    .security_groups(&sg)
+                    .set_tags(Some(elb_tags(t.tags)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(format!("creating load balancer {}", t.name), e))?;
+                created.load_balancers().first().cloned().ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("ELB returned no load balancer for {}", t.name),
+                    )
+                })?
+            }
+        };
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        self.elb
+            .wait_until_load_balancer_available()
+            .load_balancer_arns(&arn)
+            .wait(AVAILABLE_TIMEOUT)
+            .await
+            .map_err(|e| {
+                ProviderError::with_source(
+                    ErrorKind::Timeout,
+                    format!("waiting for load balancer {} to become active", t.name),
+                    e,
+                )
+            })?;
+        self.elb
+            .add_tags()
+            .resource_arns(&arn)
+            .set_tags(Some(elb_tags(t.tags)))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("tagging load balancer {}", t.name), e))?;
+        self.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("idle_timeout.timeout_seconds")
+                    .value(s.idle_timeout_seconds.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(
+                    format!("setting the idle timeout of load balancer {}", t.name),
+                    e,
+                )
+            })?;
+        self.converge_listeners(&arn, &s.listeners, t.tags).await?;
+        let lb = self.describe(t.name).await?.unwrap_or(lb);
+        let listeners = self.listeners(&arn).await?;
+        Ok(outcome(&lb, &listeners, &s.listeners, &sg))
+    }
+
+    async fn converge_listeners(
+        &self,
+        lb_arn: &str,
+        wanted: &[AlbListener],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        let existing = self.listeners(lb_arn).await?;
+        for l in wanted {
+            let certificates = l
+                .certificate_arn
+                .as_ref()
+                .map(|c| vec![Certificate::builder().certificate_arn(c).build()]);
+            match existing.iter().find(|e| e.port() == Some(l.port as i32)) {
+                Some(e) => {
+                    self.elb
+                        .modify_listener()
+                        .listener_arn(e.listener_arn().unwrap_or_default())
+                        .protocol(protocol(l.protocol))
+                        .set_certificates(certificates)
+                        .set_ssl_policy(l.ssl_policy.clone())
+                        .default_actions(default_action(l))
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(format!("updating listener {}", l.port), e))?;
+                }
+                None => {
+                    self.elb
+                        .create_listener()
+                        .load_balancer_arn(lb_arn)
+                        .port(l.port as i32)
+                        .protocol(protocol(l.protocol))
+                        .set_certificates(certificates)
+                        .set_ssl_policy(l.ssl_policy.clone())
+                        .default_actions(default_action(l))
+                        .set_tags(Some(elb_tags(tags)))
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(format!("creating listener {}", l.port), e))?;
+                }
+            }
+        }
+        for e in &existing {
+            let kept = wanted.iter().any(|l| e.port() == Some(l.port as i32));
+            if !kept && let Some(arn) = e.listener_arn() {
+                match self.elb.delete_listener().listener_arn(arn).send().await {
+                    Ok(_) => {}
+                    Err(err)
+                        if err
+                            .as_service_error()
+                            .is_some_and(|s| s.is_listener_not_found_exception()) => {}
+                    Err(err) => {
+                        return Err(aws_error(format!("deleting listener {arn}"), err));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the security group's ingress rules for ports no listener uses any more.
+    async fn revoke_other_ports(&self, sg: &str, ports: &[i32]) -> Result<(), ProviderError> {
+        let found = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading security group {sg}"), e))?;
+        let Some(group) = found.security_groups().first() else {
+            return Ok(());
+        };
+        for p in group.ip_permissions() {
+            let Some(port) = p.from_port() else { continue };
+            if ports.contains(&port) {
+                continue;
+            }
+            for r in p.ip_ranges() {
+                if let Some(c) = r.cidr_ip() {
+                    revoke_ingress(&self.ec2, sg, port, &Source::Cidr(c.to_string())).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KindProvider for LoadBalancerProvider {
+    type Spec = Value;
+    const KIND: &'static str = "SharedLoadBalancer";
+
+    async fn create(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn read(
+        &self,
+        t: &Target<'_, Value>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(lb) = self.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let s = settings(t.config)?;
+        let listeners = self
+            .listeners(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        let sg = ids.get("securityGroup").cloned().unwrap_or_default();
+        Ok(Some(Observed {
+            outcome: outcome(&lb, &listeners, &s.listeners, &sg),
+            spec: t.spec.clone(),
+        }))
+    }
+
+    async fn update(
+        &self,
+        t: &Target<'_, Value>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn delete(
+        &self,
+        name: &str,
+        _spec: Option<Value>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        if let Some(lb) = self.describe(name).await? {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            match self
+                .elb
+                .delete_load_balancer()
+                .load_balancer_arn(&arn)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_load_balancer_not_found_exception()) => {}
+                Err(e) => return Err(aws_error(format!("deleting load balancer {name}"), e)),
+            }
+            self.elb
+                .wait_until_load_balancers_deleted()
+                .load_balancer_arns(&arn)
+                .wait(DELETED_TIMEOUT)
+                .await
+                .map_err(|e| {
+                    ProviderError::with_source(
+                        ErrorKind::Timeout,
+                        format!("waiting for load balancer {name} to be deleted"),
+                        e,
+                    )
+                })?;
+        }
+        if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
+            delete_security_group(&self.ec2, sg).await?;
+        }
+        Ok(())
+    }
+
+    async fn find(&self, t: &Target<'_, Value>) -> Result<Option<Outcome>, ProviderError> {
+        let Some(lb) = self.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let s = settings(t.config)?;
+        let listeners = self
+            .listeners(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        let sg = find_security_group(
+            &self.ec2,
+            &group_name(t.name),
+            lb.vpc_id().unwrap_or_default(),
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(Some(outcome(&lb, &listeners, &s.listeners, &sg)))
+    }
+}
