@@ -38,7 +38,9 @@ emulator-venv:
 ## environment, show its dev plan, deploy the components whose providers exist (queue, bucket,
 ## database, cache) to the emulator, and show `panka status`. A second run changes nothing.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
-DEMO_TARGETS := --component orders/queue --component orders/assets --component orders/db --component orders/cache
+# The orders API and everything it uses (database, cache, queue, bucket, the payments ledger,
+# the shared cluster and load balancer) come along as its dependencies.
+DEMO_TARGETS := --component orders/api
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
@@ -47,7 +49,7 @@ demo: build
 	done
 	@echo "== plan $(STACK) / dev"
 	@$(PANKA) plan --stack $(STACK) --environment dev
-	@echo "== apply $(STACK) / dev: the components whose providers exist (S3, SQS, RDS, Redis)"
+	@echo "== apply $(STACK) / dev: the orders API with its database, cache, queue, bucket and ledger"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev

@@ -15,8 +15,10 @@ case "${1:-status}" in
   start)
     if running; then echo "emulator already running on 127.0.0.1:$port (pid $(cat "$pidfile"))"; exit 0; fi
     venv="$("$root/scripts/moto-venv.sh")"
-    # ECS services report their tasks as running only when moto is told to (a known moto gap).
-    MOTO_ECS_SERVICE_RUNNING="${MOTO_ECS_SERVICE_RUNNING:-1}" \
+    # ECS services report their tasks as running only when moto is told to (a known moto gap):
+    # every new service then reports this many running tasks, enough for services of up to
+    # three replicas to finish their rollout.
+    MOTO_ECS_SERVICE_RUNNING="${MOTO_ECS_SERVICE_RUNNING:-3}" \
       nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/log" 2>&1 &
     echo $! >"$pidfile"
     for _ in $(seq 1 100); do

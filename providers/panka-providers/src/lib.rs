@@ -5,6 +5,7 @@
 //! [`KindProvider`]: panka_engine::KindProvider
 
 pub mod alb;
+pub mod dynamodb;
 pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
@@ -27,6 +28,7 @@ pub fn registry(aws: &Aws) -> Registry {
         aws.elasticache(),
         aws.ec2(),
     ));
+    r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
     r.register(microservice::MicroServiceProvider::new(
