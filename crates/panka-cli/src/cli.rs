@@ -293,4 +293,7 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Show only what the state records, without asking AWS how each resource is doing.
+    #[arg(long)]
+    pub offline: bool,
 }

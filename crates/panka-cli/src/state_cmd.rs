@@ -399,13 +399,18 @@ pub async fn status(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<Ex
             (name.clone(), value)
         })
         .collect();
+    let live = if args.offline {
+        std::collections::BTreeMap::new()
+    } else {
+        live_health(&stack, &resources, global).await
+    };
     if args.output == OutputFormat::Json {
         let doc = serde_json::json!({
             "stack": stack.name, "environment": stack.environment, "region": stack.region,
             "store": backends.state.describe(&backends.key),
             "serial": state.as_ref().map(|s| s.serial), "lineage": state.as_ref().map(|s| s.lineage.clone()),
             "lastDeployment": state.as_ref().and_then(|s| s.last_deployment.clone()),
-            "resources": resources.iter().map(|(a, r)| serde_json::json!({"address": a, "kind": r.kind, "status": r.status, "outputs": r.outputs, "updatedAt": r.updated_at})).collect::<Vec<_>>(),
+            "resources": resources.iter().map(|(a, r)| serde_json::json!({"address": a, "kind": r.kind, "status": r.status, "live": live.get(a), "outputs": r.outputs, "updatedAt": r.updated_at})).collect::<Vec<_>>(),
             "notDeployed": not_deployed, "notInConfiguration": not_declared,
             "pending": state.as_ref().map(|s| s.pending.len()).unwrap_or(0),
             "locks": locks, "outputs": outputs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
@@ -461,8 +466,11 @@ pub async fn status(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<Ex
                 "  {address:<width$}  {:<20} {:<8} {}",
                 r.kind,
                 format!("{:?}", r.status).to_lowercase(),
-                outs.join("  ")
+                live.get(address).map(String::as_str).unwrap_or_default()
             );
+            if !outs.is_empty() {
+                println!("  {:<width$}    {}", "", outs.join("  "));
+            }
         }
     }
     if !not_deployed.is_empty() {
@@ -513,4 +521,59 @@ Outputs:"
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How each recorded resource is doing in AWS, in a few words: the provider's health report, or
+/// whether it exists. Resources are asked concurrently; one that cannot be read says why.
+async fn live_health(
+    stack: &panka_format::Stack,
+    resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
+    global: &GlobalArgs,
+) -> std::collections::BTreeMap<String, String> {
+    /// How many resources are asked at once.
+    const CONCURRENCY: usize = 16;
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    let registry = panka_providers::registry(&aws);
+    let outputs: std::collections::HashMap<String, std::collections::BTreeMap<String, String>> =
+        resources
+            .iter()
+            .map(|(k, r)| (k.clone(), r.outputs.clone()))
+            .collect();
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (address, r) in resources {
+        let Some(provider) = registry.get(&r.kind) else {
+            continue;
+        };
+        let Ok(req) =
+            panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region)
+        else {
+            continue;
+        };
+        let (address, ids, limit) = (address.clone(), r.physical_ids.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let report = match provider.health(&req, &ids).await {
+                Ok(Some(h)) => h,
+                Ok(None) => match provider.read(&req, &ids).await {
+                    Ok(Some(_)) => "exists".to_string(),
+                    Ok(None) => "MISSING in AWS".to_string(),
+                    Err(e) => format!("unknown ({})", e.message),
+                },
+                Err(e) => format!("unknown ({})", e.message),
+            };
+            (address, report)
+        });
+    }
+    let mut live = std::collections::BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((address, report)) = done {
+            live.insert(address, report);
+        }
+    }
+    live
 }

@@ -154,6 +154,16 @@ pub trait KindProvider: Send + Sync + 'static {
         &self,
         target: &Target<'_, Self::Spec>,
     ) -> impl Future<Output = Result<Option<Outcome>, ProviderError>> + Send;
+    /// How the resource is doing, in a few words for `panka status` (tasks running, instance
+    /// state); `None` when the kind has nothing to say beyond existing, or it does not exist.
+    fn health(
+        &self,
+        target: &Target<'_, Self::Spec>,
+        ids: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<Option<String>, ProviderError>> + Send {
+        let _ = (target, ids);
+        async { Ok(None) }
+    }
 }
 
 /// A provider as the engine sees it: untyped, object-safe.
@@ -180,6 +190,14 @@ pub trait Provider: Send + Sync {
         &'a self,
         req: &'a Request,
     ) -> BoxFuture<'a, Result<Option<Outcome>, ProviderError>>;
+    fn health<'a>(
+        &'a self,
+        req: &'a Request,
+        ids: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        let _ = (req, ids);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Erases a [`KindProvider`].
@@ -259,6 +277,17 @@ impl<P: KindProvider> Provider for Erased<P> {
         Box::pin(async move {
             let spec = spec_of::<P::Spec>(P::KIND, &req.config)?;
             self.0.find(&target(req, spec)).await
+        })
+    }
+
+    fn health<'a>(
+        &'a self,
+        req: &'a Request,
+        ids: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        Box::pin(async move {
+            let spec = spec_of::<P::Spec>(P::KIND, &req.config)?;
+            self.0.health(&target(req, spec), ids).await
         })
     }
 }

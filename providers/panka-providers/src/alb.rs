@@ -436,6 +436,23 @@ impl KindProvider for LoadBalancerProvider {
         Ok(())
     }
 
+    async fn health(
+        &self,
+        t: &Target<'_, Value>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.map(|lb| {
+            format!(
+                "{} · {}",
+                lb.state()
+                    .and_then(|s| s.code())
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                lb.dns_name().unwrap_or_default()
+            )
+        }))
+    }
+
     async fn find(&self, t: &Target<'_, Value>) -> Result<Option<Outcome>, ProviderError> {
         let Some(lb) = self.describe(t.name).await? else {
             return Ok(None);

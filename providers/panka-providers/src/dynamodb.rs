@@ -16,8 +16,8 @@ use aws_sdk_dynamodb::types::{
     DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
     KeySchemaElement, KeyType, LocalSecondaryIndex, PointInTimeRecoverySpecification,
     Projection as DdbProjection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
-    SseSpecification, SseType, StreamSpecification, StreamViewType as DdbStream, TableClass as
-    DdbClass, TableDescription, TableStatus, Tag, TimeToLiveSpecification,
+    SseSpecification, SseType, StreamSpecification, StreamViewType as DdbStream,
+    TableClass as DdbClass, TableDescription, TableStatus, Tag, TimeToLiveSpecification,
 };
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
@@ -310,12 +310,7 @@ impl DynamoDbProvider {
             )
             .send()
             .await
-            .map_err(|e| {
-                aws_error(
-                    format!("setting point-in-time recovery of {name}"),
-                    e,
-                )
-            })?;
+            .map_err(|e| aws_error(format!("setting point-in-time recovery of {name}"), e))?;
         self.client
             .tag_resource()
             .resource_arn(arn)
@@ -378,8 +373,9 @@ impl KindProvider for DynamoDbProvider {
             match created {
                 Ok(_) => {}
                 // Created meanwhile by a run that did not finish: adopt it below.
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
-                }
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_in_use_exception()) => {}
                 Err(e) => return Err(aws_error(format!("creating DynamoDB table {name}"), e)),
             }
         }
@@ -476,7 +472,10 @@ impl KindProvider for DynamoDbProvider {
         if let Some(p) = &wanted_throughput
             && (billing_now != billing(s)
                 || throughput_now
-                    != Some((Some(p.read_capacity_units()), Some(p.write_capacity_units()))))
+                    != Some((
+                        Some(p.read_capacity_units()),
+                        Some(p.write_capacity_units()),
+                    )))
         {
             req = req.provisioned_throughput(p.clone());
             changed = true;
@@ -631,6 +630,20 @@ impl KindProvider for DynamoDbProvider {
                 )
             })?;
         Ok(())
+    }
+
+    async fn health(
+        &self,
+        t: &Target<'_, DynamoDbSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(table_name(t)).await?.map(|d| {
+            format!(
+                "{} · {} items",
+                d.table_status().map(|s| s.as_str()).unwrap_or("unknown"),
+                d.item_count().unwrap_or(0)
+            )
+        }))
     }
 
     async fn find(&self, t: &Target<'_, DynamoDbSpec>) -> Result<Option<Outcome>, ProviderError> {

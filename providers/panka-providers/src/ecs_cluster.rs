@@ -157,6 +157,21 @@ impl KindProvider for ClusterProvider {
         }
     }
 
+    async fn health(
+        &self,
+        t: &Target<'_, Value>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.map(|c| {
+            format!(
+                "{} services · {} tasks running · {} pending",
+                c.active_services_count(),
+                c.running_tasks_count(),
+                c.pending_tasks_count()
+            )
+        }))
+    }
+
     async fn find(&self, t: &Target<'_, Value>) -> Result<Option<Outcome>, ProviderError> {
         Ok(self.describe(t.name).await?.as_ref().map(outcome))
     }

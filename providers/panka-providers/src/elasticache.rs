@@ -466,6 +466,20 @@ impl KindProvider for RedisProvider {
         Ok(())
     }
 
+    async fn health(
+        &self,
+        t: &Target<'_, ElastiCacheRedisSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.map(|g| {
+            format!(
+                "{} · {} nodes",
+                g.status().unwrap_or("unknown"),
+                g.member_clusters().len()
+            )
+        }))
+    }
+
     async fn find(
         &self,
         t: &Target<'_, ElastiCacheRedisSpec>,

@@ -1835,6 +1835,18 @@ impl KindProvider for MicroServiceProvider {
         Ok(())
     }
 
+    async fn health(
+        &self,
+        t: &Target<'_, MicroServiceSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        let cluster = ids.get("cluster").cloned().unwrap_or_default();
+        Ok(self
+            .describe_service(&cluster, t.name)
+            .await?
+            .map(|svc| service_health(&svc)))
+    }
+
     async fn find(
         &self,
         t: &Target<'_, MicroServiceSpec>,
@@ -1873,6 +1885,36 @@ impl KindProvider for MicroServiceProvider {
         }
         Ok(Some(outcome))
     }
+}
+
+/// `2/2 running · rollout COMPLETED · revision 3` for a service.
+pub(crate) fn service_health(svc: &Service) -> String {
+    let primary = svc
+        .deployments()
+        .iter()
+        .find(|d| d.status() == Some("PRIMARY"));
+    let mut parts = vec![format!(
+        "{}/{} running",
+        svc.running_count(),
+        svc.desired_count()
+    )];
+    if svc.pending_count() > 0 {
+        parts.push(format!("{} pending", svc.pending_count()));
+    }
+    if let Some(state) = primary.and_then(|d| d.rollout_state()) {
+        parts.push(format!("rollout {}", state.as_str()));
+    }
+    if svc.deployments().len() > 1 {
+        parts.push(format!("{} deployments", svc.deployments().len()));
+    }
+    if let Some(rev) = svc
+        .task_definition()
+        .and_then(|td| td.rsplit_once(':'))
+        .map(|(_, r)| r)
+    {
+        parts.push(format!("revision {rev}"));
+    }
+    parts.join(" · ")
 }
 
 impl MicroServiceProvider {

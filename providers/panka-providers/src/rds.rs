@@ -476,6 +476,26 @@ impl KindProvider for RdsProvider {
         Ok(())
     }
 
+    async fn health(
+        &self,
+        t: &Target<'_, RdsSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.map(|db| {
+            format!(
+                "{} · {} {}{}",
+                db.db_instance_status().unwrap_or("unknown"),
+                db.engine().unwrap_or_default(),
+                db.engine_version().unwrap_or_default(),
+                if db.multi_az() == Some(true) {
+                    " · multi-AZ"
+                } else {
+                    ""
+                }
+            )
+        }))
+    }
+
     async fn find(&self, t: &Target<'_, RdsSpec>) -> Result<Option<Outcome>, ProviderError> {
         let Some(db) = self.describe(t.name).await? else {
             return Ok(None);
