@@ -1964,6 +1964,140 @@ mod tests {
         );
     }
 
+    /// A rollout the circuit breaker stopped is reported with the stopped tasks' reasons, the
+    /// unhealthy targets and the service's events, not as a bare failure.
+    #[tokio::test]
+    async fn a_failed_rollout_says_why() {
+        use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+        use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+        use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+        use aws_sdk_ecs::types::{
+            Container, Deployment, DeploymentRolloutState, ServiceEvent, Task,
+        };
+        use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+        use aws_sdk_elasticloadbalancingv2::types::{
+            TargetDescription, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+        };
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let describe = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+            DescribeServicesOutput::builder()
+                .services(
+                    Service::builder()
+                        .service_name("shop-dev-orders-api")
+                        .status("ACTIVE")
+                        .desired_count(2)
+                        .running_count(0)
+                        .deployments(
+                            Deployment::builder()
+                                .status("PRIMARY")
+                                .desired_count(2)
+                                .running_count(0)
+                                .rollout_state(DeploymentRolloutState::Failed)
+                                .rollout_state_reason(
+                                    "ECS deployment circuit breaker: tasks failed to start.",
+                                )
+                                .build(),
+                        )
+                        .load_balancers(
+                            EcsLoadBalancer::builder()
+                                .target_group_arn("arn:aws:elasticloadbalancing:tg/api")
+                                .build(),
+                        )
+                        .events(
+                            ServiceEvent::builder()
+                                .message("(service shop-dev-orders-api) rolling back to revision 3")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let list = mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| {
+            ListTasksOutput::builder()
+                .task_arns("arn:aws:ecs:task/1")
+                .build()
+        });
+        let tasks = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(
+                    Task::builder()
+                        .stopped_reason("Essential container in task exited")
+                        .containers(
+                            Container::builder()
+                                .name("api")
+                                .reason("CannotPullContainerError: image not found")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+            .then_output(|| {
+                DescribeTargetHealthOutput::builder()
+                    .target_health_descriptions(
+                        TargetHealthDescription::builder()
+                            .target(
+                                TargetDescription::builder()
+                                    .id("10.0.1.5")
+                                    .port(8080)
+                                    .build(),
+                            )
+                            .target_health(
+                                TargetHealth::builder()
+                                    .state(TargetHealthStateEnum::Unhealthy)
+                                    .description("Health checks failed with these codes: [503]")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &list, &tasks]);
+        let elb = mock_client!(aws_sdk_elasticloadbalancingv2, [&health]);
+        // Clients the rollout wait never calls.
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let provider = MicroServiceProvider::new(Clients {
+            ecs,
+            elb,
+            iam: aws_sdk_iam::Client::new(&conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+            scaling: aws_sdk_applicationautoscaling::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+        });
+        let spec: MicroServiceSpec = serde_json::from_value(
+            json!({"image": {"repository": "nginx"}, "ports": [{"name": "http", "port": 8080}]}),
+        )
+        .unwrap();
+        let tags = BTreeMap::new();
+        let config = json!({});
+        let target = Target {
+            address: "orders/api",
+            name: "shop-dev-orders-api",
+            spec,
+            tags: &tags,
+            region: "us-east-1",
+            config: &config,
+        };
+        let err = provider
+            .wait_rollout(&target, "shop-dev", 1)
+            .await
+            .unwrap_err();
+        let text = err.message;
+        for needle in [
+            "did not roll out: ECS deployment circuit breaker: tasks failed to start.",
+            "stopped task: Essential container in task exited (api: CannotPullContainerError: image not found)",
+            "target 10.0.1.5:8080 unhealthy: Health checks failed with these codes: [503]",
+            "event: (service shop-dev-orders-api) rolling back to revision 3",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+    }
+
     #[test]
     fn derived_priorities_are_stable_and_in_range() {
         let a = derived_priority("orders/api", "http");
