@@ -70,7 +70,9 @@ fn boto(script: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn shop() -> Env {
+/// The test stack: `orders/api` and `web/site` MicroServices and `orders/queue`; with `data`, also
+/// `orders/db` (RDS), `orders/cache` (Redis) and `orders/assets` (S3), which the API references.
+fn shop(data: bool) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("m{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let root = dir.path().join("s");
@@ -86,56 +88,8 @@ fn shop() -> Env {
     );
     let c = root.join("services/orders/components");
     write(
-        &c.join("db/rds.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: RDS\nmetadata: {name: db, service: orders}\nspec:\n  engine: {type: postgres, version: \"16.4\"}\n  instance: {class: db.t4g.micro, storage: {allocatedGB: 20}}\n  database: {name: orders, username: app}\n  deletion: {finalSnapshot: false}\n",
-    );
-    write(
-        &c.join("cache/elasticacheredis.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: ElastiCacheRedis\nmetadata: {name: cache, service: orders}\nspec: {nodeType: cache.t4g.micro, engineVersion: \"7.1\"}\n",
-    );
-    write(
         &c.join("queue/sqs.yaml"),
         "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
-    );
-    write(
-        &c.join("assets/s3.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: assets, service: orders}\nspec: {forceDestroy: true}\n",
-    );
-    write(
-        &c.join("api/microservice.yaml"),
-        r#"apiVersion: components.panka.io/v1
-kind: MicroService
-metadata: {name: api, service: orders}
-spec:
-  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
-  ports:
-    - {name: http, port: 8080, public: true, path: "/orders/*"}
-  environment:
-    - {name: LOG_LEVEL, value: info}
-    - name: DB_HOST
-      valueFrom: {component: db, output: endpoint}
-    - name: QUEUE_URL
-      valueFrom: {component: queue, output: url}
-    - name: REDIS_HOST
-      valueFrom: {component: cache, output: primaryEndpoint}
-    - name: ASSETS_BUCKET
-      valueFrom: {component: assets, output: name}
-  secrets:
-    - name: DB_PASSWORD
-      valueFrom: {component: db, output: masterSecretArn, jsonKey: password}
-  healthCheck:
-    readiness: {http: {path: /health}, periodSeconds: 15}
-    liveness: {http: {path: /health}}
----
-apiVersion: infra.panka.io/v1
-kind: ComponentInfra
-metadata: {name: api, service: orders}
-spec:
-  resources: {cpu: 512, memory: 1024}
-  scaling:
-    replicas: 1
-    autoscaling: {min: 1, max: 4, targetCpuPercent: 60}
-"#,
     );
     write(
         &root.join("services/web/components/site/microservice.yaml"),
@@ -148,12 +102,69 @@ spec:
     - {name: http, port: 80, public: true, path: "/*"}
 "#,
     );
+    let api = r#"apiVersion: components.panka.io/v1
+kind: MicroService
+metadata: {name: api, service: orders}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  ports:
+    - {name: http, port: 8080, public: true, path: "/orders/*"}
+  environment:
+    - {name: LOG_LEVEL, value: info}
+    - name: QUEUE_URL
+      valueFrom: {component: queue, output: url}
+DATA
+  healthCheck:
+    readiness: {http: {path: /health}, periodSeconds: 15}
+    liveness: {http: {path: /health}}
+---
+apiVersion: infra.panka.io/v1
+kind: ComponentInfra
+metadata: {name: api, service: orders}
+spec:
+  resources: {cpu: 512, memory: 1024}
+  scaling:
+    replicas: 1
+    autoscaling: {min: 1, max: 4, targetCpuPercent: 60}
+"#;
+    if !data {
+        write(&c.join("api/microservice.yaml"), &api.replace("DATA\n", ""));
+        return Env { dir, stack: name };
+    }
+    write(
+        &c.join("api/microservice.yaml"),
+        &api.replace(
+            "DATA\n",
+            r#"    - name: DB_HOST
+      valueFrom: {component: db, output: endpoint}
+    - name: REDIS_HOST
+      valueFrom: {component: cache, output: primaryEndpoint}
+    - name: ASSETS_BUCKET
+      valueFrom: {component: assets, output: name}
+  secrets:
+    - name: DB_PASSWORD
+      valueFrom: {component: db, output: masterSecretArn, jsonKey: password}
+"#,
+        ),
+    );
+    write(
+        &c.join("db/rds.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: RDS\nmetadata: {name: db, service: orders}\nspec:\n  engine: {type: postgres, version: \"16.4\"}\n  instance: {class: db.t4g.micro, storage: {allocatedGB: 20}}\n  database: {name: orders, username: app}\n  deletion: {finalSnapshot: false}\n",
+    );
+    write(
+        &c.join("cache/elasticacheredis.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: ElastiCacheRedis\nmetadata: {name: cache, service: orders}\nspec: {nodeType: cache.t4g.micro, engineVersion: \"7.1\"}\n",
+    );
+    write(
+        &c.join("assets/s3.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: assets, service: orders}\nspec: {forceDestroy: true}\n",
+    );
     Env { dir, stack: name }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microservices_with_database_cache_queue_and_bucket() {
-    let env = shop();
+    let env = shop(true);
     let root = env.root();
     let emu = panka_test_support::emulator();
     emu.start_recording().unwrap();
@@ -283,7 +294,8 @@ print(json.dumps({{
     assert_eq!(seen["policies"], serde_json::json!([60.0]));
 
     // The circuit breaker: moto does not keep a service's deployment configuration, so the
-    // check reads the CreateService requests the emulator received.
+    // check reads the CreateService requests the emulator received (for this stack: other tests
+    // share the emulator).
     let recorded = emu.recorded().unwrap();
     let create_services: Vec<Value> = recorded
         .iter()
@@ -291,6 +303,7 @@ print(json.dumps({{
             r["headers"]["X-Amz-Target"]
                 .as_str()
                 .is_some_and(|t| t.ends_with(".CreateService"))
+                && r["body"].as_str().is_some_and(|b| b.contains(&env.stack))
         })
         .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
         .collect();
@@ -375,6 +388,7 @@ print(json.dumps({{'revision': td['revision'], 'image': td['containerDefinitions
         .recorded()
         .unwrap()
         .iter()
+        .filter(|r| r["body"].as_str().is_some_and(|b| b.contains(&env.stack)))
         .filter_map(|r| {
             let target = r["headers"]["X-Amz-Target"].as_str().map(str::to_string);
             let action = r["body"]
@@ -427,4 +441,91 @@ print(json.dumps({{'services': services, 'clusters': len(clusters), 'lbs': len(l
     );
     assert_eq!(gone["roles"], serde_json::json!([]));
     assert_eq!(gone["tds"], serde_json::json!([]));
+}
+
+/// Two MicroServices and a queue, killed with SIGKILL at points through the apply, then applied
+/// again: every AWS piece exists once (counted with boto3), the plan is empty, and destroy leaves
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_microservice_apply_finishes_without_duplicates() {
+    for (i, delay_ms) in (0..8).map(|i| (i, 150 + i * 150)).collect::<Vec<_>>() {
+        let env = shop(false);
+        let (code, out) = env.run(&["validate"]);
+        assert_eq!(code, 0, "{out}");
+
+        let emu = panka_test_support::emulator();
+        let mut child = StdCommand::cargo_bin("panka")
+            .unwrap()
+            .current_dir(env.dir.path())
+            .args(["apply", "--auto-approve", "--stack", "s", "-e", "dev"])
+            .env("AWS_ENDPOINT_URL", &emu.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        let (code, out) = env.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "kill point {i} ({delay_ms} ms): {out}");
+        let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code, 0, "kill point {i}: {out}");
+
+        let api = format!("{}-dev-orders-api", env.stack);
+        let site = format!("{}-dev-web-site", env.stack);
+        let shared = format!("{}-dev", env.stack);
+        let count = |stack: &str| {
+            boto(&format!(
+                r#"
+ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw)
+iam = boto3.client('iam', **kw); logs = boto3.client('logs', **kw)
+clusters = [c for c in ecs.describe_clusters(clusters=['{shared}'])['clusters'] if c['status'] == 'ACTIVE']
+services = [s['serviceName'] for s in ecs.describe_services(cluster='{shared}', services=['{api}', '{site}'])['services'] if s['status'] == 'ACTIVE'] if clusters else []
+lbs = [l['LoadBalancerArn'] for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{shared}']
+rules = sum(len([r for r in elb.describe_rules(ListenerArn=li['ListenerArn'])['Rules'] if not r['IsDefault']]) for lb in lbs for li in elb.describe_listeners(LoadBalancerArn=lb)['Listeners'])
+tgs = [t['TargetGroupName'] for t in elb.describe_target_groups()['TargetGroups'] if t['TargetGroupName'].startswith('{stack}')]
+sgs = sorted(g['GroupName'] for g in ec2.describe_security_groups(Filters=[{{'Name': 'tag:panka:stack', 'Values': ['{stack}']}}])['SecurityGroups'])
+roles = sorted(r['RoleName'] for r in iam.list_roles()['Roles'] if r['RoleName'].startswith('{stack}'))
+tds = sorted(ecs.list_task_definitions(familyPrefix=f, status='ACTIVE')['taskDefinitionArns'] for f in ['{api}', '{site}'])
+groups = [g['logGroupName'] for g in logs.describe_log_groups(logGroupNamePrefix='/ecs/{stack}')['logGroups']]
+print(json.dumps({{'clusters': len(clusters), 'services': sorted(services), 'lbs': len(lbs), 'rules': rules, 'tgs': len(tgs), 'sgs': sgs, 'roles': len(roles), 'tds': [len(t) for t in tds], 'groups': len(groups)}}))
+"#
+            ))
+        };
+        let seen = count(&env.stack);
+        assert_eq!(seen["clusters"], 1, "kill point {i}: {seen}");
+        assert_eq!(
+            seen["services"],
+            serde_json::json!([api, site]),
+            "kill point {i}"
+        );
+        assert_eq!(seen["lbs"], 1, "kill point {i}: {seen}");
+        assert_eq!(seen["rules"], 2, "kill point {i}: {seen}");
+        assert_eq!(seen["tgs"], 2, "kill point {i}: {seen}");
+        assert_eq!(
+            seen["sgs"],
+            serde_json::json!([format!("{shared}-alb"), api, site]),
+            "kill point {i}"
+        );
+        assert_eq!(seen["roles"], 4, "kill point {i}: {seen}");
+        assert_eq!(
+            seen["tds"],
+            serde_json::json!([1, 1]),
+            "kill point {i}: {seen}"
+        );
+        assert_eq!(seen["groups"], 2, "kill point {i}: {seen}");
+
+        let (code, out) = env.run(&["destroy", "--auto-approve"]);
+        assert_eq!(code, 0, "{out}");
+        let seen = count(&env.stack);
+        assert_eq!(
+            seen,
+            serde_json::json!({"clusters": 0, "services": [], "lbs": 0, "rules": 0, "tgs": 0, "sgs": [], "roles": 0, "tds": [0, 0], "groups": 0}),
+            "kill point {i}"
+        );
+    }
 }

@@ -78,7 +78,11 @@ impl KindProvider for ClusterProvider {
     const KIND: &'static str = "SharedCluster";
 
     async fn create(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
-        // CreateCluster is idempotent for a name, and re-activates an inactive cluster.
+        // Made by a run that did not finish: bring it to the settings instead.
+        if self.describe(t.name).await?.is_some() {
+            return self.update(t, &BTreeMap::new()).await;
+        }
+        // CreateCluster re-activates an inactive cluster of the same name.
         let created = self
             .ecs
             .create_cluster()
@@ -115,7 +119,7 @@ impl KindProvider for ClusterProvider {
     ) -> Result<Outcome, ProviderError> {
         let updated = self
             .ecs
-            .update_cluster_settings()
+            .update_cluster()
             .cluster(t.name)
             .settings(setting(insights(t.config)))
             .send()

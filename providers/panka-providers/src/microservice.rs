@@ -969,7 +969,13 @@ impl MicroServiceProvider {
             .as_ref()
             .and_then(|svc| svc.task_definition())
             .map(str::to_string);
-        let td_arn = match (&current_td, self.task_digest(current_td.as_deref()).await?) {
+        // The revision the service runs, or else the family's latest (registered by a run that
+        // was killed before it created the service): reused when its input is the same.
+        let candidate = match &current_td {
+            Some(arn) => Some(arn.clone()),
+            None => self.latest_revision(t.name).await?,
+        };
+        let td_arn = match (&candidate, self.task_digest(candidate.as_deref()).await?) {
             (Some(arn), Some(d)) if d == td.digest => arn.clone(),
             _ => self.register(t, &ctx, &td, &exec_arn, &task_arn).await?,
         };
@@ -1113,7 +1119,32 @@ impl MicroServiceProvider {
         })
     }
 
-    /// The digest recorded on a task definition revision (its `panka:digest` tag).
+    /// The ARN of the family's latest active revision, if it has one.
+    async fn latest_revision(&self, family: &str) -> Result<Option<String>, ProviderError> {
+        let found = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .max_results(10)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("listing the task definitions of {family}"), e))?;
+        // The highest revision, whatever order the answer comes in.
+        Ok(found
+            .task_definition_arns()
+            .iter()
+            .filter(|arn| family_of(arn) == Some(family))
+            .max_by_key(|arn| {
+                arn.rsplit_once(':')
+                    .and_then(|(_, r)| r.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .cloned())
+    }
+
+    /// The digest recorded on a task definition revision (its `panka:task-digest` tag).
     async fn task_digest(&self, arn: Option<&str>) -> Result<Option<String>, ProviderError> {
         let Some(arn) = arn else { return Ok(None) };
         let found = self
@@ -1598,6 +1629,13 @@ impl MicroServiceProvider {
     }
 }
 
+/// The family of a task definition ARN (`...:task-definition/FAMILY:REVISION`).
+fn family_of(arn: &str) -> Option<&str> {
+    arn.rsplit_once('/')
+        .and_then(|(_, r)| r.rsplit_once(':'))
+        .map(|(f, _)| f)
+}
+
 /// Tag carrying the digest of a task definition's input.
 const DIGEST_TAG: &str = "panka:task-digest";
 
@@ -1787,12 +1825,7 @@ impl KindProvider for MicroServiceProvider {
                 .map_err(|e| aws_error(format!("listing the task definitions of {name}"), e))?;
             for arn in page.task_definition_arns() {
                 // The family prefix also matches longer names; keep to this family.
-                if arn
-                    .rsplit_once('/')
-                    .and_then(|(_, r)| r.rsplit_once(':'))
-                    .map(|(f, _)| f)
-                    == Some(name)
-                {
+                if family_of(arn) == Some(name) {
                     let _ = self
                         .ecs
                         .deregister_task_definition()
