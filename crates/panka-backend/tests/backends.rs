@@ -314,9 +314,19 @@ async fn one_winner_among_sixteen(locks: LockStore) {
         for g in winners {
             g.release().await.unwrap();
         }
-        // Without contention, a lock is always obtained.
+        // Without contention, a lock is always obtained. (Waiting a little: a process another
+        // test forks at this moment holds copies of our file descriptors, and so the file locks
+        // we just dropped, until it execs.)
         let g = locks
-            .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+            .acquire(&LockRequest {
+                ttl: Duration::from_secs(60),
+                ..LockRequest::new(
+                    key.clone(),
+                    LockScope::Stack,
+                    "apply",
+                    Duration::from_secs(5),
+                )
+            })
             .await
             .unwrap();
         g.release().await.unwrap();

@@ -370,6 +370,33 @@ print(json.dumps({{'revision': td['revision'], 'image': td['containerDefinitions
     let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 
+    // A change outside the task definition (log retention) updates in place and registers no
+    // new revision.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen(
+            "  healthCheck:\n",
+            "  logging: {retentionDays: 14}\n  healthCheck:\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let same = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw)
+s = ecs.describe_services(cluster='{shared}', services=['{api}'])['services'][0]
+g = boto3.client('logs', **kw).describe_log_groups(logGroupNamePrefix='/ecs/{api}')['logGroups'][0]
+print(json.dumps({{'td': s['taskDefinition'], 'retention': g['retentionInDays'], 'active': len(ecs.list_task_definitions(familyPrefix='{api}', status='ACTIVE')['taskDefinitionArns'])}}))
+"#
+    ));
+    assert!(same["td"].as_str().unwrap().ends_with(":2"), "{same}");
+    assert_eq!(same["retention"], 14);
+    assert_eq!(same["active"], 1);
+
     // Destroy (moto gap: a deleted Redis replication group stays "deleting" forever, so the
     // cache is left out): everything else goes, the shared load balancer and cluster last.
     emu.start_recording().unwrap();

@@ -379,11 +379,31 @@ fn task_definition(
     }
     let container = c.build();
     let r = &infra.resources;
+    // The digest is of panka's own inputs as JSON in a fixed order, not of the SDK structures,
+    // whose hash maps iterate in a different order in every process.
+    let input = json!({
+        "container": container_name(t.address),
+        "image": image(s),
+        "command": s.command,
+        "entrypoint": s.entrypoint,
+        "ports": s.ports,
+        "environment": env,
+        "secrets": secrets,
+        "liveness": s.health_check.liveness,
+        "logGroup": log_group(t.name),
+        "region": t.region,
+        "stopTimeout": s.stop_timeout_seconds,
+        "readonlyRootFilesystem": s.readonly_root_filesystem,
+        "user": s.user,
+        "cpu": r.cpu,
+        "memory": r.memory,
+        "ephemeralStorageGB": r.ephemeral_storage_gb,
+        "cpuArchitecture": s.cpu_architecture,
+        "executionRole": exec_role,
+        "taskRole": task_role,
+    });
     let mut hasher = Sha256::new();
-    hasher.update(format!(
-        "{container:?}|{}|{}|{}|{:?}|{exec_role}|{task_role}",
-        r.cpu, r.memory, r.ephemeral_storage_gb, s.cpu_architecture
-    ));
+    hasher.update(input.to_string());
     let digest = hasher
         .finalize()
         .iter()
