@@ -55,10 +55,15 @@ impl Backends {
 
     /// Checks the state store enforces conditional writes; mutating commands refuse one that does not.
     pub async fn check(&self) -> anyhow::Result<()> {
-        self.state
-            .check_conditional_writes(&self.key)
-            .await
-            .context("checking the state store")?;
+        if let Err(e) = self.state.check_conditional_writes(&self.key).await {
+            let e = anyhow::Error::new(e).context("checking the state store");
+            if format!("{e:#}").contains("NoSuchBucket") {
+                return Err(e.context(
+                    "the state bucket does not exist yet: create it and the lock table with `panka backend init` (same --stack and -e)",
+                ));
+            }
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -71,7 +76,12 @@ impl Backends {
     ) -> anyhow::Result<LockGuard> {
         let request = LockRequest::new(self.key.clone(), scope, operation, wait);
         tokio::select! {
-            guard = self.locks.acquire(&request) => Ok(guard?),
+            guard = self.locks.acquire(&request) => match guard {
+                Ok(g) => Ok(g),
+                Err(e) if format!("{e:?}").contains("ResourceNotFound") => Err(anyhow::Error::new(e)
+                    .context("the lock table does not exist yet: create it with `panka backend init` (same --stack and -e)")),
+                Err(e) => Err(e.into()),
+            },
             _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted while waiting for the lock"),
         }
     }
