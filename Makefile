@@ -37,18 +37,23 @@ emulator-venv:
 ## The main job: build panka, start the local emulator, validate the example stack for every
 ## environment, show its dev plan, deploy the components whose providers exist (queue, bucket,
 ## database, cache) to the emulator, and show `panka status`. A second run changes nothing.
-DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+# The demo keeps its state in S3 and its locks in DynamoDB on the emulator, as a team would on AWS.
+DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
+	PANKA_STATE_BUCKET=panka-demo-state PANKA_LOCK_TABLE=panka-demo-locks
 # The orders API and everything it uses (database, cache, queue, bucket, the payments ledger,
 # the shared cluster and load balancer) come along as its dependencies.
 DEMO_TARGETS := --component orders/api
+
+## The main job: build, start the emulator, initialise the backend, deploy the example's orders
+## API with what it uses to dev, and show what is running. Run it again: the apply is a no-op.
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
 	  echo "== validate $(STACK) / $$env"; \
 	  $(PANKA) validate --stack $(STACK) --environment $$env || exit 1; \
 	done
-	@echo "== plan $(STACK) / dev"
-	@$(PANKA) plan --stack $(STACK) --environment dev
+	@echo "== backend init: state bucket and lock table on the emulator"
+	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
 	@echo "== apply $(STACK) / dev: the orders API with its database, cache, queue, bucket and ledger"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"

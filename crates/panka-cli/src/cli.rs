@@ -69,6 +69,13 @@ pub struct StackArgs {
     /// Sets a variable, overriding the environment's and the stack's values.
     #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
+    /// Keep state in this S3 bucket instead of the backend stack.yaml names (like Terraform's
+    /// -backend-config): for CI accounts and emulators. Needs --lock-table unless stack.yaml has one.
+    #[arg(long, env = "PANKA_STATE_BUCKET", value_name = "BUCKET")]
+    pub state_bucket: Option<String>,
+    /// Take locks in this DynamoDB table instead of the one stack.yaml names.
+    #[arg(long, env = "PANKA_LOCK_TABLE", value_name = "TABLE")]
+    pub lock_table: Option<String>,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -60,5 +60,38 @@ pub fn load_valid(args: &StackArgs) -> anyhow::Result<Stack> {
     if !loaded.diagnostics.items.is_empty() {
         print_diagnostics(&loaded);
     }
-    Ok(loaded.stack.expect("checked above"))
+    let mut stack = loaded.stack.expect("checked above");
+    override_backend(&mut stack, args)?;
+    Ok(stack)
+}
+
+/// `--state-bucket` and `--lock-table` (or `PANKA_STATE_BUCKET`, `PANKA_LOCK_TABLE`) over the
+/// backend stack.yaml names.
+fn override_backend(stack: &mut Stack, args: &StackArgs) -> anyhow::Result<()> {
+    if args.state_bucket.is_none() && args.lock_table.is_none() {
+        return Ok(());
+    }
+    let current = stack.backend.as_ref().map(|b| b.s3.clone());
+    let bucket = args
+        .state_bucket
+        .clone()
+        .or_else(|| current.as_ref().map(|b| b.bucket.clone()));
+    let lock_table = args
+        .lock_table
+        .clone()
+        .or_else(|| current.as_ref().map(|b| b.lock_table.clone()));
+    let (Some(bucket), Some(lock_table)) = (bucket, lock_table) else {
+        anyhow::bail!(
+            "an S3 backend needs both a state bucket and a lock table: pass --state-bucket and --lock-table (or set PANKA_STATE_BUCKET and PANKA_LOCK_TABLE)"
+        );
+    };
+    stack.backend = Some(panka_format::model::Backend {
+        s3: panka_format::model::S3Backend {
+            bucket,
+            lock_table,
+            region: current.as_ref().and_then(|b| b.region.clone()),
+            prefix: current.and_then(|b| b.prefix),
+        },
+    });
+    Ok(())
 }

@@ -396,3 +396,107 @@ fn local_backend_commands() {
     );
     assert_eq!(doc["resources"].as_array().unwrap().len(), 13);
 }
+
+/// `--state-bucket`/`--lock-table` (and their environment variables) put a stack without a
+/// backend in stack.yaml on S3 and DynamoDB; a missing bucket says to run `backend init`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_given_on_the_command_line() {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let (bucket, table) = (format!("cli-state-{suffix}"), format!("cli-locks-{suffix}"));
+    let dir = example(None);
+    let d = dir.path();
+    let flags = ["--state-bucket", &bucket, "--lock-table", &table];
+
+    let mut args = vec![
+        "apply",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--component",
+        "orders/queue",
+        "--auto-approve",
+    ];
+    args.extend(flags);
+    let (code, out, err) = run(d, &args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("panka backend init"), "{err}");
+
+    let (code, out, err) = run(
+        d,
+        &[
+            "backend",
+            "init",
+            "--stack",
+            "shop",
+            "-e",
+            "dev",
+            "--state-bucket",
+            &bucket,
+            "--lock-table",
+            &table,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let out = panka(d)
+        .args([
+            "apply",
+            "--stack",
+            "shop",
+            "-e",
+            "dev",
+            "--component",
+            "orders/queue",
+            "--auto-approve",
+        ])
+        .env("PANKA_STATE_BUCKET", &bucket)
+        .env("PANKA_LOCK_TABLE", &table)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The state is in the bucket (read with the SDK), and nothing was written locally.
+    let emu = panka_test_support::emulator();
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&emu.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "t", "t", None, None, "test",
+        ))
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("stacks/shop/dev/state.json")
+        .send()
+        .await
+        .unwrap();
+    let body = object.body.collect().await.unwrap().into_bytes();
+    let state: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(state["resources"].get("orders/queue").is_some(), "{state}");
+    assert!(!d.join("shop/.panka/dev/state.json").exists());
+    // Half an S3 backend is refused.
+    let (code, _, err) = run(
+        d,
+        &[
+            "plan",
+            "--stack",
+            "shop",
+            "-e",
+            "dev",
+            "--state-bucket",
+            &bucket,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("--lock-table"), "{err}");
+}
