@@ -1724,6 +1724,8 @@ impl KindProvider for MicroServiceProvider {
                 .task_definition()
                 .and_then(|d| d.container_definitions().first())
                 .and_then(|c| c.image())
+            // The same reference as the spec's (a missing tag is `latest`) is no drift.
+            && img != image(&t.spec)
         {
             let (repo, tag) = match img.split_once('@') {
                 Some((r, d)) => (r.to_string(), json!({"digest": d})),
