@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use panka_aws::{Aws, AwsOptions};
 use panka_backend::{Changes, LockScope, commit, ops};
 use panka_engine::{Event, ExecuteOptions, Outcome, Registry, execute, recover};
 use panka_format::Stack;
@@ -191,12 +190,7 @@ async fn run(
     }
     let backends = Backends::for_stack(stack, global).await;
     backends.check().await?;
-    let aws = Aws::load(&AwsOptions {
-        region: Some(stack.region.clone()),
-        endpoint_url: global.endpoint_url.clone(),
-    })
-    .await;
-    let registry = panka_providers::registry(&aws);
+    let registry = crate::plan::providers(stack, global).await;
     let scope = lock_scope(target);
     let guard = backends
         .lock(scope.clone(), operation, global.lock_timeout)

@@ -113,6 +113,26 @@ pub fn graph(args: &GraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every provider, with AWS clients for the stack's region (and `--endpoint-url`).
+pub(crate) async fn providers(stack: &Stack, global: &GlobalArgs) -> panka_engine::Registry {
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    panka_providers::registry(&aws)
+}
+
+/// The outputs of every recorded resource, for resolving references in provider requests.
+pub(crate) fn recorded_outputs(
+    resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
+) -> std::collections::HashMap<String, std::collections::BTreeMap<String, String>> {
+    resources
+        .iter()
+        .map(|(k, r)| (k.clone(), r.outputs.clone()))
+        .collect()
+}
+
 /// Replaces each recorded resource's configuration with what AWS reports, so that the plan
 /// shows drift as changes; a resource gone from AWS leaves the state (and is created again).
 pub(crate) async fn refresh(
@@ -120,18 +140,8 @@ pub(crate) async fn refresh(
     state: &mut State,
     global: &GlobalArgs,
 ) -> anyhow::Result<()> {
-    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
-        region: Some(stack.region.clone()),
-        endpoint_url: global.endpoint_url.clone(),
-    })
-    .await;
-    let registry = panka_providers::registry(&aws);
-    let outputs: std::collections::HashMap<String, std::collections::BTreeMap<String, String>> =
-        state
-            .resources
-            .iter()
-            .map(|(k, r)| (k.clone(), r.outputs.clone()))
-            .collect();
+    let registry = providers(stack, global).await;
+    let outputs = recorded_outputs(&state.resources);
     let mut gone = Vec::new();
     let mut unread = Vec::new();
     let addresses: Vec<String> = state.resources.keys().cloned().collect();

@@ -532,17 +532,8 @@ async fn live_health(
 ) -> std::collections::BTreeMap<String, String> {
     /// How many resources are asked at once.
     const CONCURRENCY: usize = 16;
-    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
-        region: Some(stack.region.clone()),
-        endpoint_url: global.endpoint_url.clone(),
-    })
-    .await;
-    let registry = panka_providers::registry(&aws);
-    let outputs: std::collections::HashMap<String, std::collections::BTreeMap<String, String>> =
-        resources
-            .iter()
-            .map(|(k, r)| (k.clone(), r.outputs.clone()))
-            .collect();
+    let registry = crate::plan::providers(stack, global).await;
+    let outputs = crate::plan::recorded_outputs(resources);
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let mut tasks = tokio::task::JoinSet::new();
     for (address, r) in resources {

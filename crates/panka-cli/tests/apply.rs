@@ -4,28 +4,19 @@
 //! with SIGKILL at many points finishes on the next run with no duplicate and nothing untracked.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
+
+use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
-
-struct Env {
-    dir: tempfile::TempDir,
-    stack: String,
-}
-
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
+mod emulated;
+use emulated::{Env, write};
 
 /// A stack of `buckets` buckets and `queues` queues (every third FIFO, every other with a
 /// dead-letter queue), queues depending on the first bucket.
 fn stack(buckets: usize, queues: usize) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("e{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let root = dir.path().join("s");
+    let env = Env::new("e");
+    let name = env.stack.clone();
+    let root = env.root();
     write(
         &root.join("stack.yaml"),
         &format!(
@@ -58,37 +49,7 @@ fn stack(buckets: usize, queues: usize) -> Env {
             ),
         );
     }
-    Env { dir, stack: name }
-}
-
-impl Env {
-    fn root(&self) -> std::path::PathBuf {
-        self.dir.path().join("s")
-    }
-
-    fn panka(&self, args: &[&str]) -> StdCommand {
-        let emu = panka_test_support::emulator();
-        let mut cmd = StdCommand::cargo_bin("panka").unwrap();
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .args(["--stack", "s", "-e", "dev"])
-            .env("AWS_ENDPOINT_URL", &emu.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let out = self.panka(args).output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
-    }
+    env
 }
 
 async fn sdk() -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {

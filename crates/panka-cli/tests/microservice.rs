@@ -5,77 +5,19 @@
 //! rules, the roles, autoscaling; an image tag change as one update and a new revision; destroy
 //! removes everything, the shared load balancer and cluster last.
 
-use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
+mod emulated;
+use emulated::{Env, boto, write};
 
-use assert_cmd::cargo::CommandCargoExt;
+use std::process::Stdio;
+
 use serde_json::Value;
-
-fn write(p: &Path, text: &str) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-struct Env {
-    dir: tempfile::TempDir,
-    stack: String,
-}
-
-impl Env {
-    fn root(&self) -> std::path::PathBuf {
-        self.dir.path().join("s")
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let emu = panka_test_support::emulator();
-        let out = StdCommand::cargo_bin("panka")
-            .unwrap()
-            .current_dir(self.dir.path())
-            .args(args)
-            .args(["--stack", "s", "-e", "dev"])
-            .env("AWS_ENDPOINT_URL", &emu.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
-    }
-}
-
-/// Runs a boto3 script against the emulator (with `kw` holding the client settings) and parses
-/// the JSON it prints.
-fn boto(script: &str) -> Value {
-    let emu = panka_test_support::emulator();
-    let full = format!(
-        "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{script}",
-        emu.endpoint
-    );
-    let out = StdCommand::new(panka_test_support::python())
-        .arg("-c")
-        .arg(&full)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// The test stack: `orders/api` and `web/site` MicroServices and `orders/queue`; with `data`, also
 /// `orders/db` (RDS), `orders/cache` (Redis) and `orders/assets` (S3), which the API references.
 fn shop(data: bool) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("m{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let root = dir.path().join("s");
+    let env = Env::new("m");
+    let name = env.stack.clone();
+    let root = env.root();
     write(
         &root.join("stack.yaml"),
         &format!(
@@ -129,7 +71,7 @@ spec:
 "#;
     if !data {
         write(&c.join("api/microservice.yaml"), &api.replace("DATA\n", ""));
-        return Env { dir, stack: name };
+        return env;
     }
     write(
         &c.join("api/microservice.yaml"),
@@ -159,7 +101,7 @@ spec:
         &c.join("assets/s3.yaml"),
         "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: assets, service: orders}\nspec: {forceDestroy: true}\n",
     );
-    Env { dir, stack: name }
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -483,16 +425,8 @@ async fn a_killed_microservice_apply_finishes_without_duplicates() {
         let (code, out) = env.run(&["validate"]);
         assert_eq!(code, 0, "{out}");
 
-        let emu = panka_test_support::emulator();
-        let mut child = StdCommand::cargo_bin("panka")
-            .unwrap()
-            .current_dir(env.dir.path())
-            .args(["apply", "--auto-approve", "--stack", "s", "-e", "dev"])
-            .env("AWS_ENDPOINT_URL", &emu.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .stdin(Stdio::null())
+        let mut child = env
+            .panka(&["apply", "--auto-approve"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -1423,15 +1423,7 @@ impl MicroServiceProvider {
                         .unwrap_or("the deployment failed");
                     return Err(ProviderError::new(
                         ErrorKind::Invalid,
-                        format!(
-                            "ECS service {} did not roll out: {reason}{}",
-                            t.name,
-                            if why.is_empty() {
-                                String::new()
-                            } else {
-                                format!("\n{why}")
-                            }
-                        ),
+                        format!("ECS service {} did not roll out: {reason}{why}", t.name),
                     ));
                 }
                 _ => {}
@@ -1441,13 +1433,8 @@ impl MicroServiceProvider {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
                     format!(
-                        "ECS service {} still rolling out after {timeout_minutes} min ({running} of {desired} tasks running){}",
-                        t.name,
-                        if why.is_empty() {
-                            String::new()
-                        } else {
-                            format!("\n{why}")
-                        }
+                        "ECS service {} still rolling out after {timeout_minutes} min ({running} of {desired} tasks running){why}",
+                        t.name
                     ),
                 ));
             }
@@ -1455,8 +1442,8 @@ impl MicroServiceProvider {
         }
     }
 
-    /// Why a rollout is not done: stopped tasks' reasons, unhealthy targets, recent events.
-    /// Best effort: what cannot be read is left out.
+    /// Why a rollout is not done, one line each after a newline: stopped tasks' reasons,
+    /// unhealthy targets, recent events. Best effort: what cannot be read is left out.
     async fn diagnose(
         &self,
         t: &Target<'_, MicroServiceSpec>,
@@ -1542,7 +1529,7 @@ impl MicroServiceProvider {
                 lines.push(format!("  event: {m}"));
             }
         }
-        lines.join("\n")
+        lines.iter().map(|l| format!("\n{l}")).collect()
     }
 
     /// The outputs of an existing service, read back from ECS (after a crash, or on refresh).

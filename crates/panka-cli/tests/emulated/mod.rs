@@ -1,0 +1,85 @@
+//! Helpers of the tests that run `panka` against the emulator: a stack in a temp folder, running
+//! panka on it with the emulator's endpoint, and reading AWS back with boto3.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// Writes a file, creating its folders.
+pub fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A stack under `DIR/s`, named `stack` (unique per test, so tests can share the emulator).
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub stack: String,
+}
+
+impl Env {
+    /// A new temp folder and a unique stack name starting with `prefix`.
+    pub fn new(prefix: &str) -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            stack: format!(
+                "{prefix}{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+        }
+    }
+
+    /// The folder holding stack.yaml.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("s")
+    }
+
+    /// `panka ARGS --stack s -e dev` against the emulator, stdin closed.
+    pub fn panka(&self, args: &[&str]) -> StdCommand {
+        let emu = panka_test_support::emulator();
+        let mut cmd = StdCommand::cargo_bin("panka").unwrap();
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .args(["--stack", "s", "-e", "dev"])
+            .env("AWS_ENDPOINT_URL", &emu.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs panka; its exit code and its stdout and stderr together.
+    pub fn run(&self, args: &[&str]) -> (i32, String) {
+        let out = self.panka(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code().unwrap_or(-1), text)
+    }
+}
+
+/// Runs a boto3 script against the emulator (with `kw` holding the client settings) and parses
+/// the JSON it prints.
+#[allow(dead_code)] // not every test binary reads AWS back with boto3
+pub fn boto(script: &str) -> serde_json::Value {
+    let emu = panka_test_support::emulator();
+    let full = format!(
+        "import boto3, json\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n{script}",
+        emu.endpoint
+    );
+    let out = StdCommand::new(panka_test_support::python())
+        .arg("-c")
+        .arg(&full)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
