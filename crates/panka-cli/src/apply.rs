@@ -162,6 +162,46 @@ fn kept_by_exclude(
     Ok(kept)
 }
 
+/// The service lock that serializes creating and changing the stack's shared resources.
+const SHARED_LOCK: &str = "_shared";
+/// How long a service apply waits for another one to finish the shared resources: creating a
+/// load balancer takes a few minutes.
+const SHARED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The plan's actions on the stack's shared resources, and the others.
+fn split_shared(plan: &Plan) -> (Plan, Plan) {
+    let is_shared =
+        |a: &panka_plan::Action| a.address.starts_with(panka_engine::resolve::SHARED_PREFIX);
+    let mut shared = plan.clone();
+    shared.actions.retain(|a| is_shared(a));
+    let mut rest = plan.clone();
+    rest.actions.retain(|a| !is_shared(a));
+    (shared, rest)
+}
+
+/// One report of two runs made one after the other.
+fn merge_reports(
+    first: panka_engine::Report,
+    second: panka_engine::Report,
+) -> panka_engine::Report {
+    let mut results = first.results;
+    results.extend(second.results);
+    let (a, b) = (first.counts, second.counts);
+    panka_engine::Report {
+        results,
+        counts: panka_state::ChangeCounts {
+            created: a.created + b.created,
+            updated: a.updated + b.updated,
+            replaced: a.replaced + b.replaced,
+            deleted: a.deleted + b.deleted,
+            failed: a.failed + b.failed,
+        },
+        cancelled: first.cancelled || second.cancelled,
+        state: second.state.or(first.state),
+        writes: first.writes + second.writes,
+    }
+}
+
 /// How a run goes: ask or not, refresh or not, how many at once.
 struct RunOptions {
     auto_approve: bool,
@@ -284,12 +324,19 @@ async fn run_locked(
     };
     // A service lock covers that service only: changing another service's resources (a
     // dependency that comes along with targeting) needs them applied first, or the stack lock.
+    // The stack's shared cluster and load balancer are the exception: a service apply creates or
+    // updates them when it needs them (their providers converge by name, so two service applies
+    // doing so at once end with one of each), but never deletes them.
     if let LockScope::Service(svc) = scope {
         let outside: Vec<String> = plan
             .actions
             .iter()
             .filter(|a| {
-                a.action != ActionKind::NoOp && a.address.split('/').next() != Some(svc.as_str())
+                let shared_ok = a.address.starts_with(panka_engine::resolve::SHARED_PREFIX)
+                    && matches!(a.action, ActionKind::Create | ActionKind::Update);
+                a.action != ActionKind::NoOp
+                    && !shared_ok
+                    && a.address.split('/').next() != Some(svc.as_str())
             })
             .map(|a| format!("{} ({})", a.address, a.action.verb()))
             .collect();
@@ -350,17 +397,63 @@ async fn run_locked(
     } else {
         Arc::new(show_event)
     };
-    let report = execute(
-        &plan,
-        state.as_ref(),
-        registry,
-        &backends.state,
-        &backends.key,
-        &options,
-        display,
-        cancel_rx,
-    )
-    .await;
+    // Under a service lock, the stack's shared resources are applied first and on their own,
+    // under the `_shared` lock, so that two service applies never create them at once.
+    let shared_first = matches!(scope, LockScope::Service(_))
+        && plan.actions.iter().any(|a| {
+            a.address.starts_with(panka_engine::resolve::SHARED_PREFIX)
+                && a.action != ActionKind::NoOp
+        });
+    let report = if shared_first {
+        let (shared, rest) = split_shared(&plan);
+        println!("The stack's shared resources first, under the `_shared` lock:");
+        let shared_lock = backends
+            .lock(
+                LockScope::Service(SHARED_LOCK.into()),
+                operation,
+                global.lock_timeout.max(SHARED_LOCK_WAIT),
+            )
+            .await?;
+        let first = execute(
+            &shared,
+            state.as_ref(),
+            registry,
+            &backends.state,
+            &backends.key,
+            &options,
+            display.clone(),
+            cancel_rx.clone(),
+        )
+        .await;
+        shared_lock
+            .release()
+            .await
+            .context("releasing the `_shared` lock")?;
+        let second = execute(
+            &rest,
+            first.state.as_ref().or(state.as_ref()),
+            registry,
+            &backends.state,
+            &backends.key,
+            &options,
+            display,
+            cancel_rx,
+        )
+        .await;
+        merge_reports(first, second)
+    } else {
+        execute(
+            &plan,
+            state.as_ref(),
+            registry,
+            &backends.state,
+            &backends.key,
+            &options,
+            display,
+            cancel_rx,
+        )
+        .await
+    };
     ctrl_c.abort();
 
     let result = if report.cancelled {

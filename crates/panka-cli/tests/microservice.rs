@@ -493,3 +493,77 @@ print(json.dumps({{'clusters': len(clusters), 'services': sorted(services), 'lbs
         );
     }
 }
+
+/// Two teams deploy their services of a new stack at the same moment, each under its own service
+/// lock (state in S3, locks in DynamoDB): both need the stack's shared cluster and load balancer,
+/// both create them, and there is one of each afterwards; a second round changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_service_applies_create_the_shared_resources_once() {
+    let env = shop(false);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let (bucket, table) = (format!("ms-{suffix}"), format!("ml-{suffix}"));
+    let backend = [
+        "--state-bucket",
+        bucket.as_str(),
+        "--lock-table",
+        table.as_str(),
+    ];
+    let mut init = vec!["backend", "init"];
+    init.extend(backend);
+    let (code, out) = env.run(&init);
+    assert_eq!(code, 0, "{out}");
+    for round in 0..2 {
+        let start = |svc: &str| {
+            let mut args = vec!["apply", "--auto-approve", "--service", svc];
+            args.extend(backend);
+            env.panka(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (orders, web) = (start("orders"), start("web"));
+        for (svc, child) in [("orders", orders), ("web", web)] {
+            let out = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "round {round}, {svc}: {text}");
+            if round == 1 {
+                assert!(text.contains("No changes"), "round {round}, {svc}: {text}");
+            }
+        }
+    }
+    let shared = format!("{}-dev", env.stack);
+    let seen = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw)
+clusters = [c for c in ecs.list_clusters()['clusterArns'] if c.endswith('/{shared}')]
+lbs = [l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{shared}']
+sgs = [g['GroupName'] for g in ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{shared}-alb']}}])['SecurityGroups']]
+listeners = elb.describe_listeners(LoadBalancerArn=lbs[0]['LoadBalancerArn'])['Listeners']
+services = [s for s in ecs.list_services(cluster='{shared}')['serviceArns']]
+s3 = boto3.client('s3', **kw)
+state = json.loads(s3.get_object(Bucket='{bucket}', Key='stacks/{stack}/dev/state.json')['Body'].read())
+print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 'listeners': len(listeners), 'services': len(services), 'resources': sorted(state['resources'])}}))
+"#,
+        stack = env.stack
+    ));
+    assert_eq!(seen["clusters"], 1, "{seen}");
+    assert_eq!(seen["lbs"], 1, "{seen}");
+    assert_eq!(seen["sgs"], 1, "{seen}");
+    assert_eq!(seen["listeners"], 1, "{seen}");
+    assert_eq!(seen["services"], 2, "{seen}");
+    assert_eq!(
+        seen["resources"],
+        serde_json::json!([
+            "_shared/cluster",
+            "_shared/load-balancer",
+            "orders/api",
+            "orders/queue",
+            "web/site"
+        ])
+    );
+}

@@ -222,14 +222,27 @@ impl LoadBalancerProvider {
                     .security_groups(&sg)
                     .set_tags(Some(elb_tags(t.tags)))
                     .send()
-                    .await
-                    .map_err(|e| aws_error(format!("creating load balancer {}", t.name), e))?;
-                created.load_balancers().first().cloned().ok_or_else(|| {
-                    ProviderError::new(
-                        ErrorKind::Invalid,
-                        format!("ELB returned no load balancer for {}", t.name),
-                    )
-                })?
+                    .await;
+                match created {
+                    Ok(c) => c.load_balancers().first().cloned().ok_or_else(|| {
+                        ProviderError::new(
+                            ErrorKind::Invalid,
+                            format!("ELB returned no load balancer for {}", t.name),
+                        )
+                    })?,
+                    // Made at the same moment by another apply: use that one.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_duplicate_load_balancer_name_exception()) =>
+                    {
+                        self.describe(t.name).await?.ok_or_else(|| {
+                            aws_error(format!("creating load balancer {}", t.name), e)
+                        })?
+                    }
+                    Err(e) => {
+                        return Err(aws_error(format!("creating load balancer {}", t.name), e));
+                    }
+                }
             }
         };
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
@@ -301,7 +314,8 @@ impl LoadBalancerProvider {
                         .map_err(|e| aws_error(format!("updating listener {}", l.port), e))?;
                 }
                 None => {
-                    self.elb
+                    let created = self
+                        .elb
                         .create_listener()
                         .load_balancer_arn(lb_arn)
                         .port(l.port as i32)
@@ -311,8 +325,17 @@ impl LoadBalancerProvider {
                         .default_actions(default_action(l))
                         .set_tags(Some(elb_tags(tags)))
                         .send()
-                        .await
-                        .map_err(|e| aws_error(format!("creating listener {}", l.port), e))?;
+                        .await;
+                    match created {
+                        Ok(_) => {}
+                        // Made at the same moment by another apply, with the same settings.
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_duplicate_listener_exception()) => {}
+                        Err(e) => {
+                            return Err(aws_error(format!("creating listener {}", l.port), e));
+                        }
+                    }
                 }
             }
         }

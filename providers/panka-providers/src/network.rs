@@ -145,8 +145,22 @@ pub async fn ensure_security_group(
                 .build(),
         )
         .send()
-        .await
-        .map_err(|e| aws_error(format!("creating security group {name}"), e))?;
+        .await;
+    let created = match created {
+        Ok(c) => c,
+        // Made at the same moment by another apply (two services creating the stack's shared
+        // load balancer): use that one.
+        Err(e)
+            if e.as_service_error().and_then(|s| s.meta().code())
+                == Some("InvalidGroup.Duplicate") =>
+        {
+            if let Some(id) = find_security_group(ec2, name, vpc_id).await? {
+                return Ok(id);
+            }
+            return Err(aws_error(format!("creating security group {name}"), e));
+        }
+        Err(e) => return Err(aws_error(format!("creating security group {name}"), e)),
+    };
     created.group_id().map(str::to_string).ok_or_else(|| {
         ProviderError::new(
             ErrorKind::Invalid,
