@@ -342,6 +342,36 @@ print(json.dumps({{'td': s['taskDefinition'], 'retention': g['retentionInDays'],
     assert_eq!(same["retention"], 14);
     assert_eq!(same["active"], 1);
 
+    // The queue is replaced (made FIFO): the API, which takes its URL, is updated after it and
+    // runs with the new URL.
+    std::fs::write(
+        root.join("services/orders/components/queue/sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {fifo: true}\n",
+    )
+    .unwrap();
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("inputs[orders/queue]: known after apply (orders/queue is replaced)"),
+        "{out}"
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated, 1 replaced"), "{out}");
+    let fifo = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw)
+s = ecs.describe_services(cluster='{shared}', services=['{api}'])['services'][0]
+td = ecs.describe_task_definition(taskDefinition=s['taskDefinition'])['taskDefinition']
+url = boto3.client('sqs', **kw).get_queue_url(QueueName='{stack}-dev-orders-queue.fifo')['QueueUrl']
+print(json.dumps({{'env': {{e['name']: e['value'] for e in td['containerDefinitions'][0]['environment']}}, 'url': url}}))
+"#,
+        stack = env.stack
+    ));
+    assert_eq!(fifo["env"]["QUEUE_URL"], fifo["url"], "{fifo}");
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+
     // Destroy (moto gap: a deleted Redis replication group stays "deleting" forever, so the
     // cache is left out): everything else goes, the shared load balancer and cluster last.
     emu.start_recording().unwrap();

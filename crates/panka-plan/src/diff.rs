@@ -23,6 +23,26 @@ pub struct FieldChange {
     pub forces_replacement: bool,
     /// The field concerns a secret: its values are never shown.
     pub sensitive: bool,
+    /// Why the resource changes although its configuration does not: a resource it refers to is
+    /// replaced or created again, so the values it takes from it are known only after apply
+    /// (`path` is then `inputs[ADDRESS]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+}
+
+impl FieldChange {
+    /// The change a resource sees when `address`, which it refers to, is replaced or created
+    /// again (`what`: "replaced", "created").
+    pub fn upstream(address: &str, what: &str) -> FieldChange {
+        FieldChange {
+            path: format!("inputs[{address}]"),
+            old: None,
+            new: None,
+            forces_replacement: false,
+            sensitive: false,
+            upstream: Some(format!("{address} is {what}")),
+        }
+    }
 }
 
 /// The differences between `old` and `new` configurations of a resource of `kind`.
@@ -124,6 +144,7 @@ fn change(path: &str, old: Option<Value>, new: Option<Value>) -> FieldChange {
         new,
         forces_replacement: false,
         sensitive: false,
+        upstream: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Building a plan: the actions that bring recorded state to the desired stack.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -362,6 +362,8 @@ pub fn plan(
         actions.push(action_for(d, action, wave, changes, &stack.region));
     }
 
+    refresh_dependents(stack, &desired, &mut actions);
+
     // Resources recorded in state but no longer desired: deleted after every other wave, each
     // after the deleted resources that depend on it.
     let desired_addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
@@ -442,6 +444,61 @@ pub fn plan(
         summary,
         cost,
     })
+}
+
+/// A resource whose configuration is unchanged but which takes values from a resource that is
+/// replaced or created again (new endpoint, new security group, new ARN) is updated too, after
+/// it, so that it picks the new values up. The values it refers to are the component's
+/// references and, for the kinds that run on them, the stack's shared resources.
+fn refresh_dependents(stack: &Stack, desired: &[DesiredResource], actions: &mut [Action]) {
+    let renewed: HashMap<String, &'static str> = actions
+        .iter()
+        .filter_map(|a| match a.action {
+            ActionKind::Replace => Some((a.address.clone(), "replaced")),
+            ActionKind::Create => Some((a.address.clone(), "created")),
+            _ => None,
+        })
+        .collect();
+    if renewed.is_empty() {
+        return;
+    }
+    let references: HashMap<String, Vec<String>> = stack
+        .components
+        .values()
+        .map(|c| {
+            (
+                c.address.to_string(),
+                c.references.iter().map(|r| r.target.to_string()).collect(),
+            )
+        })
+        .collect();
+    let by_address: HashMap<&str, &DesiredResource> =
+        desired.iter().map(|d| (d.address.as_str(), d)).collect();
+    for a in actions.iter_mut().filter(|a| a.action == ActionKind::NoOp) {
+        let Some(d) = by_address.get(a.address.as_str()) else {
+            continue;
+        };
+        let mut uses: Vec<&String> = references
+            .get(&a.address)
+            .map(|r| r.iter().collect())
+            .unwrap_or_default();
+        uses.extend(d.depends_on.iter().filter(|x| x.starts_with("_shared/")));
+        uses.sort();
+        uses.dedup();
+        let changes: Vec<FieldChange> = uses
+            .iter()
+            .filter_map(|u| {
+                renewed
+                    .get(u.as_str())
+                    .map(|what| FieldChange::upstream(u, what))
+            })
+            .collect();
+        if !changes.is_empty() {
+            a.action = ActionKind::Update;
+            a.changes = changes;
+            a.config = Some(d.config.clone());
+        }
+    }
 }
 
 fn action_for(

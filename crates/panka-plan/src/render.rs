@@ -89,7 +89,9 @@ pub fn render_text(plan: &Plan) -> String {
                 } else {
                     ""
                 };
-                if c.sensitive {
+                if let Some(why) = &c.upstream {
+                    let _ = writeln!(s, "      {}: known after apply ({why})", c.path);
+                } else if c.sensitive {
                     let _ = writeln!(s, "      {}: (sensitive){marker}", c.path);
                 } else {
                     let _ = writeln!(

@@ -126,6 +126,29 @@ fn a_replace() {
         .unwrap();
     assert_eq!(a.action, ActionKind::Replace);
     assert_eq!(a.replace_reasons(), vec!["spec.fifo"]);
+    // The API takes the queue's URL: it is updated after the queue, to pick the new one up.
+    let api = p
+        .actions
+        .iter()
+        .find(|a| a.address == "orders/api")
+        .unwrap();
+    assert_eq!(api.action, ActionKind::Update);
+    assert_eq!(api.changes.len(), 1);
+    assert_eq!(api.changes[0].path, "inputs[orders/queue]");
+    assert_eq!(
+        api.changes[0].upstream.as_deref(),
+        Some("orders/queue is replaced")
+    );
+    assert!(api.depends_on.iter().any(|d| d == "orders/queue"));
+    assert!(api.wave > a.wave);
+    // A resource that neither refers to the queue nor is changed stays as it is.
+    let ledger = p
+        .actions
+        .iter()
+        .find(|a| a.address == "payments/ledger")
+        .unwrap();
+    assert_eq!(ledger.action, ActionKind::NoOp);
+    json_of(&p);
     insta::assert_snapshot!("replace", render_text(&p));
 }
 
