@@ -4,14 +4,21 @@
 //! Outputs: `name`, `arn`. Nothing forces replacement; Container Insights is set in place.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName, Tag};
+use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use serde_json::Value;
 
 use crate::errors::aws_error;
+
+/// Tasks of a deleted service take up to their stop timeout (and the load balancer's
+/// deregistration delay) to stop; the cluster cannot be deleted before.
+const DRAIN_WAIT: Duration = Duration::from_secs(600);
+const DRAIN_POLL: Duration = Duration::from_secs(10);
 
 /// The ECS cluster provider.
 #[derive(Clone, Debug)]
@@ -149,16 +156,38 @@ impl KindProvider for ClusterProvider {
         _spec: Option<Value>,
         _ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        match self.ecs.delete_cluster().cluster(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
-            {
-                Ok(())
+        let attempt = || async {
+            match self.ecs.delete_cluster().cluster(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception()) =>
+                {
+                    Ok(())
+                }
+                Err(e) => {
+                    // Tasks of a service just deleted may still be stopping.
+                    let busy = e.as_service_error().is_some_and(|s| {
+                        s.is_cluster_contains_tasks_exception()
+                            || s.is_cluster_contains_services_exception()
+                    });
+                    let mut err = aws_error(format!("deleting ECS cluster {name}"), e);
+                    if busy {
+                        err.kind = ErrorKind::Retryable;
+                    }
+                    Err(err)
+                }
             }
-            Err(e) => Err(aws_error(format!("deleting ECS cluster {name}"), e)),
-        }
+        };
+        attempt
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(DRAIN_POLL)
+                    .with_max_times((DRAIN_WAIT.as_secs() / DRAIN_POLL.as_secs()) as usize),
+            )
+            .sleep(tokio::time::sleep)
+            .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
+            .await
     }
 
     async fn health(
