@@ -596,4 +596,31 @@ print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 
             "web/site"
         ])
     );
+
+    // Each team removes its components from the YAML and applies its service: the shared
+    // resources stay (a service-scoped plan deletes only within its service) until a run under
+    // the stack lock finds them unused.
+    let root = env.root();
+    for (svc, components) in [("orders", vec!["api", "queue"]), ("web", vec!["site"])] {
+        for c in components {
+            std::fs::remove_dir_all(root.join(format!("services/{svc}/components/{c}"))).unwrap();
+        }
+        let mut args = vec!["apply", "--auto-approve", "--service", svc];
+        args.extend(backend);
+        let (code, out) = env.run(&args);
+        assert_eq!(code, 0, "{out}");
+        assert!(!out.contains("_shared/"), "{out}");
+    }
+    let count = || {
+        boto(&format!(
+            "ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw)\nprint(json.dumps([len([c for c in ecs.describe_clusters(clusters=['{shared}'])['clusters'] if c['status'] == 'ACTIVE']), len([l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{shared}'])]))"
+        ))
+    };
+    assert_eq!(count(), serde_json::json!([1, 1]));
+    let mut args = vec!["apply", "--auto-approve"];
+    args.extend(backend);
+    let (code, out) = env.run(&args);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 deleted"), "{out}");
+    assert_eq!(count(), serde_json::json!([0, 0]));
 }

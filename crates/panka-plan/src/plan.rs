@@ -109,6 +109,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The counts of `actions`.
+    pub fn of(actions: &[Action]) -> Summary {
+        let mut summary = Summary::default();
+        for a in actions {
+            match a.action {
+                ActionKind::NoOp => summary.no_op += 1,
+                ActionKind::Create => summary.create += 1,
+                ActionKind::Update => summary.update += 1,
+                ActionKind::Replace => summary.replace += 1,
+                ActionKind::Delete => summary.delete += 1,
+            }
+        }
+        summary
+    }
+
     pub fn changes(&self) -> usize {
         self.create + self.update + self.replace + self.delete
     }
@@ -421,16 +436,7 @@ pub fn plan(
         return Err(PlanError::ProtectedDestroy(protected));
     }
 
-    let mut summary = Summary::default();
-    for a in &actions {
-        match a.action {
-            ActionKind::NoOp => summary.no_op += 1,
-            ActionKind::Create => summary.create += 1,
-            ActionKind::Update => summary.update += 1,
-            ActionKind::Replace => summary.replace += 1,
-            ActionKind::Delete => summary.delete += 1,
-        }
-    }
+    let summary = Summary::of(&actions);
     let cost = estimate(&actions, &desired, &stack.region);
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
