@@ -90,6 +90,19 @@ spec:
         ),
     );
     write(
+        &c.join("fulfilment/worker.yaml"),
+        r#"apiVersion: components.panka.io/v1
+kind: Worker
+metadata: {name: fulfilment, service: orders}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  environment:
+    - name: DB_HOST
+      valueFrom: {component: db, output: endpoint}
+  subscriptions: [{component: queue}]
+"#,
+    );
+    write(
         &c.join("db/rds.yaml"),
         "apiVersion: components.panka.io/v1\nkind: RDS\nmetadata: {name: db, service: orders}\nspec:\n  engine: {type: postgres, version: \"16.4\"}\n  instance: {class: db.t4g.micro, storage: {allocatedGB: 20}}\n  database: {name: orders, username: app}\n  deletion: {finalSnapshot: false}\n",
     );
@@ -115,6 +128,7 @@ async fn microservices_with_database_cache_queue_and_bucket() {
 
     let api = format!("{}-dev-orders-api", env.stack);
     let site = format!("{}-dev-web-site", env.stack);
+    let worker = format!("{}-dev-orders-fulfilment", env.stack);
     let db = format!("{}-dev-orders-db", env.stack);
     let shared = format!("{}-dev", env.stack);
     let seen = boto(&format!(
@@ -122,8 +136,11 @@ async fn microservices_with_database_cache_queue_and_bucket() {
 ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw)
 rds = boto3.client('rds', **kw); sqs = boto3.client('sqs', **kw); iam = boto3.client('iam', **kw)
 logs = boto3.client('logs', **kw); aas = boto3.client('application-autoscaling', **kw)
-svc = ecs.describe_services(cluster='{shared}', services=['{api}', '{site}'])['services']
+svc = ecs.describe_services(cluster='{shared}', services=['{api}', '{site}', '{worker}'])['services']
 api = [s for s in svc if s['serviceName'] == '{api}'][0]
+worker = [s for s in svc if s['serviceName'] == '{worker}'][0]
+worker_td = ecs.describe_task_definition(taskDefinition=worker['taskDefinition'])['taskDefinition']
+worker_policy = iam.get_role_policy(RoleName='{worker}-task', PolicyName='panka')['PolicyDocument']
 td = ecs.describe_task_definition(taskDefinition=api['taskDefinition'])['taskDefinition']
 c = td['containerDefinitions'][0]
 d = rds.describe_db_instances(DBInstanceIdentifier='{db}')['DBInstances'][0]
@@ -142,6 +159,9 @@ targets = aas.describe_scalable_targets(ServiceNamespace='ecs', ResourceIds=['se
 policies = aas.describe_scaling_policies(ServiceNamespace='ecs', ResourceId='service/{shared}/{api}')['ScalingPolicies']
 print(json.dumps({{
   'services': sorted(s['serviceName'] for s in svc if s['status'] == 'ACTIVE'),
+  'worker': {{'lbs': worker['loadBalancers'], 'env': {{e['name']: e['value'] for e in worker_td['containerDefinitions'][0]['environment']}},
+    'sg': worker['networkConfiguration']['awsvpcConfiguration']['securityGroups'][0],
+    'actions': sorted(a for s in worker_policy['Statement'] for a in (s['Action'] if isinstance(s['Action'], list) else [s['Action']]))}},
   'desired': api['desiredCount'], 'launchType': api['launchType'],
   'env': {{e['name']: e['value'] for e in c['environment']}},
   'secrets': {{s['name']: s['valueFrom'] for s in c['secrets']}},
@@ -165,7 +185,20 @@ print(json.dumps({{
 "#,
         stack = env.stack
     ));
-    assert_eq!(seen["services"], serde_json::json!([api, site]));
+    assert_eq!(seen["services"], serde_json::json!([api, worker, site]));
+    // The worker: no load balancer, the database endpoint in its environment, the right to
+    // consume its queue, and a way into the database.
+    assert_eq!(seen["worker"]["lbs"], serde_json::json!([]));
+    assert_eq!(seen["worker"]["env"]["DB_HOST"], seen["endpoint"]);
+    assert!(
+        seen["worker"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "sqs:ReceiveMessage"),
+        "{}",
+        seen["worker"]
+    );
     assert_eq!(seen["desired"], 1);
     assert_eq!(seen["launchType"], "FARGATE");
     // The environment holds the resolved outputs; the secret is an ARN with its JSON key.
@@ -194,17 +227,20 @@ print(json.dumps({{
     assert_eq!(seen["tgType"], "ip");
     assert_eq!(seen["tgPort"], 8080);
     assert_eq!(seen["rule"], serde_json::json!([["/orders", "/orders/*"]]));
-    // The database admits the tasks on its port; the tasks admit the load balancer.
+    // The database admits the API's and the worker's tasks on its port; the tasks admit the
+    // load balancer.
     let task_sg = seen["taskSg"].as_str().unwrap();
-    assert!(
-        seen["dbIngress"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r[0] == 5432 && r[1].as_array().unwrap().iter().any(|g| g == task_sg)),
-        "{}",
-        seen["dbIngress"]
-    );
+    for group in [task_sg, seen["worker"]["sg"].as_str().unwrap()] {
+        assert!(
+            seen["dbIngress"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r[0] == 5432 && r[1].as_array().unwrap().iter().any(|g| g == group)),
+            "{group}: {}",
+            seen["dbIngress"]
+        );
+    }
     let lb_sg = seen["lbSgs"][0].as_str().unwrap();
     assert!(
         seen["taskIngress"]
@@ -249,7 +285,7 @@ print(json.dumps({{
         })
         .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
         .collect();
-    assert_eq!(create_services.len(), 2);
+    assert_eq!(create_services.len(), 3);
     for body in &create_services {
         assert_eq!(
             body["deploymentConfiguration"]["deploymentCircuitBreaker"],
@@ -357,7 +393,8 @@ print(json.dumps({{'td': s['taskDefinition'], 'retention': g['retentionInDays'],
     );
     let (code, out) = env.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("1 updated, 1 replaced"), "{out}");
+    // (The worker, which consumes the queue, is updated too.)
+    assert!(out.contains("2 updated, 1 replaced"), "{out}");
     let fifo = boto(&format!(
         r#"
 ecs = boto3.client('ecs', **kw)

@@ -31,15 +31,15 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
-    r.register(microservice::MicroServiceProvider::new(
-        microservice::Clients {
-            ecs: aws.ecs(),
-            elb: aws.elbv2(),
-            iam: aws.iam(),
-            logs: aws.logs(),
-            scaling: aws.autoscaling(),
-            ec2: aws.ec2(),
-        },
-    ));
+    let ecs_clients = microservice::Clients {
+        ecs: aws.ecs(),
+        elb: aws.elbv2(),
+        iam: aws.iam(),
+        logs: aws.logs(),
+        scaling: aws.autoscaling(),
+        ec2: aws.ec2(),
+    };
+    r.register(microservice::MicroServiceProvider::new(ecs_clients.clone()));
+    r.register(microservice::WorkerProvider::new(ecs_clients));
     r
 }

@@ -1,4 +1,6 @@
-//! MicroService: an ECS Fargate service behind the stack's shared Application Load Balancer.
+//! MicroService and Worker: ECS Fargate services, a MicroService behind the stack's shared
+//! Application Load Balancer, a Worker without one (both providers are one generic type over the
+//! kind's spec, [`EcsKind`]).
 //!
 //! Per component: a CloudWatch log group, a task execution role (image pulls, logs, the
 //! secrets it injects) and a task role (the components it references), a security group that
@@ -15,6 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::client::Waiters as _;
@@ -33,9 +36,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use panka_engine::provider::Outcome;
 use panka_engine::resolve::input;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
-use panka_format::kinds::{CpuArchitecture, MicroServiceSpec, Port, PortProtocol, Probe};
+use panka_format::kinds::{
+    CpuArchitecture, EcsDeployment, EnvVar, Image, Logging, MicroServiceSpec, Port, PortProtocol,
+    Probe, Secret, WorkerSpec,
+};
 use panka_format::model::{ComponentInfraSpec, SubnetPlacement};
 use panka_format::naming::shorten;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -61,15 +69,100 @@ const PRIORITY_TRIES: u32 = 50;
 /// Stopped tasks and service events quoted when a rollout fails.
 const REASONS_SHOWN: usize = 5;
 
-/// The MicroService provider.
+/// The provider of an ECS Fargate service kind: [`MicroServiceProvider`] or [`WorkerProvider`].
 #[derive(Clone, Debug)]
-pub struct MicroServiceProvider {
+pub struct EcsServiceProvider<S> {
     ecs: aws_sdk_ecs::Client,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     iam: aws_sdk_iam::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     scaling: aws_sdk_applicationautoscaling::Client,
     ec2: aws_sdk_ec2::Client,
+    kind: PhantomData<fn() -> S>,
+}
+
+/// MicroServices: ECS services behind the stack's shared load balancer.
+pub type MicroServiceProvider = EcsServiceProvider<MicroServiceSpec>;
+/// Workers: ECS services without a load balancer.
+pub type WorkerProvider = EcsServiceProvider<WorkerSpec>;
+
+/// What the two ECS service kinds have in common, as the provider uses it.
+pub struct Workload<'a> {
+    pub image: &'a Image,
+    pub command: &'a Option<Vec<String>>,
+    pub entrypoint: &'a Option<Vec<String>>,
+    pub ports: &'a [Port],
+    pub environment: &'a [EnvVar],
+    pub secrets: &'a [Secret],
+    pub readiness: &'a Option<Probe>,
+    pub liveness: &'a Option<Probe>,
+    pub deployment: &'a EcsDeployment,
+    pub logging: &'a Logging,
+    pub cpu_architecture: CpuArchitecture,
+    pub stop_timeout_seconds: u32,
+    pub readonly_root_filesystem: bool,
+    pub user: &'a Option<String>,
+    pub enable_execute_command: bool,
+}
+
+/// A kind deployed as an ECS service.
+pub trait EcsKind: DeserializeOwned + Serialize + Send + Sync + 'static {
+    /// The kind's name.
+    const KIND: &'static str;
+    /// Whether it runs behind the stack's shared load balancer (and has `url` and
+    /// `targetGroupArn` outputs).
+    const LOAD_BALANCED: bool;
+    fn workload(&self) -> Workload<'_>;
+}
+
+impl EcsKind for MicroServiceSpec {
+    const KIND: &'static str = "MicroService";
+    const LOAD_BALANCED: bool = true;
+
+    fn workload(&self) -> Workload<'_> {
+        Workload {
+            image: &self.image,
+            command: &self.command,
+            entrypoint: &self.entrypoint,
+            ports: &self.ports,
+            environment: &self.environment,
+            secrets: &self.secrets,
+            readiness: &self.health_check.readiness,
+            liveness: &self.health_check.liveness,
+            deployment: &self.deployment,
+            logging: &self.logging,
+            cpu_architecture: self.cpu_architecture,
+            stop_timeout_seconds: self.stop_timeout_seconds,
+            readonly_root_filesystem: self.readonly_root_filesystem,
+            user: &self.user,
+            enable_execute_command: self.enable_execute_command,
+        }
+    }
+}
+
+impl EcsKind for WorkerSpec {
+    const KIND: &'static str = "Worker";
+    const LOAD_BALANCED: bool = false;
+
+    fn workload(&self) -> Workload<'_> {
+        Workload {
+            image: &self.image,
+            command: &self.command,
+            entrypoint: &self.entrypoint,
+            ports: &[],
+            environment: &self.environment,
+            secrets: &self.secrets,
+            readiness: &None,
+            liveness: &self.health_check,
+            deployment: &self.deployment,
+            logging: &self.logging,
+            cpu_architecture: self.cpu_architecture,
+            stop_timeout_seconds: self.stop_timeout_seconds,
+            readonly_root_filesystem: false,
+            user: &None,
+            enable_execute_command: self.enable_execute_command,
+        }
+    }
 }
 
 /// The AWS clients a MicroService uses.
@@ -83,15 +176,16 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
 }
 
-impl MicroServiceProvider {
+impl<S> EcsServiceProvider<S> {
     pub fn new(c: Clients) -> Self {
-        MicroServiceProvider {
+        EcsServiceProvider {
             ecs: c.ecs,
             elb: c.elb,
             iam: c.iam,
             logs: c.logs,
             scaling: c.scaling,
             ec2: c.ec2,
+            kind: PhantomData,
         }
     }
 }
@@ -149,13 +243,17 @@ fn shared(config: &Value, address: &str) -> Result<BTreeMap<String, String>, Pro
     })
 }
 
-impl MicroServiceProvider {
-    async fn context(&self, t: &Target<'_, MicroServiceSpec>) -> Result<Context, ProviderError> {
+impl<S: EcsKind> EcsServiceProvider<S> {
+    async fn context(&self, t: &Target<'_, S>) -> Result<Context, ProviderError> {
         let cluster = shared(t.config, "_shared/cluster")?
             .get("name")
             .cloned()
             .unwrap_or_default();
-        let lb = shared(t.config, "_shared/load-balancer")?;
+        let lb = if S::LOAD_BALANCED {
+            shared(t.config, "_shared/load-balancer")?
+        } else {
+            BTreeMap::new()
+        };
         let infra: ComponentInfraSpec = t
             .config
             .get("infra")
@@ -191,8 +289,7 @@ impl MicroServiceProvider {
 }
 
 /// The image reference: digest over tag, `latest` when neither is given.
-fn image(spec: &MicroServiceSpec) -> String {
-    let i = &spec.image;
+fn image(i: &Image) -> String {
     match (&i.digest, &i.tag) {
         (Some(d), _) => format!("{}@{d}", i.repository),
         (None, Some(t)) => format!("{}:{t}", i.repository),
@@ -201,12 +298,8 @@ fn image(spec: &MicroServiceSpec) -> String {
 }
 
 /// Environment variables with every `valueFrom` replaced by the referenced output.
-fn environment(
-    spec: &MicroServiceSpec,
-    config: &Value,
-) -> Result<Vec<(String, String)>, ProviderError> {
-    spec.environment
-        .iter()
+fn environment(vars: &[EnvVar], config: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+    vars.iter()
         .enumerate()
         .map(|(i, e)| {
             let value = match (&e.value, &e.value_from) {
@@ -228,12 +321,8 @@ fn environment(
 
 /// Secrets as ECS takes them: the name and the ARN (or SSM name) to read at task start. Never a
 /// value.
-fn secrets(
-    spec: &MicroServiceSpec,
-    config: &Value,
-) -> Result<Vec<(String, String)>, ProviderError> {
-    spec.secrets
-        .iter()
+fn secrets(list: &[Secret], config: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+    list.iter()
         .enumerate()
         .map(|(i, s)| {
             let src = &s.value_from;
@@ -316,19 +405,19 @@ struct TaskDefinition {
     digest: String,
 }
 
-fn task_definition(
-    t: &Target<'_, MicroServiceSpec>,
+fn task_definition<S: EcsKind>(
+    t: &Target<'_, S>,
     infra: &ComponentInfraSpec,
     exec_role: &str,
     task_role: &str,
 ) -> Result<TaskDefinition, ProviderError> {
-    let s = &t.spec;
-    let env = environment(s, t.config)?;
-    let secrets = secrets(s, t.config)?;
+    let s = t.spec.workload();
+    let env = environment(s.environment, t.config)?;
+    let secrets = secrets(s.secrets, t.config)?;
     let first_port = s.ports.first().map_or(80, |p| p.port);
     let mut c = ContainerDefinition::builder()
         .name(container_name(t.address))
-        .image(image(s))
+        .image(image(s.image))
         .essential(true)
         .set_command(s.command.clone())
         .set_entry_point(s.entrypoint.clone())
@@ -344,7 +433,7 @@ fn task_definition(
                 .build()
                 .map_err(|e| ProviderError::with_source(ErrorKind::Invalid, "log settings", e))?,
         );
-    for p in &s.ports {
+    for p in s.ports {
         let (protocol, app) = match p.protocol {
             PortProtocol::Udp => (TransportProtocol::Udp, None),
             PortProtocol::Tcp => (TransportProtocol::Tcp, None),
@@ -374,7 +463,7 @@ fn task_definition(
                 .map_err(|e| ProviderError::with_source(ErrorKind::Invalid, "secret", e))?,
         );
     }
-    if let Some(probe) = &s.health_check.liveness {
+    if let Some(probe) = s.liveness {
         c = c.health_check(liveness(probe, first_port)?);
     }
     let container = c.build();
@@ -383,13 +472,13 @@ fn task_definition(
     // whose hash maps iterate in a different order in every process.
     let input = json!({
         "container": container_name(t.address),
-        "image": image(s),
+        "image": image(s.image),
         "command": s.command,
         "entrypoint": s.entrypoint,
         "ports": s.ports,
         "environment": env,
         "secrets": secrets,
-        "liveness": s.health_check.liveness,
+        "liveness": s.liveness,
         "logGroup": log_group(t.name),
         "region": t.region,
         "stopTimeout": s.stop_timeout_seconds,
@@ -417,7 +506,7 @@ fn task_definition(
 
 /// The `Statement` list of the task role: access to the components the service references,
 /// inferred from their ARN outputs.
-fn task_statements(t: &Target<'_, MicroServiceSpec>) -> Vec<Value> {
+fn task_statements<S: EcsKind>(t: &Target<'_, S>) -> Vec<Value> {
     let mut arns = BTreeSet::new();
     if let Some(inputs) = t.config.get("inputs").and_then(Value::as_object) {
         for (path, i) in inputs {
@@ -453,7 +542,7 @@ fn task_statements(t: &Target<'_, MicroServiceSpec>) -> Vec<Value> {
         };
         statements.push(statement);
     }
-    if t.spec.enable_execute_command {
+    if t.spec.workload().enable_execute_command {
         statements.push(json!({"Effect": "Allow", "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], "Resource": "*"}));
     }
     statements
@@ -461,10 +550,7 @@ fn task_statements(t: &Target<'_, MicroServiceSpec>) -> Vec<Value> {
 
 /// The execution role's statements: pulling images, writing logs, reading the secrets it
 /// injects.
-fn execution_statements(
-    t: &Target<'_, MicroServiceSpec>,
-    secrets: &[(String, String)],
-) -> Vec<Value> {
+fn execution_statements<S: EcsKind>(t: &Target<'_, S>, secrets: &[(String, String)]) -> Vec<Value> {
     let mut statements = vec![
         json!({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"], "Resource": "*"}),
         json!({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": format!("arn:aws:logs:{}:*:log-group:{}:*", t.region, log_group(t.name))}),
@@ -528,7 +614,7 @@ fn rule_conditions(p: &Port) -> Vec<RuleCondition> {
 
 // --------------------------------------------------------------------------- the provider
 
-impl MicroServiceProvider {
+impl<S: EcsKind> EcsServiceProvider<S> {
     async fn ensure_log_group(
         &self,
         name: &str,
@@ -668,12 +754,12 @@ impl MicroServiceProvider {
     /// The target group of a public port, created or brought to the readiness check.
     async fn ensure_target_group(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         vpc: &str,
         p: &Port,
     ) -> Result<String, ProviderError> {
         let name = target_group(t.name, p);
-        let readiness = t.spec.health_check.readiness.as_ref();
+        let readiness = t.spec.workload().readiness.as_ref();
         let http = readiness.and_then(|r| r.http.as_ref());
         let grpc = p.protocol == PortProtocol::Grpc;
         let protocol = if p.protocol == PortProtocol::Https {
@@ -768,7 +854,7 @@ impl MicroServiceProvider {
     /// listener; found by its forward target, created with the next free priority otherwise.
     async fn ensure_rule(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         listener: &str,
         p: &Port,
         tg: &str,
@@ -904,15 +990,15 @@ impl MicroServiceProvider {
 
     /// Everything but the ECS service itself and its autoscaling: log group, roles, security
     /// groups and their rules, target groups, listener rules, the task definition.
-    async fn converge(&self, t: &Target<'_, MicroServiceSpec>) -> Result<Outcome, ProviderError> {
-        let s = &t.spec;
+    async fn converge(&self, t: &Target<'_, S>) -> Result<Outcome, ProviderError> {
+        let s = t.spec.workload();
         let ctx = self.context(t).await?;
         let mut ids = BTreeMap::new();
         let mut outputs = BTreeMap::new();
 
         self.ensure_log_group(t.name, s.logging.retention_days, t.tags)
             .await?;
-        let secrets = secrets(s, t.config)?;
+        let secrets = secrets(s.secrets, t.config)?;
         let exec_arn = self
             .ensure_role(
                 &execution_role(t.name),
@@ -1041,7 +1127,6 @@ impl MicroServiceProvider {
             )
             .build();
         let grace = s
-            .health_check
             .readiness
             .as_ref()
             .map_or(0, |r| r.initial_delay_seconds as i32);
@@ -1131,8 +1216,10 @@ impl MicroServiceProvider {
         outputs.insert("taskRoleArn".to_string(), task_arn);
         outputs.insert("securityGroupId".to_string(), sg);
         outputs.insert("logGroupName".to_string(), log_group(t.name));
-        outputs.insert("url".to_string(), url(&ctx, s));
-        outputs.entry("targetGroupArn".to_string()).or_default();
+        if S::LOAD_BALANCED {
+            outputs.insert("url".to_string(), url(&ctx, &s));
+            outputs.entry("targetGroupArn".to_string()).or_default();
+        }
         Ok(Outcome {
             physical_ids: ids,
             outputs,
@@ -1185,7 +1272,7 @@ impl MicroServiceProvider {
 
     async fn register(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         ctx: &Context,
         td: &TaskDefinition,
         exec_arn: &str,
@@ -1199,7 +1286,7 @@ impl MicroServiceProvider {
                 .value(&td.digest)
                 .build(),
         );
-        let arch = match t.spec.cpu_architecture {
+        let arch = match t.spec.workload().cpu_architecture {
             CpuArchitecture::X86_64 => EcsArch::X8664,
             CpuArchitecture::Arm64 => EcsArch::Arm64,
         };
@@ -1253,7 +1340,7 @@ impl MicroServiceProvider {
 
     async fn converge_autoscaling(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         ctx: &Context,
         scaling: &panka_format::model::Scaling,
         outputs: &BTreeMap<String, String>,
@@ -1387,7 +1474,7 @@ impl MicroServiceProvider {
     /// with the stopped tasks' reasons, the unhealthy targets and the service's last events.
     async fn wait_rollout(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         cluster: &str,
         timeout_minutes: u32,
     ) -> Result<(), ProviderError> {
@@ -1444,12 +1531,7 @@ impl MicroServiceProvider {
 
     /// Why a rollout is not done, one line each after a newline: stopped tasks' reasons,
     /// unhealthy targets, recent events. Best effort: what cannot be read is left out.
-    async fn diagnose(
-        &self,
-        t: &Target<'_, MicroServiceSpec>,
-        cluster: &str,
-        svc: &Service,
-    ) -> String {
+    async fn diagnose(&self, t: &Target<'_, S>, cluster: &str, svc: &Service) -> String {
         let mut lines = Vec::new();
         if let Ok(stopped) = self
             .ecs
@@ -1535,7 +1617,7 @@ impl MicroServiceProvider {
     /// The outputs of an existing service, read back from ECS (after a crash, or on refresh).
     async fn observe(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         cluster: &str,
         svc: &Service,
     ) -> Result<Outcome, ProviderError> {
@@ -1583,8 +1665,10 @@ impl MicroServiceProvider {
             .and_then(|l| l.target_group_arn())
             .unwrap_or_default()
             .to_string();
-        outputs.insert("targetGroupArn".to_string(), tg);
-        for p in t.spec.ports.iter().filter(|p| p.public) {
+        if S::LOAD_BALANCED {
+            outputs.insert("targetGroupArn".to_string(), tg);
+        }
+        for p in t.spec.workload().ports.iter().filter(|p| p.public) {
             if let Some(arn) = svc
                 .load_balancers()
                 .iter()
@@ -1608,7 +1692,7 @@ impl MicroServiceProvider {
             else {
                 continue;
             };
-            for p in t.spec.ports.iter().filter(|p| p.public) {
+            for p in t.spec.workload().ports.iter().filter(|p| p.public) {
                 let Some(tg) = ids.get(&format!("targetGroup.{}", p.name)).cloned() else {
                     continue;
                 };
@@ -1626,9 +1710,11 @@ impl MicroServiceProvider {
         }
         let ctx_url = {
             let dns = lb.get("dnsName").cloned().unwrap_or_default();
-            url_of(&dns, &lb, &t.spec)
+            url_of(&dns, &lb, &t.spec.workload())
         };
-        outputs.insert("url".to_string(), ctx_url);
+        if S::LOAD_BALANCED {
+            outputs.insert("url".to_string(), ctx_url);
+        }
         Ok(Outcome {
             physical_ids: ids,
             outputs,
@@ -1646,14 +1732,14 @@ fn family_of(arn: &str) -> Option<&str> {
 /// Tag carrying the digest of a task definition's input.
 const DIGEST_TAG: &str = "panka:task-digest";
 
-fn url(ctx: &Context, s: &MicroServiceSpec) -> String {
+fn url(ctx: &Context, s: &Workload<'_>) -> String {
     let listeners: BTreeMap<String, String> = ctx.listeners.clone();
     url_of(&ctx.lb_dns, &listeners, s)
 }
 
 /// `http(s)://HOST/PATH` of the first public port: its host or the load balancer's name, and
 /// the path prefix of its rule.
-fn url_of(dns: &str, listeners: &BTreeMap<String, String>, s: &MicroServiceSpec) -> String {
+fn url_of(dns: &str, listeners: &BTreeMap<String, String>, s: &Workload<'_>) -> String {
     let Some(p) = s.ports.iter().find(|p| p.public) else {
         return String::new();
     };
@@ -1675,17 +1761,17 @@ fn url_of(dns: &str, listeners: &BTreeMap<String, String>, s: &MicroServiceSpec)
     format!("{scheme}://{host}{port}{path}")
 }
 
-impl KindProvider for MicroServiceProvider {
-    type Spec = MicroServiceSpec;
-    const KIND: &'static str = "MicroService";
+impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
+    type Spec = S;
+    const KIND: &'static str = S::KIND;
 
-    async fn create(&self, t: &Target<'_, MicroServiceSpec>) -> Result<Outcome, ProviderError> {
+    async fn create(&self, t: &Target<'_, S>) -> Result<Outcome, ProviderError> {
         self.converge(t).await
     }
 
     async fn read(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Option<Observed>, ProviderError> {
         let cluster = ids
@@ -1712,7 +1798,7 @@ impl KindProvider for MicroServiceProvider {
                 .and_then(|d| d.container_definitions().first())
                 .and_then(|c| c.image())
             // The same reference as the spec's (a missing tag is `latest`) is no drift.
-            && img != image(&t.spec)
+            && img != image(t.spec.workload().image)
         {
             let (repo, tag) = match img.split_once('@') {
                 Some((r, d)) => (r.to_string(), json!({"digest": d})),
@@ -1736,7 +1822,7 @@ impl KindProvider for MicroServiceProvider {
 
     async fn update(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Outcome, ProviderError> {
         let outcome = self.converge(t).await?;
@@ -1771,7 +1857,7 @@ impl KindProvider for MicroServiceProvider {
     async fn delete(
         &self,
         name: &str,
-        _spec: Option<MicroServiceSpec>,
+        _spec: Option<S>,
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
         use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
@@ -1879,7 +1965,7 @@ impl KindProvider for MicroServiceProvider {
 
     async fn health(
         &self,
-        t: &Target<'_, MicroServiceSpec>,
+        t: &Target<'_, S>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
         let cluster = ids.get("cluster").cloned().unwrap_or_default();
@@ -1889,10 +1975,7 @@ impl KindProvider for MicroServiceProvider {
             .map(|svc| service_health(&svc)))
     }
 
-    async fn find(
-        &self,
-        t: &Target<'_, MicroServiceSpec>,
-    ) -> Result<Option<Outcome>, ProviderError> {
+    async fn find(&self, t: &Target<'_, S>) -> Result<Option<Outcome>, ProviderError> {
         let cluster = input(t.config, "_shared/cluster")
             .and_then(|r| r.outputs.get("name").cloned())
             .unwrap_or_default();
@@ -1959,7 +2042,7 @@ pub(crate) fn service_health(svc: &Service) -> String {
     parts.join(" · ")
 }
 
-impl MicroServiceProvider {
+impl<S: EcsKind> EcsServiceProvider<S> {
     /// Deletes a target group, waiting while the load balancer still counts it in use.
     async fn delete_target_group(&self, arn: &str) -> Result<(), ProviderError> {
         for _ in 0..IN_USE_TRIES {
