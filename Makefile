@@ -34,18 +34,16 @@ lint: fmt-check clippy
 emulator-venv:
 	@scripts/moto-venv.sh >/dev/null
 
-## The main job: build panka, start the local emulator, validate the example stack for every
-## environment, show its dev plan, deploy the components whose providers exist (queue, bucket,
-## database, cache) to the emulator, and show `panka status`. A second run changes nothing.
 # The demo keeps its state in S3 and its locks in DynamoDB on the emulator, as a team would on AWS.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	PANKA_STATE_BUCKET=panka-demo-state PANKA_LOCK_TABLE=panka-demo-locks
-# The orders API and everything it uses (database, cache, queue, bucket, the payments ledger,
-# the shared cluster and load balancer) come along as its dependencies.
-DEMO_TARGETS := --component orders/api
+# The orders API and its queue worker; everything they use (database, cache, queue, bucket, the
+# payments ledger, the shared cluster and load balancer) comes along as their dependencies.
+DEMO_TARGETS := --component orders/api --component orders/fulfilment
 
 ## The main job: build, start the emulator, initialise the backend, deploy the example's orders
-## API with what it uses to dev, and show what is running. Run it again: the apply is a no-op.
+## API and worker with what they use to dev, and show what is running. Run it again: the apply
+## is a no-op.
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
@@ -54,7 +52,7 @@ demo: build
 	done
 	@echo "== backend init: state bucket and lock table on the emulator"
 	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
-	@echo "== apply $(STACK) / dev: the orders API with its database, cache, queue, bucket and ledger"
+	@echo "== apply $(STACK) / dev: the orders API and worker with their database, cache, queue, bucket and ledger"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev

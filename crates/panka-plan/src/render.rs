@@ -36,11 +36,14 @@ pub fn render_text(plan: &Plan) -> String {
             parts.push(format!("excluding {}", t.exclude.join(", ")));
         }
         let line = format!("Targeted: {} (with their dependencies)", parts.join("; "));
-        let _ = writeln!(
-            s,
-            "│ {line}{}│",
-            " ".repeat((WIDTH - 3).saturating_sub(line.chars().count()))
-        );
+        // Long target lists wrap inside the box.
+        for chunk in textwrap::wrap(&line, WIDTH - 3) {
+            let _ = writeln!(
+                s,
+                "│ {chunk}{}│",
+                " ".repeat((WIDTH - 3).saturating_sub(chunk.chars().count()))
+            );
+        }
     }
     let _ = writeln!(s, "├{rule}┤");
     if !plan.has_changes() {

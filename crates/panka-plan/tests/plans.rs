@@ -263,6 +263,24 @@ fn targeting_brings_dependencies() {
         ]
     );
 
+    // A long list of targets wraps inside the box: every line of the box is as wide as its top.
+    let many = PlanOptions {
+        targeting: Targeting {
+            components: vec![
+                "orders/api".into(),
+                "orders/fulfilment".into(),
+                "payments/reconcile".into(),
+            ],
+            ..Targeting::default()
+        },
+        ..PlanOptions::default()
+    };
+    let text = render_text(&plan(&stack, None, &many).unwrap());
+    let width = text.lines().next().unwrap().chars().count();
+    let boxed: Vec<&str> = text.lines().filter(|l| l.starts_with('│')).collect();
+    assert!(boxed.len() >= 3, "{text}");
+    assert!(boxed.iter().all(|l| l.chars().count() == width), "{text}");
+
     let bad = PlanOptions {
         targeting: Targeting {
             components: vec!["orders/apx".into()],
