@@ -988,8 +988,10 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         }
     }
 
-    /// Everything but the ECS service itself and its autoscaling: log group, roles, security
-    /// groups and their rules, target groups, listener rules, the task definition.
+    /// Creates what is missing and brings the rest to the spec, in order: log group, roles,
+    /// security group and the rules into it and into referenced data stores, target groups and
+    /// listener rules, task definition (a new revision only when its input changed), the ECS
+    /// service, autoscaling; then waits for the rollout.
     async fn converge(&self, t: &Target<'_, S>) -> Result<Outcome, ProviderError> {
         let s = t.spec.workload();
         let ctx = self.context(t).await?;
@@ -1013,7 +1015,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let sg = ensure_security_group(
             &self.ec2,
             t.name,
-            &format!("panka: {} (MicroService tasks)", t.address),
+            &format!("panka: {} ({} tasks)", t.address, S::KIND),
             &ctx.vpc_id,
             t.tags,
         )
