@@ -149,19 +149,10 @@ pub fn deployment(
 
 /// Parses `30s`, `5m`, `1h` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (num, unit) = text.trim().split_at(
-        text.trim()
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.trim().len()),
-    );
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30s, 5m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{text}` is not a duration such as 30s, 5m or 1h")),
-    };
-    Ok(Duration::from_secs(secs))
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as 30s, 5m or 1h: {e}"))
 }

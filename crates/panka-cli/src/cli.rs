@@ -45,6 +45,8 @@ pub enum Command {
     /// What is deployed: every component with its status and outputs, what the YAML has that is
     /// not deployed, the last deployment, pending operations and locks.
     Status(StatusArgs),
+    /// Show (or follow) the CloudWatch logs of a MicroService, Worker or CronJob.
+    Logs(LogsArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
@@ -291,6 +293,27 @@ pub struct DestroyArgs {
     /// Most actions running at once.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The component, as `service/component`.
+    #[arg(value_name = "S/C")]
+    pub component: String,
+    /// How far back to start (30s, 10m, 2h).
+    #[arg(long, default_value = "10m", value_parser = crate::backend::parse_duration, value_name = "DURATION")]
+    pub since: std::time::Duration,
+    /// At most this many events (the newest).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+    /// Only events matching this CloudWatch Logs filter pattern (`ERROR`, `"timed out"`).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Keep printing new events until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,8 @@ use panka_state::{ChangeCounts, DeploymentResult, State};
 
 use crate::backend::{Backends, deployment, with_lock};
 use crate::cli::{
-    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, MoveArgs, OutputFormat, PushArgs,
-    RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
+    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs, OutputFormat,
+    PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
 };
 use crate::stack::load_valid;
 
@@ -567,4 +567,70 @@ async fn live_health(
         }
     }
     live
+}
+
+/// `panka logs S/C`: the component's CloudWatch logs from `--since` ago, then new ones with
+/// `--follow`.
+pub async fn logs(args: &LogsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    /// How often `--follow` asks for new events.
+    const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+    let (stack, backends) = open(&args.stack, global).await?;
+    let state = current(&backends).await?;
+    let Some(r) = state.resources.get(args.component.as_str()) else {
+        bail!(
+            "`{}` is not deployed in {}/{}; `panka status` lists what is",
+            args.component,
+            stack.name,
+            stack.environment
+        );
+    };
+    let Some(group) = r.outputs.get("logGroupName").filter(|g| !g.is_empty()) else {
+        bail!(
+            "`{}` ({}) has no log group: MicroService, Worker and CronJob components have one",
+            args.component,
+            r.kind
+        );
+    };
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    let client = aws.logs();
+    let now_ms = |d: std::time::Duration| {
+        std::time::SystemTime::now()
+            .checked_sub(d)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |t| t.as_millis() as i64)
+    };
+    let mut start = now_ms(args.since);
+    let mut shown: std::collections::HashSet<String> = std::collections::HashSet::new();
+    loop {
+        let lines =
+            panka_providers::logs::read(&client, group, start, args.filter.as_deref(), args.limit)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.chain()))?;
+        for l in lines.iter().filter(|l| !shown.contains(&l.id)) {
+            let when = panka_backend::rfc3339_of_millis(l.timestamp_ms);
+            println!("{when}  {}  {}", l.stream, l.message);
+        }
+        if !args.follow {
+            break;
+        }
+        // Events of the last millisecond seen may still arrive: ask from there and leave out
+        // the ones already printed.
+        if let Some(last) = lines.last() {
+            start = last.timestamp_ms;
+            shown = lines
+                .iter()
+                .filter(|l| l.timestamp_ms == last.timestamp_ms)
+                .map(|l| l.id.clone())
+                .collect();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -314,6 +314,53 @@ print(json.dumps({{
         );
     }
     assert!(status.contains(&api), "{status}");
+
+    // `panka logs` reads the service's log group (events written here with boto3, as the awslogs
+    // driver would; moto runs no tasks).
+    boto(&format!(
+        r#"
+import time
+logs = boto3.client('logs', **kw)
+logs.create_log_stream(logGroupName='/ecs/{api}', logStreamName='ecs/api/task1')
+now = int(time.time() * 1000)
+logs.put_log_events(logGroupName='/ecs/{api}', logStreamName='ecs/api/task1', logEvents=[
+  {{'timestamp': now - 2000, 'message': 'listening on 8080'}},
+  {{'timestamp': now - 1000, 'message': 'ERROR database unreachable'}}])
+print('{{}}')
+"#
+    ));
+    let (code, out) = env.run(&["logs", "orders/api", "--since", "1h"]);
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].ends_with("ecs/api/task1  listening on 8080"),
+        "{out}"
+    );
+    assert!(lines[1].contains("ERROR database unreachable"), "{out}");
+    let (code, out) = env.run(&["logs", "orders/api", "--since", "1h", "--filter", "ERROR"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (code, out) = env.run(&["logs", "orders/queue"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("has no log group"), "{out}");
+    // --follow prints what arrives later, once.
+    let mut follow = env
+        .panka(&["logs", "orders/api", "--since", "1h", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    boto(&format!(
+        "import time\nboto3.client('logs', **kw).put_log_events(logGroupName='/ecs/{api}', logStreamName='ecs/api/task1', logEvents=[{{'timestamp': int(time.time() * 1000), 'message': 'order 42 placed'}}])\nprint('{{}}')"
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    follow.kill().unwrap();
+    let out = follow.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.matches("order 42 placed").count(), 1, "{out}");
+    assert_eq!(out.matches("listening on 8080").count(), 1, "{out}");
     let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "a second plan is empty: {out}");
     // Also against what AWS reports (an image without a tag runs as `latest`: no drift).

@@ -9,6 +9,7 @@ pub mod dynamodb;
 pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
+pub mod logs;
 pub mod microservice;
 pub mod network;
 pub mod rds;
