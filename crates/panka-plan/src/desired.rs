@@ -9,7 +9,7 @@ use panka_format::Stack;
 use panka_format::kinds::InfraUse;
 use panka_format::model::{ComponentInfraSpec, Scaling};
 use panka_format::naming::shorten;
-use panka_graph::{ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER, stack_resources};
+use panka_graph::{ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER};
 
 /// A resource as the YAML wants it.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,62 +21,67 @@ pub struct DesiredResource {
     pub depends_on: Vec<String>,
 }
 
-/// The desired resources of `stack`, shared ones first.
-pub fn desired_resources(stack: &Stack) -> Vec<DesiredResource> {
-    let base_tags = json!({
-        "panka:stack": stack.name,
-        "panka:environment": stack.environment,
-        "panka:managed-by": "panka",
-    });
-    let by_address: std::collections::HashMap<String, &panka_format::Component> = stack
-        .components
-        .values()
-        .map(|c| (c.address.to_string(), c))
-        .collect();
-    stack_resources(stack)
-        .into_iter()
-        .map(|r| {
-            let config = match r.address.as_str() {
-                SHARED_CLUSTER => json!({
-                    "name": shorten(&format!("{}-{}", stack.name, stack.environment), 255),
-                    "containerInsights": stack.shared.cluster.container_insights,
-                    "tags": with_defaults(&base_tags, stack),
-                }),
-                SHARED_LOAD_BALANCER => json!({
-                    // Load balancer names are limited to 32 characters.
-                    "name": shorten(&format!("{}-{}", stack.name, stack.environment), 32),
-                    "scheme": stack.shared.load_balancer.scheme,
-                    "listeners": stack.shared.load_balancer.listeners,
-                    "idleTimeoutSeconds": stack.shared.load_balancer.idle_timeout_seconds,
-                    "network": stack.shared.network,
-                    "tags": with_defaults(&base_tags, stack),
-                }),
-                _ => {
-                    let c = by_address[&r.address];
-                    let mut config = json!({
-                        "name": c.physical_name,
-                        "spec": c.spec.to_json(),
-                        "tags": c.tags,
-                    });
-                    // Kinds placed in the VPC carry the network, so moving it shows in the plan.
-                    if c.kind.in_vpc() {
-                        config["network"] =
-                            serde_json::to_value(&stack.shared.network).unwrap_or(Value::Null);
-                    }
-                    if let Some(infra) = normalized_infra(c.kind.info().infra, c.infra.as_ref()) {
-                        config["infra"] = serde_json::to_value(infra).unwrap_or(Value::Null);
-                    }
-                    config
+/// Builds the configuration of one resource of a stack at a time.
+pub struct ConfigBuilder<'a> {
+    stack: &'a Stack,
+    base_tags: Value,
+    by_address: std::collections::HashMap<String, &'a panka_format::Component>,
+}
+
+impl<'a> ConfigBuilder<'a> {
+    pub fn new(stack: &'a Stack) -> Self {
+        ConfigBuilder {
+            stack,
+            base_tags: json!({
+                "panka:stack": stack.name,
+                "panka:environment": stack.environment,
+                "panka:managed-by": "panka",
+            }),
+            by_address: stack
+                .components
+                .values()
+                .map(|c| (c.address.to_string(), c))
+                .collect(),
+        }
+    }
+
+    /// The configuration of the resource at `address` (a component, or `_shared/...`).
+    pub fn config(&self, address: &str) -> Value {
+        let stack = self.stack;
+        match address {
+            SHARED_CLUSTER => json!({
+                "name": shorten(&format!("{}-{}", stack.name, stack.environment), 255),
+                "containerInsights": stack.shared.cluster.container_insights,
+                "tags": with_defaults(&self.base_tags, stack),
+            }),
+            SHARED_LOAD_BALANCER => json!({
+                // Load balancer names are limited to 32 characters.
+                "name": shorten(&format!("{}-{}", stack.name, stack.environment), 32),
+                "scheme": stack.shared.load_balancer.scheme,
+                "listeners": stack.shared.load_balancer.listeners,
+                "idleTimeoutSeconds": stack.shared.load_balancer.idle_timeout_seconds,
+                "network": stack.shared.network,
+                "tags": with_defaults(&self.base_tags, stack),
+            }),
+            _ => {
+                let c = self.by_address[address];
+                let mut config = json!({
+                    "name": c.physical_name,
+                    "spec": c.spec.to_json(),
+                    "tags": c.tags,
+                });
+                // Kinds placed in the VPC carry the network, so moving it shows in the plan.
+                if c.kind.in_vpc() {
+                    config["network"] =
+                        serde_json::to_value(&stack.shared.network).unwrap_or(Value::Null);
                 }
-            };
-            DesiredResource {
-                address: r.address,
-                kind: r.kind,
-                config,
-                depends_on: r.depends_on,
+                if let Some(infra) = normalized_infra(c.kind.info().infra, c.infra.as_ref()) {
+                    config["infra"] = serde_json::to_value(infra).unwrap_or(Value::Null);
+                }
+                config
             }
-        })
-        .collect()
+        }
+    }
 }
 
 fn with_defaults(base: &Value, stack: &Stack) -> Value {

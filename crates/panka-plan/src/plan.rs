@@ -1,6 +1,6 @@
 //! Building a plan: the actions that bring recorded state to the desired stack.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -8,11 +8,11 @@ use serde_json::Value;
 
 use panka_format::Stack;
 use panka_format::diagnostic::did_you_mean;
-use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind};
+use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind, stack_resources};
 use panka_state::State;
 
 use crate::cost::{MonthlyCost, PRICED_REGIONS, PRICES_AS_OF, monthly_cost};
-use crate::desired::{DesiredResource, desired_resources};
+use crate::desired::{ConfigBuilder, DesiredResource};
 use crate::diff::{FieldChange, diff};
 
 /// The version of the plan document's shape (`panka plan --output json`, `--out FILE`).
@@ -331,31 +331,38 @@ pub fn plan(
             env: stack.environment.clone(),
         });
     }
-    let desired = desired_resources(stack);
-    let graph = ResourceGraph::new(
-        desired
-            .iter()
-            .map(|d| Resource {
-                address: d.address.clone(),
-                kind: d.kind,
-                depends_on: d.depends_on.clone(),
-            })
-            .collect(),
-    )?;
+    // Configurations are built one resource at a time and dropped as soon as the resource is
+    // found unchanged: a large stack never holds all its desired configurations at once.
+    let builder = ConfigBuilder::new(stack);
+    let resources = stack_resources(stack);
+    let graph = ResourceGraph::new(resources.clone())?;
     let in_scope = scope(stack, &graph, &options.targeting)?;
     let empty = imbl::OrdMap::new();
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
 
-    let mut actions = Vec::with_capacity(desired.len());
-    for d in &desired {
-        if !in_scope.contains(d.address.as_str()) {
+    let mut actions = Vec::with_capacity(resources.len());
+    let mut cost_notes: HashMap<String, CostNote> = HashMap::new();
+    // Recorded resources the loop found desired: when that is all of them, nothing is deleted.
+    let mut matched = 0;
+    for r in &resources {
+        if in_scope
+            .as_ref()
+            .is_some_and(|s| !s.contains(r.address.as_str()))
+        {
             continue;
         }
+        let d = DesiredResource {
+            address: r.address.clone(),
+            kind: r.kind,
+            config: builder.config(&r.address),
+            depends_on: r.depends_on.clone(),
+        };
         let wave = graph
             .wave_of(&d.address)
             .expect("desired resources are in the graph")
             + 1;
         let before = recorded.get(&d.address);
+        matched += usize::from(before.is_some());
         let (action, changes) = match before {
             None => (ActionKind::Create, Vec::new()),
             Some(r) if r.status != panka_state::ResourceStatus::Ready => {
@@ -374,21 +381,43 @@ pub fn plan(
                 (action, changes)
             }
         };
-        actions.push(action_for(d, action, wave, changes, &stack.region));
+        let cost = monthly_cost(d.kind, &d.config, &stack.region);
+        match cost {
+            MonthlyCost::UsageBased => {
+                cost_notes.insert(d.address.clone(), CostNote::UsageBased);
+            }
+            MonthlyCost::Unknown => {
+                cost_notes.insert(d.address.clone(), CostNote::Unpriced(class_of(&d.config)));
+            }
+            MonthlyCost::Fixed(_) => {}
+        }
+        actions.push(action_for(
+            &d,
+            action,
+            wave,
+            changes,
+            cost.amount(),
+            &stack.region,
+        ));
     }
 
-    refresh_dependents(stack, &desired, &mut actions);
+    refresh_dependents(stack, &builder, &resources, &mut actions);
 
     // Resources recorded in state but no longer desired: deleted after every other wave, each
     // after the deleted resources that depend on it.
-    let desired_addresses: BTreeSet<&str> = desired.iter().map(|d| d.address.as_str()).collect();
-    let doomed: Vec<(&String, &panka_state::ResourceState)> = recorded
-        .iter()
-        .map(|(a, r)| (a, r.as_ref()))
-        .filter(|(a, _)| {
-            !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)
-        })
-        .collect();
+    let doomed: Vec<(&String, &panka_state::ResourceState)> = if matched == recorded.len() {
+        Vec::new()
+    } else {
+        let desired_addresses: HashSet<&str> =
+            resources.iter().map(|r| r.address.as_str()).collect();
+        recorded
+            .iter()
+            .map(|(a, r)| (a, r.as_ref()))
+            .filter(|(a, _)| {
+                !desired_addresses.contains(a.as_str()) && deletion_in_scope(a, &options.targeting)
+            })
+            .collect()
+    };
     let base_wave = actions.iter().map(|a| a.wave).max().unwrap_or(0);
     let levels = delete_levels(&doomed);
     for (address, r) in &doomed {
@@ -437,7 +466,7 @@ pub fn plan(
     }
 
     let summary = Summary::of(&actions);
-    let cost = estimate(&actions, &desired, &stack.region);
+    let cost = estimate(&actions, &cost_notes, &stack.region);
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: stack.name.clone(),
@@ -456,7 +485,12 @@ pub fn plan(
 /// replaced or created again (new endpoint, new security group, new ARN) is updated too, after
 /// it, so that it picks the new values up. The values it refers to are the component's
 /// references and, for the kinds that run on them, the stack's shared resources.
-fn refresh_dependents(stack: &Stack, desired: &[DesiredResource], actions: &mut [Action]) {
+fn refresh_dependents(
+    stack: &Stack,
+    builder: &ConfigBuilder<'_>,
+    resources: &[Resource],
+    actions: &mut [Action],
+) {
     let renewed: HashMap<String, &'static str> = actions
         .iter()
         .filter_map(|a| match a.action {
@@ -478,8 +512,8 @@ fn refresh_dependents(stack: &Stack, desired: &[DesiredResource], actions: &mut 
             )
         })
         .collect();
-    let by_address: HashMap<&str, &DesiredResource> =
-        desired.iter().map(|d| (d.address.as_str(), d)).collect();
+    let by_address: HashMap<&str, &Resource> =
+        resources.iter().map(|r| (r.address.as_str(), r)).collect();
     for a in actions.iter_mut().filter(|a| a.action == ActionKind::NoOp) {
         let Some(d) = by_address.get(a.address.as_str()) else {
             continue;
@@ -502,7 +536,7 @@ fn refresh_dependents(stack: &Stack, desired: &[DesiredResource], actions: &mut 
         if !changes.is_empty() {
             a.action = ActionKind::Update;
             a.changes = changes;
-            a.config = Some(d.config.clone());
+            a.config = Some(builder.config(&a.address));
         }
     }
 }
@@ -512,9 +546,9 @@ fn action_for(
     action: ActionKind,
     wave: usize,
     changes: Vec<FieldChange>,
+    planned: f64,
     region: &str,
 ) -> Action {
-    let planned = monthly_cost(d.kind, &d.config, region).amount();
     // Cost is a function of configuration: only a changed resource can cost something else.
     let current = match action {
         ActionKind::Create => 0.0,
@@ -591,11 +625,15 @@ fn set_path(root: &mut Value, path: &str, value: Option<Value>) {
 }
 
 /// The addresses a targeted plan covers: targets and their dependencies, less exclusions.
+/// The addresses a plan covers; `None` when it covers everything (no targeting).
 fn scope<'g>(
     stack: &Stack,
     graph: &'g ResourceGraph,
     t: &Targeting,
-) -> Result<BTreeSet<&'g str>, PlanError> {
+) -> Result<Option<BTreeSet<&'g str>>, PlanError> {
+    if t.services.is_empty() && t.components.is_empty() && t.exclude.is_empty() {
+        return Ok(None);
+    }
     let all: Vec<&str> = graph
         .resources()
         .iter()
@@ -636,7 +674,7 @@ fn scope<'g>(
     for e in &t.exclude {
         selected.remove(e.as_str());
     }
-    Ok(selected)
+    Ok(Some(selected))
 }
 
 /// Whether a resource that left the YAML is deleted by a targeted plan: only when its service or
@@ -701,26 +739,27 @@ fn delete_levels<'a>(
     level
 }
 
-fn estimate(actions: &[Action], desired: &[DesiredResource], region: &str) -> CostEstimate {
+/// What the estimate says of a resource its price table does not cover.
+enum CostNote {
+    UsageBased,
+    /// The instance class or node type the table lacks.
+    Unpriced(String),
+}
+
+fn estimate(actions: &[Action], notes: &HashMap<String, CostNote>, region: &str) -> CostEstimate {
     let mut by_kind: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut usage: BTreeSet<String> = BTreeSet::new();
     let mut unpriced = Vec::new();
-    let by_address: BTreeMap<&str, &DesiredResource> =
-        desired.iter().map(|d| (d.address.as_str(), d)).collect();
     for a in actions {
         let e = by_kind.entry(a.kind.to_string()).or_default();
         e.0 += a.monthly_cost.current;
         e.1 += a.monthly_cost.planned;
-        if let Some(d) = by_address.get(a.address.as_str()) {
-            match monthly_cost(d.kind, &d.config, region) {
-                MonthlyCost::UsageBased => {
-                    usage.insert(a.kind.to_string());
-                }
-                MonthlyCost::Unknown => {
-                    unpriced.push(format!("{} ({})", a.address, class_of(&d.config)))
-                }
-                MonthlyCost::Fixed(_) => {}
+        match notes.get(&a.address) {
+            Some(CostNote::UsageBased) => {
+                usage.insert(a.kind.to_string());
             }
+            Some(CostNote::Unpriced(class)) => unpriced.push(format!("{} ({class})", a.address)),
+            None => {}
         }
     }
     let round = |v: f64| (v * 100.0).round() / 100.0;

@@ -35,7 +35,7 @@ const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
 /// deletion waits for those on its own).
 const DELETED_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The shared load balancer's settings, as `desired_resources` writes them.
+/// The shared load balancer's settings, as `panka_plan::desired::ConfigBuilder` writes them.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Settings {
