@@ -37,13 +37,14 @@ emulator-venv:
 # The demo keeps its state in S3 and its locks in DynamoDB on the emulator, as a team would on AWS.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	PANKA_STATE_BUCKET=panka-demo-state PANKA_LOCK_TABLE=panka-demo-locks
-# The orders API and its queue worker; everything they use (database, cache, queue, bucket, the
-# payments ledger, the shared cluster and load balancer) comes along as their dependencies.
-DEMO_TARGETS := --component orders/api --component orders/fulfilment
+# The orders API, its queue worker and the payments topic feeding the queue; everything they use
+# (database, cache, queue, bucket, the payments ledger, the shared cluster and load balancer)
+# comes along as their dependencies.
+DEMO_TARGETS := --component orders/api --component orders/fulfilment --component payments/events
 
 ## The main job: build, start the emulator, initialise the backend, deploy the example's orders
-## API and worker with what they use to dev, and show what is running. Run it again: the apply
-## is a no-op.
+## API and worker and the payments topic with what they use to dev, and show what is running.
+## Run it again: the apply is a no-op.
 demo: build
 	@scripts/emulator.sh start
 	@for env in dev staging production; do \
@@ -52,7 +53,7 @@ demo: build
 	done
 	@echo "== backend init: state bucket and lock table on the emulator"
 	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
-	@echo "== apply $(STACK) / dev: the orders API and worker with their database, cache, queue, bucket and ledger"
+	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic, and what they use"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev

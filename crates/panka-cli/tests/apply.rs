@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 mod emulated;
-use emulated::{Env, write};
+use emulated::{Env, boto, write};
 
 /// A stack of `buckets` buckets and `queues` queues (every third FIFO, every other with a
 /// dead-letter queue), queues depending on the first bucket.
@@ -698,4 +698,82 @@ print(json.dumps({{"encrypted": d["StorageEncrypted"], "backups": d["BackupReten
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// An SNS topic subscribed by a queue of the stack: a message published to the topic (with boto3)
+/// arrives in the queue raw; the filter policy holds; removing the subscription unsubscribes it;
+/// destroy deletes the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_topic_delivers_to_its_queue() {
+    let env = stack(0, 0);
+    let root = env.root();
+    write(
+        &root.join("services/orders/components/queue/sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
+    );
+    let topic = root.join("services/payments/components/events/sns.yaml");
+    write(
+        &topic,
+        "apiVersion: components.panka.io/v1\nkind: SNS\nmetadata: {name: events, service: payments}\nspec:\n  displayName: Payment events\n  subscriptions:\n    - {name: orders-queue, protocol: sqs, target: {component: orders/queue}, rawMessageDelivery: true, filterPolicy: {kind: [paid]}}\n",
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let name = format!("{}-dev-payments-events", env.stack);
+    let queue = format!("{}-dev-orders-queue", env.stack);
+    let seen = boto(&format!(
+        r#"
+sns = boto3.client('sns', **kw); sqs = boto3.client('sqs', **kw)
+arn = [t['TopicArn'] for t in sns.list_topics()['Topics'] if t['TopicArn'].endswith(':{name}')][0]
+attrs = sns.get_topic_attributes(TopicArn=arn)['Attributes']
+subs = sns.list_subscriptions_by_topic(TopicArn=arn)['Subscriptions']
+sub = sns.get_subscription_attributes(SubscriptionArn=subs[0]['SubscriptionArn'])['Attributes']
+url = sqs.get_queue_url(QueueName='{queue}')['QueueUrl']
+policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['Policy'])['Attributes']['Policy'])
+sns.publish(TopicArn=arn, Message='paid order 7', MessageAttributes={{'kind': {{'DataType': 'String', 'StringValue': 'paid'}}}})
+sns.publish(TopicArn=arn, Message='refund order 8', MessageAttributes={{'kind': {{'DataType': 'String', 'StringValue': 'refund'}}}})
+got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get('Messages', [])
+print(json.dumps({{'display': attrs['DisplayName'], 'subs': len(subs), 'protocol': subs[0]['Protocol'], 'raw': sub['RawMessageDelivery'],
+  'filter': json.loads(sub['FilterPolicy']), 'policy': [s['Sid'] for s in policy['Statement']], 'got': [m['Body'] for m in got], 'tags': sns.list_tags_for_resource(ResourceArn=arn)['Tags']}}))
+"#
+    ));
+    assert_eq!(seen["display"], "Payment events");
+    assert_eq!(seen["subs"], 1);
+    assert_eq!(seen["protocol"], "sqs");
+    assert_eq!(seen["raw"], "true");
+    assert_eq!(seen["filter"], serde_json::json!({"kind": ["paid"]}));
+    assert_eq!(
+        seen["policy"],
+        serde_json::json!([format!("panka-sns-{name}")])
+    );
+    // Raw delivery, and the filter policy kept the refund out.
+    assert_eq!(seen["got"], serde_json::json!(["paid order 7"]));
+    assert!(
+        seen["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["Key"] == "panka:stack" && t["Value"] == env.stack.as_str()),
+        "{}",
+        seen["tags"]
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Without the subscription: one update, and the topic has none.
+    write(
+        &topic,
+        "apiVersion: components.panka.io/v1\nkind: SNS\nmetadata: {name: events, service: payments}\nspec:\n  displayName: Payment events\n",
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let count = || {
+        boto(&format!(
+            "sns = boto3.client('sns', **kw)\narns = [t['TopicArn'] for t in sns.list_topics()['Topics'] if t['TopicArn'].endswith(':{name}')]\nprint(json.dumps([len(arns), sum(len(sns.list_subscriptions_by_topic(TopicArn=a)['Subscriptions']) for a in arns)]))"
+        ))
+    };
+    assert_eq!(count(), serde_json::json!([1, 0]));
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(count(), serde_json::json!([0, 0]));
 }

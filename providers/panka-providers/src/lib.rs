@@ -14,6 +14,7 @@ pub mod microservice;
 pub mod network;
 pub mod rds;
 pub mod s3;
+pub mod sns;
 pub mod sqs;
 
 use panka_aws::Aws;
@@ -24,6 +25,7 @@ pub fn registry(aws: &Aws) -> Registry {
     let mut r = Registry::new();
     r.register(s3::S3Provider::new(aws.s3()));
     r.register(sqs::SqsProvider::new(aws.sqs()));
+    r.register(sns::SnsProvider::new(aws.sns(), aws.sqs()));
     r.register(rds::RdsProvider::new(aws.rds(), aws.ec2()));
     r.register(elasticache::RedisProvider::new(
         aws.elasticache(),
