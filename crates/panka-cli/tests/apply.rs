@@ -599,11 +599,8 @@ async fn rds_and_redis() {
     // Read back with boto3 (the emulator's own client), not with panka.
     let db = format!("{}-dev-orders-db", env.stack);
     let cache = format!("{}-dev-orders-cache", env.stack);
-    let emu = panka_test_support::emulator();
-    let script = format!(
+    let seen = boto(&format!(
         r#"
-import boto3, json
-kw = dict(endpoint_url="{endpoint}", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
 rds = boto3.client("rds", **kw)
 d = rds.describe_db_instances(DBInstanceIdentifier="{db}")["DBInstances"][0]
 sm = boto3.client("secretsmanager", **kw)
@@ -613,20 +610,8 @@ print(json.dumps({{"encrypted": d["StorageEncrypted"], "backups": d["BackupReten
   "subnetGroup": d["DBSubnetGroup"]["DBSubnetGroupName"], "sgs": [s["VpcSecurityGroupId"] for s in d["VpcSecurityGroups"]],
   "password": json.loads(secret)["password"], "atRest": g["AtRestEncryptionEnabled"], "transit": g["TransitEncryptionEnabled"],
   "members": len(g["MemberClusters"])}}))
-"#,
-        endpoint = emu.endpoint
-    );
-    let out = std::process::Command::new(panka_test_support::python())
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+"#
+    ));
     assert_eq!(seen["encrypted"], true);
     assert_eq!(seen["backups"], 7);
     assert_eq!(seen["subnetGroup"], db);
@@ -683,21 +668,10 @@ print(json.dumps({{"encrypted": d["StorageEncrypted"], "backups": d["BackupReten
         "orders/db",
     ]);
     assert_eq!(code, 0, "{out}");
-    let check = format!(
-        "import boto3\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='t', aws_secret_access_key='t')\nprint(len(boto3.client('rds', **kw).describe_db_instances(Filters=[{{'Name': 'db-instance-id', 'Values': ['{db}']}}])['DBInstances']))",
-        emu.endpoint
-    );
-    let out = std::process::Command::new(panka_test_support::python())
-        .arg("-c")
-        .arg(&check)
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let left = boto(&format!(
+        "print(len(boto3.client('rds', **kw).describe_db_instances(Filters=[{{'Name': 'db-instance-id', 'Values': ['{db}']}}])['DBInstances']))"
+    ));
+    assert_eq!(left, 0);
 }
 
 /// An SNS topic subscribed by a queue of the stack: a message published to the topic (with boto3)

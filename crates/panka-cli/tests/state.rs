@@ -78,6 +78,29 @@ fn planned_state(dir: &Path, serial: u64, lineage: &str) -> serde_json::Value {
     serde_json::json!({"formatVersion": 1, "lineage": lineage, "serial": serial, "stack": "shop", "environment": "dev", "resources": resources})
 }
 
+/// The emulator's SDK configuration.
+async fn sdk_config() -> aws_config::SdkConfig {
+    let emu = panka_test_support::emulator();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&emu.endpoint)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// An S3 client of the emulator, path-style.
+async fn s3() -> aws_sdk_s3::Client {
+    let config = sdk_config().await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_backend_commands() {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
@@ -173,20 +196,7 @@ async fn s3_backend_commands() {
     assert_eq!(code, 0, "{out}{err}");
 
     // Read the object with the SDK, not with panka.
-    let emu = panka_test_support::emulator();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&emu.endpoint)
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3().await;
     let obj = s3
         .get_object()
         .bucket(&bucket)
@@ -267,7 +277,7 @@ async fn s3_backend_commands() {
     assert_eq!(code, 0, "{out}");
 
     // Locks: none held now; a stale one is listed and removed.
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     ddb.put_item()
         .table_name(&table)
         .item(
@@ -459,20 +469,7 @@ async fn backend_given_on_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The state is in the bucket (read with the SDK), and nothing was written locally.
-    let emu = panka_test_support::emulator();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&emu.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "t", "t", None, None, "test",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3().await;
     let object = s3
         .get_object()
         .bucket(&bucket)
