@@ -47,6 +47,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Show (or follow) the CloudWatch logs of a MicroService, Worker or CronJob.
     Logs(LogsArgs),
+    /// Compare what AWS reports with what panka applied, field by field (nothing is changed).
+    Drift(DriftArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
@@ -293,6 +295,21 @@ pub struct DestroyArgs {
     /// Most actions running at once.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Only these services' resources.
+    #[arg(long = "service", value_name = "S")]
+    pub services: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Exit 2 when something drifted (0 when nothing did, 1 on error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,8 +10,8 @@ use panka_state::{ChangeCounts, DeploymentResult, State};
 
 use crate::backend::{Backends, deployment, with_lock};
 use crate::cli::{
-    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs, OutputFormat,
-    PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
+    AddressArgs, AddressesArgs, DriftArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs,
+    OutputFormat, PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
 };
 use crate::stack::load_valid;
 
@@ -631,6 +631,141 @@ pub async fn logs(args: &LogsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
             _ = tokio::time::sleep(FOLLOW_POLL) => {}
             _ = tokio::signal::ctrl_c() => break,
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `panka drift` found for one recorded resource.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Drifted {
+    address: String,
+    kind: String,
+    /// `drifted`, `missing`, `in-sync`, or `unchecked` (no provider yet, or unreadable).
+    status: &'static str,
+    /// Recorded (old) → live (new), per field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<panka_plan::diff::FieldChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// `panka drift`: each recorded resource read back from AWS and compared with what panka
+/// applied, like Terraform's `plan -refresh-only`. Reads run 16 at a time; nothing is written.
+pub async fn drift(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    const CONCURRENCY: usize = 16;
+    let (stack, backends) = open(&args.stack, global).await?;
+    let state = current(&backends).await?;
+    let registry = crate::plan::providers(&stack, global).await;
+    let outputs = crate::plan::recorded_outputs(&state.resources);
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut found = Vec::new();
+    for (address, r) in &state.resources {
+        let service = address.split('/').next().unwrap_or_default();
+        if !args.services.is_empty() && !args.services.iter().any(|s| s == service) {
+            continue;
+        }
+        let unchecked = |reason: String| Drifted {
+            address: address.clone(),
+            kind: r.kind.clone(),
+            status: "unchecked",
+            changes: Vec::new(),
+            reason: Some(reason),
+        };
+        let Some(provider) = registry.get(&r.kind) else {
+            found.push(unchecked(format!("no provider for {} yet", r.kind)));
+            continue;
+        };
+        let req = match panka_engine::resolve::request(
+            address,
+            &r.kind,
+            &r.config,
+            &outputs,
+            &stack.region,
+        ) {
+            Ok(req) => req,
+            Err(e) => {
+                found.push(unchecked(e));
+                continue;
+            }
+        };
+        let (address, r, limit) = (address.clone(), r.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let kind = panka_graph::ResourceKind::parse(&r.kind)
+                .unwrap_or(panka_graph::ResourceKind::SharedCluster);
+            let (status, changes, reason) = match provider.read(&req, &r.physical_ids).await {
+                Ok(None) => ("missing", Vec::new(), Some("deleted outside panka".to_string())),
+                Ok(Some(observed)) => {
+                    // Shared resources keep their settings outside `spec`; only specs are read.
+                    let recorded = serde_json::json!({"spec": r.config.get("spec")});
+                    let live = serde_json::json!({"spec": if r.config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
+                    let changes = panka_plan::diff::diff(&recorded, &live, kind);
+                    if changes.is_empty() {
+                        ("in-sync", changes, None)
+                    } else {
+                        ("drifted", changes, None)
+                    }
+                }
+                Err(e) => ("unchecked", Vec::new(), Some(e.chain())),
+            };
+            Drifted {
+                address,
+                kind: r.kind.clone(),
+                status,
+                changes,
+                reason,
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        found.push(done?);
+    }
+    found.sort_by(|a, b| a.address.cmp(&b.address));
+    let count = |s: &str| found.iter().filter(|d| d.status == s).count();
+    let (drifted, missing) = (count("drifted"), count("missing"));
+    if args.output == OutputFormat::Json {
+        let doc = serde_json::json!({
+            "stack": stack.name, "environment": stack.environment,
+            "drifted": drifted, "missing": missing, "inSync": count("in-sync"), "unchecked": count("unchecked"),
+            "resources": found,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for d in &found {
+            match d.status {
+                "drifted" => {
+                    println!("  ~ {} ({}) drifted", d.address, d.kind);
+                    for c in &d.changes {
+                        if c.sensitive {
+                            println!("      {}: (sensitive)", c.path);
+                        } else {
+                            let show = |v: &Option<serde_json::Value>| {
+                                v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
+                            };
+                            println!("      {}: {} → {}", c.path, show(&c.old), show(&c.new));
+                        }
+                    }
+                }
+                "missing" => println!("  - {} ({}) is gone from AWS", d.address, d.kind),
+                "unchecked" => println!(
+                    "  ? {} ({}) not checked: {}",
+                    d.address,
+                    d.kind,
+                    d.reason.as_deref().unwrap_or_default()
+                ),
+                _ => {}
+            }
+        }
+        println!(
+            "Drift: {drifted} drifted, {missing} missing, {} in sync, {} not checked (recorded → live). `panka apply` puts drifted resources back; `panka apply --refresh` recreates missing ones.",
+            count("in-sync"),
+            count("unchecked")
+        );
+    }
+    if args.detailed_exitcode && drifted + missing > 0 {
+        return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
 }

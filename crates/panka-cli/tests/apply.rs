@@ -751,3 +751,48 @@ print(json.dumps({{'display': attrs['DisplayName'], 'subs': len(subs), 'protocol
     assert_eq!(code, 0, "{out}");
     assert_eq!(count(), serde_json::json!([0, 0]));
 }
+
+/// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
+/// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
+/// --refresh puts both right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reports_changes_made_outside_panka() {
+    let env = stack(1, 1);
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["drift", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 drifted, 0 missing, 2 in sync"), "{out}");
+
+    let (queue, bucket) = (
+        format!("{}-dev-work-q0.fifo", env.stack),
+        format!("{}-dev-data-b0", env.stack),
+    );
+    boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw)
+url = sqs.get_queue_url(QueueName='{queue}')['QueueUrl']
+sqs.set_queue_attributes(QueueUrl=url, Attributes={{'VisibilityTimeout': '90'}})
+boto3.client('s3', **kw).delete_bucket(Bucket='{bucket}')
+print('{{}}')
+"#
+    ));
+    let (code, out) = env.run(&["drift", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("~ work/q0 (SQS) drifted"), "{out}");
+    assert!(
+        out.contains("spec.visibilityTimeoutSeconds: 40 → 90"),
+        "{out}"
+    );
+    assert!(out.contains("- data/b0 (S3) is gone from AWS"), "{out}");
+    let (code, out) = env.run(&["drift", "--output", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["drifted"], 1);
+    assert_eq!(doc["missing"], 1);
+
+    let (code, out) = env.run(&["apply", "--auto-approve", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["drift", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
