@@ -13,7 +13,7 @@ use panka_plan::{ActionKind, Plan, PlanError, PlanOptions, Targeting, plan, rend
 use panka_state::{DeploymentResult, State};
 
 use crate::backend::{Backends, deployment};
-use crate::cli::{ApplyArgs, DestroyArgs, GlobalArgs, TargetArgs};
+use crate::cli::{ApplyArgs, DestroyArgs, GlobalArgs, RollbackArgs, TargetArgs};
 use crate::stack::{Reported, load_valid};
 
 /// A single targeted service takes that service's lock; anything else locks the whole stack.
@@ -120,6 +120,74 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
                 ..panka_plan::Summary::default()
             };
             Ok(p)
+        },
+    )
+    .await?;
+    Ok(code)
+}
+
+/// `panka rollback`: the resources go back to the configuration the chosen deployment left
+/// (by default the successful apply before the latest one), under the stack lock, recorded as a
+/// deployment of its own. The YAML is not changed: the next `panka apply` goes forward again.
+pub async fn rollback(args: &RollbackArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let stack = load_valid(&args.stack)?;
+    let backends = Backends::for_stack(&stack, global).await;
+    let history = backends.state.history(&backends.key).await?;
+    let applied: Vec<&panka_backend::HistoryEntry> = history
+        .iter()
+        .filter(|h| {
+            matches!(h.deployment.operation.as_str(), "apply" | "rollback")
+                && h.deployment.result == DeploymentResult::Succeeded
+        })
+        .collect();
+    let entry = match &args.to {
+        Some(id) => history
+            .iter()
+            .find(|h| h.deployment.id == *id)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no deployment `{id}` in the history; `panka history` lists them")
+            })?,
+        None => match applied.len() {
+            0 | 1 => bail!(
+                "there is no earlier successful apply to go back to; `panka history` lists the deployments"
+            ),
+            n => applied[n - 2],
+        },
+    };
+    println!(
+        "Rolling back to deployment {} ({} at {} by {}).",
+        entry.deployment.id,
+        entry.deployment.operation,
+        entry.deployment.finished_at,
+        entry.deployment.who
+    );
+    let target_state = entry.state.clone();
+    let options = PlanOptions {
+        targeting: panka_plan::Targeting::default(),
+        allow_destroy: args.allow_destroy.clone(),
+    };
+    let parallelism = args
+        .parallelism
+        .unwrap_or(stack.deployment.parallelism as usize);
+    let target = TargetArgs {
+        service: Vec::new(),
+        component: Vec::new(),
+        exclude: Vec::new(),
+        allow_destroy: args.allow_destroy.clone(),
+    };
+    let code = run(
+        "rollback",
+        &stack,
+        global,
+        &target,
+        RunOptions {
+            auto_approve: args.auto_approve,
+            refresh: false,
+            parallelism,
+        },
+        |state| match state {
+            Some(current) => panka_plan::rollback_plan(&stack, current, &target_state, &options),
+            None => panka_plan::rollback_plan(&stack, &target_state, &target_state, &options),
         },
     )
     .await?;

@@ -49,6 +49,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Compare what AWS reports with what panka applied, field by field (nothing is changed).
     Drift(DriftArgs),
+    /// Bring resources back to the configuration an earlier deployment left (the previous
+    /// successful apply by default).
+    Rollback(RollbackArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
@@ -290,6 +293,25 @@ pub struct DestroyArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Destroy without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most actions running at once.
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The deployment to go back to (an id from `panka history`); the successful apply before
+    /// the latest one when absent.
+    #[arg(long, value_name = "DEPLOYMENT_ID")]
+    pub to: Option<String>,
+    /// Allow replacing this stateful component if going back requires it.
+    #[arg(long, value_name = "SERVICE/COMPONENT")]
+    pub allow_destroy: Vec<String>,
+    /// Roll back without asking.
     #[arg(long)]
     pub auto_approve: bool,
     /// Most actions running at once.

@@ -796,3 +796,54 @@ print('{{}}')
     let (code, out) = env.run(&["drift", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// `panka rollback` brings a changed queue back to the configuration of the apply before, read
+/// back with boto3; the rollback is a deployment of its own; the YAML still says the new value,
+/// so the next plan goes forward again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_restores_the_previous_configuration() {
+    // (The queues of the test stack depend on the first bucket.)
+    let env = stack(1, 1);
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["rollback", "--auto-approve"]);
+    assert_eq!(code, 1, "nothing to go back to yet: {out}");
+    assert!(out.contains("no earlier successful apply"), "{out}");
+
+    let file = env.root().join("services/work/components/q0/sqs.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "visibilityTimeoutSeconds: 40",
+            "visibilityTimeoutSeconds: 50",
+        ),
+    )
+    .unwrap();
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let timeout = || {
+        boto(&format!(
+            "sqs = boto3.client('sqs', **kw)\nurl = sqs.get_queue_url(QueueName='{}-dev-work-q0.fifo')['QueueUrl']\nprint(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['VisibilityTimeout'])['Attributes']['VisibilityTimeout'])",
+            env.stack
+        ))
+    };
+    assert_eq!(timeout(), 50);
+
+    let (code, out) = env.run(&["rollback", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("spec.visibilityTimeoutSeconds: 50 → 40"),
+        "{out}"
+    );
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(timeout(), 40);
+    let (_, history) = env.run(&["history", "--output", "json"]);
+    assert!(history.contains("\"rollback\""), "{history}");
+    // The YAML still says 50.
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = env.run(&["rollback", "--to", "d-nosuch", "--auto-approve"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("no deployment `d-nosuch`"), "{out}");
+}

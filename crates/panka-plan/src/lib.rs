@@ -15,7 +15,7 @@ pub mod render;
 
 pub use plan::{
     Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanError, PlanOptions, Summary, Targeting,
-    plan, record_in_memory,
+    plan, record_in_memory, rollback_plan,
 };
 pub use render::render_text;
 

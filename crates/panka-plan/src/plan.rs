@@ -440,7 +440,30 @@ pub fn plan(
     }
     actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
 
-    let protected: Vec<Protected> = actions
+    let protected = protected(&actions, options);
+    if !protected.is_empty() {
+        return Err(PlanError::ProtectedDestroy(protected));
+    }
+
+    let summary = Summary::of(&actions);
+    let cost = estimate(&actions, &cost_notes, &stack.region);
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: stack.name.clone(),
+        environment: stack.environment.clone(),
+        region: stack.region.clone(),
+        state_lineage: state.map(|s| s.lineage.clone()),
+        state_serial: state.map(|s| s.serial),
+        targeting: options.targeting.clone(),
+        actions,
+        summary,
+        cost,
+    })
+}
+
+/// Deletes and replacements of stateful resources that `--allow-destroy` does not name.
+fn protected(actions: &[Action], options: &PlanOptions) -> Vec<Protected> {
+    actions
         .iter()
         .filter(|a| a.stateful && matches!(a.action, ActionKind::Delete | ActionKind::Replace))
         .filter(|a| !options.allow_destroy.iter().any(|x| x == &a.address))
@@ -460,21 +483,88 @@ pub fn plan(
                 ),
             },
         })
+        .collect()
+}
+
+/// A plan that brings the resources of `current` back to their configuration in `target` (the
+/// state a past deployment left): the resources both hold whose configuration differs are
+/// updated or replaced; resources created since are kept, and resources deleted since are not
+/// recreated (`panka apply` does that from the YAML).
+///
+/// # Errors
+/// [`PlanError::ProtectedDestroy`] for a stateful replacement not allowed, and a graph error when
+/// the recorded dependencies form a cycle.
+pub fn rollback_plan(
+    stack: &Stack,
+    current: &State,
+    target: &State,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let resources: Vec<Resource> = current
+        .resources
+        .iter()
+        .filter_map(|(address, r)| {
+            Some(Resource {
+                address: address.clone(),
+                kind: ResourceKind::parse(&r.kind)?,
+                depends_on: r
+                    .dependencies
+                    .iter()
+                    .filter(|d| current.resources.contains_key(d.as_str()))
+                    .cloned()
+                    .collect(),
+            })
+        })
         .collect();
+    let graph = ResourceGraph::new(resources.clone())?;
+    let mut actions = Vec::new();
+    for r in &resources {
+        let (Some(now), Some(then)) = (
+            current.resources.get(&r.address),
+            target.resources.get(&r.address),
+        ) else {
+            continue;
+        };
+        let changes = diff(&now.config, &then.config, r.kind);
+        let action = if changes.is_empty() {
+            ActionKind::NoOp
+        } else if changes.iter().any(|c| c.forces_replacement) {
+            ActionKind::Replace
+        } else {
+            ActionKind::Update
+        };
+        let d = DesiredResource {
+            address: r.address.clone(),
+            kind: r.kind,
+            config: then.config.clone(),
+            depends_on: r.depends_on.clone(),
+        };
+        let wave = graph.wave_of(&r.address).unwrap_or(0) + 1;
+        let planned = monthly_cost(r.kind, &then.config, &stack.region).amount();
+        actions.push(action_for(
+            &d,
+            action,
+            wave,
+            changes,
+            planned,
+            &stack.region,
+        ));
+    }
+    actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
+    let protected = protected(&actions, options);
     if !protected.is_empty() {
         return Err(PlanError::ProtectedDestroy(protected));
     }
-
     let summary = Summary::of(&actions);
-    let cost = estimate(&actions, &cost_notes, &stack.region);
+    let cost = estimate(&actions, &HashMap::new(), &stack.region);
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: stack.name.clone(),
         environment: stack.environment.clone(),
         region: stack.region.clone(),
-        state_lineage: state.map(|s| s.lineage.clone()),
-        state_serial: state.map(|s| s.serial),
-        targeting: options.targeting.clone(),
+        state_lineage: Some(current.lineage.clone()),
+        state_serial: Some(current.serial),
+        targeting: Targeting::default(),
         actions,
         summary,
         cost,
