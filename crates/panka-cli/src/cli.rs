@@ -52,6 +52,9 @@ pub enum Command {
     /// Bring resources back to the configuration an earlier deployment left (the previous
     /// successful apply by default).
     Rollback(RollbackArgs),
+    /// Adopt a resource that already exists in AWS under the name the YAML gives it: it is
+    /// recorded in the state as it is, and the next plan shows how it differs from the YAML.
+    Import(AddressArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).

@@ -66,6 +66,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Logs(args) => runtime()?.block_on(state_cmd::logs(&args, g)),
         cli::Command::Drift(args) => runtime()?.block_on(state_cmd::drift(&args, g)),
         cli::Command::Rollback(args) => runtime()?.block_on(apply::rollback(&args, g)),
+        cli::Command::Import(args) => runtime()?.block_on(state_cmd::import(&args, g)),
         cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
         cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),
         cli::Command::Validate(args) => validate::run(&args),

@@ -769,3 +769,115 @@ pub async fn drift(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `panka import S/C`: finds the component's resource in AWS by the name the YAML gives it (and,
+/// for the kinds built of several pieces, theirs), reads it, and records it in the state with
+/// the live settings, so that the next plan shows how it differs from the YAML instead of
+/// creating it again. Nothing in AWS changes; the first apply adds panka's tags.
+pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let (stack, backends) = open(&args.stack, global).await?;
+    backends.check().await?;
+    let resources = panka_graph::stack_resources(&stack);
+    let Some(r) = resources.iter().find(|r| r.address == args.address) else {
+        bail!(
+            "`{}` is not in the stack: import adopts a component the YAML declares",
+            args.address
+        );
+    };
+    let registry = crate::plan::providers(&stack, global).await;
+    let Some(provider) = registry.get(r.kind.name()) else {
+        bail!("panka has no provider for {} yet", r.kind);
+    };
+    let config = panka_plan::desired::ConfigBuilder::new(&stack).config(&r.address);
+    let recorded = backends.state.read(&backends.key).await?.map(|s| s.state);
+    let outputs = recorded
+        .as_ref()
+        .map(|s| crate::plan::recorded_outputs(&s.resources))
+        .unwrap_or_default();
+    let req =
+        panka_engine::resolve::request(&r.address, r.kind.name(), &config, &outputs, &stack.region)
+            .map_err(|e| anyhow::anyhow!("{e}; import or apply what it refers to first"))?;
+    let found = provider
+        .find(&req)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?
+        .with_context(|| {
+            format!(
+                "no {} named `{}` in AWS to import as {}",
+                r.kind, req.name, r.address
+            )
+        })?;
+    let observed = provider
+        .read(&req, &found.physical_ids)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.chain()))?
+        .with_context(|| format!("`{}` vanished while it was read", req.name))?;
+    let mut live = config.clone();
+    if live.get("spec").is_some() {
+        live["spec"] = observed.spec;
+    }
+    let now = panka_backend::now_rfc3339();
+    let resource = panka_state::ResourceState {
+        kind: r.kind.name().to_string(),
+        physical_ids: found.physical_ids.clone(),
+        config_hash: panka_state::config_hash(&live),
+        config: live,
+        outputs: observed.outcome.outputs,
+        dependencies: r.depends_on.clone(),
+        status: panka_state::ResourceStatus::Ready,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
+    let address = args.address.clone();
+    let state = with_lock(
+        &backends,
+        LockScope::Stack,
+        "import",
+        global.lock_timeout,
+        async {
+            let current = backends.state.read(&backends.key).await?.map(|s| s.state);
+            if current
+                .as_ref()
+                .is_some_and(|s| s.resources.contains_key(address.as_str()))
+            {
+                bail!("`{address}` is already in the state");
+            }
+            let mut changes = Changes::default();
+            changes.resources.insert(address.clone(), Some(resource));
+            let record = deployment(
+                "import",
+                &stack,
+                started,
+                &started_at,
+                DeploymentResult::Succeeded,
+                ChangeCounts {
+                    created: 1,
+                    ..ChangeCounts::default()
+                },
+            );
+            Ok(ops::save_deployment(
+                &backends.state,
+                &backends.key,
+                current.as_ref().map(|s| s.lineage.as_str()),
+                changes,
+                record,
+            )
+            .await?)
+        },
+    )
+    .await?;
+    let ids: Vec<String> = found
+        .physical_ids
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    println!(
+        "Imported {} ({}) from AWS: {} (serial {}). `panka plan` shows how it differs from the YAML; the first apply also adds panka's tags.",
+        args.address,
+        r.kind,
+        ids.join(", "),
+        state.serial
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -847,3 +847,58 @@ async fn rollback_restores_the_previous_configuration() {
     assert_eq!(code, 1);
     assert!(out.contains("no deployment `d-nosuch`"), "{out}");
 }
+
+/// `panka import` adopts a bucket and a queue made outside panka (with boto3) under the names the
+/// YAML gives them: the plan then updates them (not creates), and after the apply each exists
+/// once, with the YAML's settings and panka's tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_adopts_existing_resources() {
+    let env = stack(1, 2);
+    let (bucket, queue) = (
+        format!("{}-dev-data-b0", env.stack),
+        format!("{}-dev-work-q1", env.stack),
+    );
+    boto(&format!(
+        "boto3.client('s3', **kw).create_bucket(Bucket='{bucket}')\nboto3.client('sqs', **kw).create_queue(QueueName='{queue}', Attributes={{'VisibilityTimeout': '99'}})\nprint('{{}}')"
+    ));
+    let (code, out) = env.run(&["import", "work/q0"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no SQS named"), "{out}");
+    for address in ["data/b0", "work/q1"] {
+        let (code, out) = env.run(&["import", address]);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("Imported {address}")), "{out}");
+    }
+    let (code, out) = env.run(&["import", "work/q1"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("already in the state"), "{out}");
+
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("+ 1 to create, ✓ 2 to update, ⚠ 0 to replace"),
+        "{out}"
+    );
+    assert!(
+        out.contains("spec.visibilityTimeoutSeconds: 99 → 40"),
+        "{out}"
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let seen = boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw); s3 = boto3.client('s3', **kw)
+urls = [u for u in sqs.list_queues(QueueNamePrefix='{queue}').get('QueueUrls', []) if u.endswith('/{queue}')]
+attrs = sqs.get_queue_attributes(QueueUrl=urls[0], AttributeNames=['VisibilityTimeout'])['Attributes']
+tags = sqs.list_queue_tags(QueueUrl=urls[0]).get('Tags', {{}})
+print(json.dumps({{'queues': len(urls), 'visibility': attrs['VisibilityTimeout'], 'tag': tags.get('panka:stack'),
+  'versioning': s3.get_bucket_versioning(Bucket='{bucket}').get('Status')}}))
+"#
+    ));
+    assert_eq!(seen["queues"], 1);
+    assert_eq!(seen["visibility"], "40");
+    assert_eq!(seen["tag"], env.stack.as_str());
+    assert_eq!(seen["versioning"], "Enabled");
+    let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 0, "{out}");
+}
