@@ -472,6 +472,25 @@ async fn run_locked(
             a.address.starts_with(panka_engine::resolve::SHARED_PREFIX)
                 && a.action != ActionKind::NoOp
         });
+    // One execution of a plan against the state it starts from.
+    let execute_plan =
+        |plan: Plan, prior: Option<State>, display: Arc<dyn Fn(Event) + Send + Sync>| {
+            let (registry, backends, options, cancel) =
+                (registry, backends, &options, cancel_rx.clone());
+            async move {
+                execute(
+                    &plan,
+                    prior.as_ref(),
+                    registry,
+                    &backends.state,
+                    &backends.key,
+                    options,
+                    display,
+                    cancel,
+                )
+                .await
+            }
+        };
     let report = if shared_first {
         let (shared, rest) = split_shared(&plan);
         println!("The stack's shared resources first, under the `_shared` lock:");
@@ -482,45 +501,16 @@ async fn run_locked(
                 global.lock_timeout.max(SHARED_LOCK_WAIT),
             )
             .await?;
-        let first = execute(
-            &shared,
-            state.as_ref(),
-            registry,
-            &backends.state,
-            &backends.key,
-            &options,
-            display.clone(),
-            cancel_rx.clone(),
-        )
-        .await;
+        let first = execute_plan(shared, state.clone(), display.clone()).await;
         shared_lock
             .release()
             .await
             .context("releasing the `_shared` lock")?;
-        let second = execute(
-            &rest,
-            first.state.as_ref().or(state.as_ref()),
-            registry,
-            &backends.state,
-            &backends.key,
-            &options,
-            display,
-            cancel_rx,
-        )
-        .await;
+        let prior = first.state.clone().or_else(|| state.clone());
+        let second = execute_plan(rest, prior, display).await;
         merge_reports(first, second)
     } else {
-        execute(
-            &plan,
-            state.as_ref(),
-            registry,
-            &backends.state,
-            &backends.key,
-            &options,
-            display,
-            cancel_rx,
-        )
-        .await
+        execute_plan(plan.clone(), state.clone(), display).await
     };
     ctrl_c.abort();
 

@@ -15,18 +15,8 @@ use emulated::{Env, boto, write};
 /// dead-letter queue), queues depending on the first bucket.
 fn stack(buckets: usize, queues: usize) -> Env {
     let env = Env::new("e");
-    let name = env.stack.clone();
+    env.write_stack("  defaults: {tags: {team: qa}}\n  deployment: {parallelism: 4}\n");
     let root = env.root();
-    write(
-        &root.join("stack.yaml"),
-        &format!(
-            "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: {name}}}\nspec:\n  provider: {{name: aws, region: us-east-1}}\n  defaults: {{tags: {{team: qa}}}}\n  deployment: {{parallelism: 4}}\n"
-        ),
-    );
-    write(
-        &root.join("environments/dev.yaml"),
-        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
-    );
     for b in 0..buckets {
         write(
             &root.join(format!("services/data/components/b{b}/s3.yaml")),

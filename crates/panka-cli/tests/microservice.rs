@@ -16,18 +16,8 @@ use serde_json::Value;
 /// `orders/db` (RDS), `orders/cache` (Redis) and `orders/assets` (S3), which the API references.
 fn shop(data: bool) -> Env {
     let env = Env::new("m");
-    let name = env.stack.clone();
+    env.write_stack("  deployment: {parallelism: 6}\n");
     let root = env.root();
-    write(
-        &root.join("stack.yaml"),
-        &format!(
-            "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: {name}}}\nspec:\n  provider: {{name: aws, region: us-east-1}}\n  deployment: {{parallelism: 6}}\n"
-        ),
-    );
-    write(
-        &root.join("environments/dev.yaml"),
-        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
-    );
     let c = root.join("services/orders/components");
     write(
         &c.join("queue/sqs.yaml"),

@@ -371,14 +371,7 @@ pub fn plan(
             }
             Some(r) => {
                 let changes = diff(&r.config, &d.config, d.kind);
-                let action = if changes.is_empty() {
-                    ActionKind::NoOp
-                } else if changes.iter().any(|c| c.forces_replacement) {
-                    ActionKind::Replace
-                } else {
-                    ActionKind::Update
-                };
-                (action, changes)
+                (action_of(&changes), changes)
             }
         };
         let cost = monthly_cost(d.kind, &d.config, &stack.region);
@@ -461,6 +454,17 @@ pub fn plan(
     })
 }
 
+/// What a recorded resource's changes call for: nothing, an update in place, or a replacement.
+fn action_of(changes: &[FieldChange]) -> ActionKind {
+    if changes.is_empty() {
+        ActionKind::NoOp
+    } else if changes.iter().any(|c| c.forces_replacement) {
+        ActionKind::Replace
+    } else {
+        ActionKind::Update
+    }
+}
+
 /// Deletes and replacements of stateful resources that `--allow-destroy` does not name.
 fn protected(actions: &[Action], options: &PlanOptions) -> Vec<Protected> {
     actions
@@ -526,13 +530,7 @@ pub fn rollback_plan(
             continue;
         };
         let changes = diff(&now.config, &then.config, r.kind);
-        let action = if changes.is_empty() {
-            ActionKind::NoOp
-        } else if changes.iter().any(|c| c.forces_replacement) {
-            ActionKind::Replace
-        } else {
-            ActionKind::Update
-        };
+        let action = action_of(&changes);
         let d = DesiredResource {
             address: r.address.clone(),
             kind: r.kind,

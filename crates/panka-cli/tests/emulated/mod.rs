@@ -30,6 +30,22 @@ impl Env {
         }
     }
 
+    /// Writes stack.yaml (this stack's name, us-east-1, then the `extra` lines of its spec) and
+    /// a `dev` environment.
+    pub fn write_stack(&self, extra: &str) {
+        write(
+            &self.root().join("stack.yaml"),
+            &format!(
+                "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: {}}}\nspec:\n  provider: {{name: aws, region: us-east-1}}\n{extra}",
+                self.stack
+            ),
+        );
+        write(
+            &self.root().join("environments/dev.yaml"),
+            "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
+        );
+    }
+
     /// The folder holding stack.yaml.
     pub fn root(&self) -> PathBuf {
         self.dir.path().join("s")
