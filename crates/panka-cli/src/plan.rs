@@ -123,6 +123,76 @@ pub(crate) async fn providers(stack: &Stack, global: &GlobalArgs) -> panka_engin
     panka_providers::registry(&aws)
 }
 
+/// How many recorded resources are read from AWS at once (refresh, status, drift).
+const READ_CONCURRENCY: usize = 16;
+
+/// What a pass over the recorded resources found for one of them.
+pub(crate) enum Visit<T> {
+    /// The provider's answer.
+    Done(T),
+    /// No provider for the kind yet.
+    NoProvider,
+    /// The request could not be built (a reference without a value).
+    Unresolved(String),
+}
+
+/// Runs `visit` with the provider and request of every recorded resource (those in
+/// `addresses`), at most [`READ_CONCURRENCY`] at a time; the results in address order.
+pub(crate) async fn visit_recorded<T, F, Fut>(
+    stack: &Stack,
+    resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
+    addresses: impl Fn(&str) -> bool,
+    global: &GlobalArgs,
+    visit: F,
+) -> anyhow::Result<Vec<(String, Visit<T>)>>
+where
+    T: Send + 'static,
+    F: Fn(
+            std::sync::Arc<dyn panka_engine::Provider>,
+            panka_engine::Request,
+            std::sync::Arc<panka_state::ResourceState>,
+        ) -> Fut
+        + Clone
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    let registry = providers(stack, global).await;
+    let outputs = recorded_outputs(resources);
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut found = Vec::new();
+    for (address, r) in resources.iter().filter(|(a, _)| addresses(a)) {
+        let Some(provider) = registry.get(&r.kind) else {
+            found.push((address.clone(), Visit::NoProvider));
+            continue;
+        };
+        let req = match panka_engine::resolve::request(
+            address,
+            &r.kind,
+            &r.config,
+            &outputs,
+            &stack.region,
+        ) {
+            Ok(req) => req,
+            Err(e) => {
+                found.push((address.clone(), Visit::Unresolved(e)));
+                continue;
+            }
+        };
+        let (address, r, limit, visit) = (address.clone(), r.clone(), limit.clone(), visit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (address, Visit::Done(visit(provider, req, r).await))
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        found.push(done?);
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
 /// The outputs of every recorded resource, for resolving references in provider requests.
 pub(crate) fn recorded_outputs(
     resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
@@ -140,38 +210,35 @@ pub(crate) async fn refresh(
     state: &mut State,
     global: &GlobalArgs,
 ) -> anyhow::Result<()> {
-    let registry = providers(stack, global).await;
-    let outputs = recorded_outputs(&state.resources);
-    let mut gone = Vec::new();
+    let read = visit_recorded(
+        stack,
+        &state.resources,
+        |_| true,
+        global,
+        |provider, req, r| async move { provider.read(&req, &r.physical_ids).await },
+    )
+    .await?;
     let mut unread = Vec::new();
-    let addresses: Vec<String> = state.resources.keys().cloned().collect();
-    for address in &addresses {
-        let Some(r) = state.resources.get_mut(address) else {
-            continue;
-        };
-        let Some(provider) = registry.get(&r.kind) else {
-            unread.push(format!("{address} ({})", r.kind));
-            continue;
-        };
-        let req =
-            panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region)
-                .map_err(anyhow::Error::msg)?;
-        match provider.read(&req, &r.physical_ids).await {
-            Ok(Some(observed)) => {
-                let r = std::sync::Arc::make_mut(r);
-                // Shared resources keep their settings at the top level, not under `spec`.
-                if r.config.get("spec").is_some() {
-                    r.config["spec"] = observed.spec;
+    for (address, visit) in read {
+        match visit {
+            Visit::Done(Ok(Some(observed))) => {
+                if let Some(r) = state.resources.get_mut(address.as_str()) {
+                    let r = std::sync::Arc::make_mut(r);
+                    // Shared resources keep their settings at the top level, not under `spec`.
+                    if r.config.get("spec").is_some() {
+                        r.config["spec"] = observed.spec;
+                    }
+                    r.outputs = observed.outcome.outputs;
                 }
-                r.outputs = observed.outcome.outputs;
             }
-            Ok(None) => gone.push(address.clone()),
-            Err(e) => bail!("reading {address} from AWS: {}", e.chain()),
+            Visit::Done(Ok(None)) => {
+                eprintln!("{address} no longer exists in AWS: the plan creates it again.");
+                state.resources.remove(address.as_str());
+            }
+            Visit::Done(Err(e)) => bail!("reading {address} from AWS: {}", e.chain()),
+            Visit::Unresolved(e) => bail!("reading {address} from AWS: {e}"),
+            Visit::NoProvider => unread.push(address),
         }
-    }
-    for address in &gone {
-        eprintln!("{address} no longer exists in AWS: the plan creates it again.");
-        state.resources.remove(address.as_str());
     }
     if !unread.is_empty() {
         eprintln!(

@@ -530,43 +530,34 @@ async fn live_health(
     resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
     global: &GlobalArgs,
 ) -> std::collections::BTreeMap<String, String> {
-    /// How many resources are asked at once.
-    const CONCURRENCY: usize = 16;
-    let registry = crate::plan::providers(stack, global).await;
-    let outputs = crate::plan::recorded_outputs(resources);
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (address, r) in resources {
-        let Some(provider) = registry.get(&r.kind) else {
-            continue;
-        };
-        let Ok(req) =
-            panka_engine::resolve::request(address, &r.kind, &r.config, &outputs, &stack.region)
-        else {
-            continue;
-        };
-        let (address, ids, limit) = (address.clone(), r.physical_ids.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let report = match provider.health(&req, &ids).await {
+    let visited = crate::plan::visit_recorded(
+        stack,
+        resources,
+        |_| true,
+        global,
+        |provider, req, r| async move {
+            match provider.health(&req, &r.physical_ids).await {
                 Ok(Some(h)) => h,
-                Ok(None) => match provider.read(&req, &ids).await {
+                Ok(None) => match provider.read(&req, &r.physical_ids).await {
                     Ok(Some(_)) => "exists".to_string(),
                     Ok(None) => "MISSING in AWS".to_string(),
                     Err(e) => format!("unknown ({})", e.message),
                 },
                 Err(e) => format!("unknown ({})", e.message),
-            };
-            (address, report)
-        });
-    }
-    let mut live = std::collections::BTreeMap::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((address, report)) = done {
-            live.insert(address, report);
-        }
-    }
-    live
+            }
+        },
+    )
+    .await;
+    visited
+        .map(|v| {
+            v.into_iter()
+                .filter_map(|(address, visit)| match visit {
+                    crate::plan::Visit::Done(report) => Some((address, report)),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `panka logs S/C`: the component's CloudWatch logs from `--since` ago, then new ones with
@@ -653,74 +644,80 @@ struct Drifted {
 /// `panka drift`: each recorded resource read back from AWS and compared with what panka
 /// applied, like Terraform's `plan -refresh-only`. Reads run 16 at a time; nothing is written.
 pub async fn drift(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    const CONCURRENCY: usize = 16;
     let (stack, backends) = open(&args.stack, global).await?;
     let state = current(&backends).await?;
-    let registry = crate::plan::providers(&stack, global).await;
-    let outputs = crate::plan::recorded_outputs(&state.resources);
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
+    let visited = crate::plan::visit_recorded(
+        &stack,
+        &state.resources,
+        |address| {
+            let service = address.split('/').next().unwrap_or_default();
+            args.services.is_empty() || args.services.iter().any(|s| s == service)
+        },
+        global,
+        |provider, req, r| async move {
+            let read = provider.read(&req, &r.physical_ids).await;
+            (read, r)
+        },
+    )
+    .await?;
     let mut found = Vec::new();
-    for (address, r) in &state.resources {
-        let service = address.split('/').next().unwrap_or_default();
-        if !args.services.is_empty() && !args.services.iter().any(|s| s == service) {
-            continue;
-        }
+    for (address, visit) in visited {
+        let kind_of = |address: &str| {
+            state
+                .resources
+                .get(address)
+                .map(|r| r.kind.clone())
+                .unwrap_or_default()
+        };
         let unchecked = |reason: String| Drifted {
             address: address.clone(),
-            kind: r.kind.clone(),
+            kind: kind_of(&address),
             status: "unchecked",
             changes: Vec::new(),
             reason: Some(reason),
         };
-        let Some(provider) = registry.get(&r.kind) else {
-            found.push(unchecked(format!("no provider for {} yet", r.kind)));
-            continue;
-        };
-        let req = match panka_engine::resolve::request(
-            address,
-            &r.kind,
-            &r.config,
-            &outputs,
-            &stack.region,
-        ) {
-            Ok(req) => req,
-            Err(e) => {
+        let (read, r) = match visit {
+            crate::plan::Visit::NoProvider => {
+                found.push(unchecked(format!(
+                    "no provider for {} yet",
+                    kind_of(&address)
+                )));
+                continue;
+            }
+            crate::plan::Visit::Unresolved(e) => {
                 found.push(unchecked(e));
                 continue;
             }
+            crate::plan::Visit::Done(done) => done,
         };
-        let (address, r, limit) = (address.clone(), r.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let kind = panka_graph::ResourceKind::parse(&r.kind)
-                .unwrap_or(panka_graph::ResourceKind::SharedCluster);
-            let (status, changes, reason) = match provider.read(&req, &r.physical_ids).await {
-                Ok(None) => ("missing", Vec::new(), Some("deleted outside panka".to_string())),
-                Ok(Some(observed)) => {
-                    // Shared resources keep their settings outside `spec`; only specs are read.
-                    let recorded = serde_json::json!({"spec": r.config.get("spec")});
-                    let live = serde_json::json!({"spec": if r.config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
-                    let changes = panka_plan::diff::diff(&recorded, &live, kind);
-                    if changes.is_empty() {
-                        ("in-sync", changes, None)
-                    } else {
-                        ("drifted", changes, None)
-                    }
+        let kind = panka_graph::ResourceKind::parse(&r.kind)
+            .unwrap_or(panka_graph::ResourceKind::SharedCluster);
+        let (status, changes, reason) = match read {
+            Ok(None) => (
+                "missing",
+                Vec::new(),
+                Some("deleted outside panka".to_string()),
+            ),
+            Ok(Some(observed)) => {
+                // Shared resources keep their settings outside `spec`; only specs are read.
+                let recorded = serde_json::json!({"spec": r.config.get("spec")});
+                let live = serde_json::json!({"spec": if r.config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
+                let changes = panka_plan::diff::diff(&recorded, &live, kind);
+                if changes.is_empty() {
+                    ("in-sync", changes, None)
+                } else {
+                    ("drifted", changes, None)
                 }
-                Err(e) => ("unchecked", Vec::new(), Some(e.chain())),
-            };
-            Drifted {
-                address,
-                kind: r.kind.clone(),
-                status,
-                changes,
-                reason,
             }
+            Err(e) => ("unchecked", Vec::new(), Some(e.chain())),
+        };
+        found.push(Drifted {
+            address,
+            kind: r.kind.clone(),
+            status,
+            changes,
+            reason,
         });
-    }
-    while let Some(done) = tasks.join_next().await {
-        found.push(done?);
     }
     found.sort_by(|a, b| a.address.cmp(&b.address));
     let count = |s: &str| found.iter().filter(|d| d.status == s).count();
