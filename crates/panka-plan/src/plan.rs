@@ -394,7 +394,7 @@ pub fn plan(
         ));
     }
 
-    refresh_dependents(stack, &builder, &resources, &mut actions);
+    refresh_dependents(stack, |a| builder.config(a), &resources, &mut actions);
 
     // Resources recorded in state but no longer desired: deleted after every other wave, each
     // after the deleted resources that depend on it.
@@ -548,6 +548,20 @@ pub fn rollback_plan(
             &stack.region,
         ));
     }
+    // What refers to a resource the rollback replaces is updated after it, with its own
+    // configuration of then.
+    refresh_dependents(
+        stack,
+        |a| {
+            target
+                .resources
+                .get(a)
+                .map(|r| r.config.clone())
+                .unwrap_or(Value::Null)
+        },
+        &resources,
+        &mut actions,
+    );
     actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
     let protected = protected(&actions, options);
     if !protected.is_empty() {
@@ -575,7 +589,7 @@ pub fn rollback_plan(
 /// references and, for the kinds that run on them, the stack's shared resources.
 fn refresh_dependents(
     stack: &Stack,
-    builder: &ConfigBuilder<'_>,
+    config_of: impl Fn(&str) -> Value,
     resources: &[Resource],
     actions: &mut [Action],
 ) {
@@ -624,7 +638,7 @@ fn refresh_dependents(
         if !changes.is_empty() {
             a.action = ActionKind::Update;
             a.changes = changes;
-            a.config = Some(builder.config(&a.address));
+            a.config = Some(config_of(&a.address));
         }
     }
 }

@@ -323,3 +323,58 @@ fn stale_state_is_detected() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rollback_plan_goes_back_and_protects_data() {
+    let stack = example("dev", &[]);
+    let before = applied(&stack);
+    // Since then: the queue's timeout changed and the database's engine was swapped.
+    let mut now = before.clone();
+    std::sync::Arc::make_mut(now.resources.get_mut("orders/queue").unwrap()).config["spec"]["visibilityTimeoutSeconds"] =
+        json!(90);
+    std::sync::Arc::make_mut(now.resources.get_mut("orders/db").unwrap()).config["spec"]["engine"]
+        ["type"] = json!("mysql");
+    let err =
+        panka_plan::rollback_plan(&stack, &now, &before, &PlanOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("orders/db (RDS) would be replaced"),
+        "{err}"
+    );
+    let allowed = PlanOptions {
+        allow_destroy: vec!["orders/db".into()],
+        ..PlanOptions::default()
+    };
+    let p = panka_plan::rollback_plan(&stack, &now, &before, &allowed).unwrap();
+    let queue = p
+        .actions
+        .iter()
+        .find(|a| a.address == "orders/queue")
+        .unwrap();
+    assert_eq!(queue.action, ActionKind::Update);
+    assert_eq!(queue.changes[0].path, "spec.visibilityTimeoutSeconds");
+    assert_eq!(
+        queue.changes[0].new,
+        Some(json!(
+            before.resources["orders/queue"].config["spec"]["visibilityTimeoutSeconds"].clone()
+        ))
+    );
+    let db = p.actions.iter().find(|a| a.address == "orders/db").unwrap();
+    assert_eq!(db.action, ActionKind::Replace);
+    // The API takes the database's endpoint: it is updated after the replacement.
+    let api = p
+        .actions
+        .iter()
+        .find(|a| a.address == "orders/api")
+        .unwrap();
+    assert_eq!(api.action, ActionKind::Update);
+    assert_eq!(
+        api.changes[0].upstream.as_deref(),
+        Some("orders/db is replaced")
+    );
+    assert_eq!(
+        api.config.as_ref(),
+        Some(&before.resources["orders/api"].config)
+    );
+    json_of(&p);
+}
