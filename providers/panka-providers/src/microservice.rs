@@ -34,7 +34,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ProtocolEnum, RuleCondition, TargetTypeEnum,
 };
 use panka_engine::provider::Outcome;
-use panka_engine::resolve::input;
+use panka_engine::resolve::{SHARED_PREFIX, input};
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{
     CpuArchitecture, EcsDeployment, EnvVar, Image, Logging, MicroServiceSpec, Port, PortProtocol,
@@ -510,7 +510,7 @@ fn task_statements<S: EcsKind>(t: &Target<'_, S>) -> Vec<Value> {
     let mut arns = BTreeSet::new();
     if let Some(inputs) = t.config.get("inputs").and_then(Value::as_object) {
         for (path, i) in inputs {
-            if path.starts_with("_shared/") {
+            if path.starts_with(SHARED_PREFIX) {
                 continue;
             }
             if let Some(arn) = i.pointer("/outputs/arn").and_then(Value::as_str) {
@@ -1031,23 +1031,9 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             .await?;
         }
         // Databases and caches this service references admit it on their port.
-        if let Some(inputs) = t.config.get("inputs").and_then(Value::as_object) {
-            for (path, i) in inputs {
-                if path.starts_with("_shared/") {
-                    continue;
-                }
-                let out = |k: &str| {
-                    i.pointer(&format!("/outputs/{k}"))
-                        .and_then(Value::as_str)
-                        .filter(|v| !v.is_empty())
-                };
-                if let (Some(group), Some(port)) = (out("securityGroupId"), out("port"))
-                    && let Ok(port) = port.parse::<i32>()
-                {
-                    authorize_ingress(&self.ec2, group, port, &Source::Group(sg.clone())).await?;
-                    ids.insert(format!("ingress.{group}"), port.to_string());
-                }
-            }
+        for (group, port) in referenced_stores(t.config) {
+            authorize_ingress(&self.ec2, &group, port, &Source::Group(sg.clone())).await?;
+            ids.insert(format!("ingress.{group}"), port.to_string());
         }
 
         let mut balancers = Vec::new();
@@ -1735,8 +1721,28 @@ fn family_of(arn: &str) -> Option<&str> {
 const DIGEST_TAG: &str = "panka:task-digest";
 
 fn url(ctx: &Context, s: &Workload<'_>) -> String {
-    let listeners: BTreeMap<String, String> = ctx.listeners.clone();
-    url_of(&ctx.lb_dns, &listeners, s)
+    url_of(&ctx.lb_dns, &ctx.listeners, s)
+}
+
+/// The data stores (RDS, Redis) among the components a service references: their security
+/// group and port, which they admit the service's tasks on.
+fn referenced_stores(config: &Value) -> Vec<(String, i32)> {
+    let Some(inputs) = config.get("inputs").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    inputs
+        .iter()
+        .filter(|(path, _)| !path.starts_with(SHARED_PREFIX))
+        .filter_map(|(_, i)| {
+            let out = |k: &str| {
+                i.pointer(&format!("/outputs/{k}"))
+                    .and_then(Value::as_str)
+                    .filter(|v| !v.is_empty())
+            };
+            let port = out("port")?.parse::<i32>().ok()?;
+            Some((out("securityGroupId")?.to_string(), port))
+        })
+        .collect()
 }
 
 /// `http(s)://HOST/PATH` of the first public port: its host or the load balancer's name, and
@@ -1991,23 +1997,11 @@ impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
             .get("securityGroup")
             .cloned()
             .unwrap_or_default();
-        if !sg.is_empty()
-            && let Some(inputs) = t.config.get("inputs").and_then(Value::as_object)
-        {
-            for (path, i) in inputs {
-                if path.starts_with("_shared/") {
-                    continue;
-                }
-                if let (Some(group), Some(port)) = (
-                    i.pointer("/outputs/securityGroupId")
-                        .and_then(Value::as_str),
-                    i.pointer("/outputs/port").and_then(Value::as_str),
-                ) && !group.is_empty()
-                {
-                    outcome
-                        .physical_ids
-                        .insert(format!("ingress.{group}"), port.to_string());
-                }
+        if !sg.is_empty() {
+            for (group, port) in referenced_stores(t.config) {
+                outcome
+                    .physical_ids
+                    .insert(format!("ingress.{group}"), port.to_string());
             }
         }
         Ok(Some(outcome))

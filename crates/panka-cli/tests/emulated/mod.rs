@@ -78,6 +78,26 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Asserts `secret` appears nowhere panka writes or prints: the local state, the apply
+    /// output given, a JSON plan and `panka status`. Returns the state and the status text.
+    #[allow(dead_code)] // only the tests that deploy a secret use it
+    pub fn assert_secret_absent(&self, secret: &str, applied: &str) -> (String, String) {
+        let state = std::fs::read_to_string(self.root().join(".panka/dev/state.json")).unwrap();
+        let (_, plan_json) = self.run(&["plan", "--output", "json"]);
+        let (_, status) = self.run(&["status"]);
+        for (what, text) in [
+            ("state", &state),
+            ("apply output", &applied.to_string()),
+            ("plan", &plan_json),
+            ("status", &status),
+        ] {
+            assert!(!text.contains(secret), "the password appears in the {what}");
+        }
+        (state, status)
+    }
+}
+
 /// Runs a boto3 script against the emulator (with `kw` holding the client settings) and parses
 /// the JSON it prints.
 #[allow(dead_code)] // not every test binary reads AWS back with boto3
