@@ -1,5 +1,6 @@
-//! Planning time for 1,000 and 10,000 components against a state that already holds them all
-//! with one field changed. Results are recorded in docs/performance.md.
+//! Planning time for 1,000 to 20,000 components against a state that already holds them all
+//! with one field changed, with warm and with cold CPU caches. Results are recorded in
+//! docs/performance.md.
 
 use std::path::PathBuf;
 
@@ -96,11 +97,34 @@ fn bench(c: &mut Criterion) {
         let check = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
         assert_eq!(check.summary.update, 1);
         group.throughput(Throughput::Elements(n as u64));
+        // Warm: the same plan again and again, so a small stack and its state stay in the CPU
+        // caches from one iteration to the next.
         group.bench_with_input(
-            BenchmarkId::from_parameter(n),
-            &(stack, state),
+            BenchmarkId::new("warm", n),
+            &(&stack, &state),
             |b, (stack, state)| {
                 b.iter(|| plan(stack, Some(state), &PlanOptions::default()).unwrap())
+            },
+        );
+        // Cold: before each plan, 128 MiB (four times the L3 cache) are written over, so every
+        // size starts with the stack and state out of the caches; only the plan (and dropping
+        // it) is timed.
+        let mut scratch = vec![0u8; 128 << 20];
+        group.bench_with_input(
+            BenchmarkId::new("cold", n),
+            &(&stack, &state),
+            |b, (stack, state)| {
+                b.iter_batched(
+                    || {
+                        for (i, x) in scratch.iter_mut().enumerate() {
+                            *x = x.wrapping_add(i as u8);
+                        }
+                        std::hint::black_box(&scratch);
+                    },
+                    // Dropped inside the timing, as in the warm case.
+                    |()| drop(plan(stack, Some(state), &PlanOptions::default()).unwrap()),
+                    criterion::BatchSize::PerIteration,
+                )
             },
         );
     }

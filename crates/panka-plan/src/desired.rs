@@ -3,23 +3,15 @@
 //! A resource's configuration is normalised — every default filled in, infra sizing included
 //! even when infra.yaml is absent — so that planning again after an apply finds nothing to do.
 
+use indexmap::IndexMap;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use panka_format::Stack;
-use panka_format::kinds::InfraUse;
-use panka_format::model::{ComponentInfraSpec, Scaling};
+use panka_format::kinds::{ComponentSpec, InfraUse};
+use panka_format::model::{ComponentInfraSpec, Network, Scaling};
 use panka_format::naming::shorten;
-use panka_graph::{ResourceKind, SHARED_CLUSTER, SHARED_LOAD_BALANCER};
-
-/// A resource as the YAML wants it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DesiredResource {
-    pub address: String,
-    pub kind: ResourceKind,
-    /// `{name, spec, infra?, tags}` for components; the shared settings for shared resources.
-    pub config: Value,
-    pub depends_on: Vec<String>,
-}
+use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER};
 
 /// Builds the configuration of one resource of a stack at a time.
 pub struct ConfigBuilder<'a> {
@@ -63,25 +55,57 @@ impl<'a> ConfigBuilder<'a> {
                 "network": stack.shared.network,
                 "tags": with_defaults(&self.base_tags, stack),
             }),
-            _ => {
-                let c = self.by_address[address];
-                let mut config = json!({
-                    "name": c.physical_name,
-                    "spec": c.spec.to_json(),
-                    "tags": c.tags,
-                });
-                // Kinds placed in the VPC carry the network, so moving it shows in the plan.
-                if c.kind.in_vpc() {
-                    config["network"] =
-                        serde_json::to_value(&stack.shared.network).unwrap_or(Value::Null);
-                }
-                if let Some(infra) = normalized_infra(c.kind.info().infra, c.infra.as_ref()) {
-                    config["infra"] = serde_json::to_value(infra).unwrap_or(Value::Null);
-                }
-                config
-            }
+            // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
+            _ => serde_json::to_value(self.component(address)).unwrap_or(Value::Null),
         }
     }
+
+    /// Whether the configuration of the resource at `address` is `recorded`, told without
+    /// building it: both are written as JSON into `scratch`'s buffers and compared byte by byte.
+    /// Equal bytes mean equal configurations; unequal bytes (keys recorded in another order, say)
+    /// answer `false`, and the caller compares the trees.
+    pub fn is_recorded(&self, address: &str, recorded: &Value, scratch: &mut Scratch) -> bool {
+        if matches!(address, SHARED_CLUSTER | SHARED_LOAD_BALANCER) {
+            return self.config(address) == *recorded;
+        }
+        scratch.desired.clear();
+        scratch.recorded.clear();
+        serde_json::to_writer(&mut scratch.desired, &self.component(address)).is_ok()
+            && serde_json::to_writer(&mut scratch.recorded, recorded).is_ok()
+            && scratch.desired == scratch.recorded
+    }
+
+    fn component(&self, address: &str) -> ComponentConfig<'a> {
+        let c = self.by_address[address];
+        ComponentConfig {
+            name: &c.physical_name,
+            spec: &c.spec,
+            tags: &c.tags,
+            // Kinds placed in the VPC carry the network, so moving it shows in the plan.
+            network: c.kind.in_vpc().then_some(&self.stack.shared.network),
+            infra: normalized_infra(c.kind.info().infra, c.infra.as_ref()),
+        }
+    }
+}
+
+/// Buffers [`ConfigBuilder::is_recorded`] reuses from one resource to the next.
+#[derive(Default)]
+pub struct Scratch {
+    desired: Vec<u8>,
+    recorded: Vec<u8>,
+}
+
+/// A component's configuration: `{name, spec, tags, network?, infra?}`.
+#[derive(Serialize)]
+struct ComponentConfig<'a> {
+    name: &'a str,
+    spec: &'a ComponentSpec,
+    tags: &'a IndexMap<String, String>,
+    /// Present (`null` for the default VPC) for kinds placed in the VPC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<&'a Option<Network>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    infra: Option<ComponentInfraSpec>,
 }
 
 fn with_defaults(base: &Value, stack: &Stack) -> Value {

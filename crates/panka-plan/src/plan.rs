@@ -12,7 +12,7 @@ use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind, stack_resou
 use panka_state::State;
 
 use crate::cost::{MonthlyCost, PRICED_REGIONS, PRICES_AS_OF, monthly_cost};
-use crate::desired::{ConfigBuilder, DesiredResource};
+use crate::desired::{ConfigBuilder, Scratch};
 use crate::diff::{FieldChange, diff};
 
 /// The version of the plan document's shape (`panka plan --output json`, `--out FILE`).
@@ -341,6 +341,7 @@ pub fn plan(
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
 
     let mut actions = Vec::with_capacity(resources.len());
+    let mut scratch = Scratch::default();
     let mut cost_notes: HashMap<String, CostNote> = HashMap::new();
     // Recorded resources the loop found desired: when that is all of them, nothing is deleted.
     let mut matched = 0;
@@ -351,41 +352,54 @@ pub fn plan(
         {
             continue;
         }
-        let d = DesiredResource {
-            address: r.address.clone(),
-            kind: r.kind,
-            config: builder.config(&r.address),
-            depends_on: r.depends_on.clone(),
-        };
         let wave = graph
-            .wave_of(&d.address)
+            .wave_of(&r.address)
             .expect("desired resources are in the graph")
             + 1;
-        let before = recorded.get(&d.address);
+        let before = recorded.get(&r.address);
         matched += usize::from(before.is_some());
-        let (action, changes) = match before {
-            None => (ActionKind::Create, Vec::new()),
-            Some(r) if r.status != panka_state::ResourceStatus::Ready => {
-                // A resource left pending or failed is updated so that apply re-converges it.
-                (ActionKind::Update, diff(&r.config, &d.config, d.kind))
+        let ready = |b: &panka_state::ResourceState| b.status == panka_state::ResourceStatus::Ready;
+        // Most resources of a large stack are unchanged: they are told apart without building
+        // their configuration.
+        let (action, changes, desired) = match before {
+            Some(b) if ready(b) && builder.is_recorded(&r.address, &b.config, &mut scratch) => {
+                (ActionKind::NoOp, Vec::new(), None)
             }
-            Some(r) => {
-                let changes = diff(&r.config, &d.config, d.kind);
-                (action_of(&changes), changes)
+            None => (
+                ActionKind::Create,
+                Vec::new(),
+                Some(builder.config(&r.address)),
+            ),
+            Some(b) => {
+                let config = builder.config(&r.address);
+                let changes = diff(&b.config, &config, r.kind);
+                // A resource left pending or failed is updated so that apply re-converges it.
+                let action = if ready(b) {
+                    action_of(&changes)
+                } else {
+                    ActionKind::Update
+                };
+                (action, changes, Some(config))
             }
         };
-        let cost = monthly_cost(d.kind, &d.config, &stack.region);
+        // Unchanged, the recorded configuration is the desired one.
+        let config = desired
+            .as_ref()
+            .or(before.map(|b| &b.config))
+            .expect("a resource not recorded has its configuration built");
+        let cost = monthly_cost(r.kind, config, &stack.region);
         match cost {
             MonthlyCost::UsageBased => {
-                cost_notes.insert(d.address.clone(), CostNote::UsageBased);
+                cost_notes.insert(r.address.clone(), CostNote::UsageBased);
             }
             MonthlyCost::Unknown => {
-                cost_notes.insert(d.address.clone(), CostNote::Unpriced(class_of(&d.config)));
+                cost_notes.insert(r.address.clone(), CostNote::Unpriced(class_of(config)));
             }
             MonthlyCost::Fixed(_) => {}
         }
         actions.push(action_for(
-            &d,
+            r,
+            desired,
             action,
             wave,
             changes,
@@ -531,16 +545,11 @@ pub fn rollback_plan(
         };
         let changes = diff(&now.config, &then.config, r.kind);
         let action = action_of(&changes);
-        let d = DesiredResource {
-            address: r.address.clone(),
-            kind: r.kind,
-            config: then.config.clone(),
-            depends_on: r.depends_on.clone(),
-        };
         let wave = graph.wave_of(&r.address).unwrap_or(0) + 1;
         let planned = monthly_cost(r.kind, &then.config, &stack.region).amount();
         actions.push(action_for(
-            &d,
+            r,
+            (action != ActionKind::NoOp).then(|| then.config.clone()),
             action,
             wave,
             changes,
@@ -643,8 +652,10 @@ fn refresh_dependents(
     }
 }
 
+/// The action on desired resource `r`, whose configuration is `config` (`None` when unchanged).
 fn action_for(
-    d: &DesiredResource,
+    r: &Resource,
+    config: Option<Value>,
     action: ActionKind,
     wave: usize,
     changes: Vec<FieldChange>,
@@ -652,33 +663,38 @@ fn action_for(
     region: &str,
 ) -> Action {
     // Cost is a function of configuration: only a changed resource can cost something else.
-    let current = match action {
-        ActionKind::Create => 0.0,
-        ActionKind::NoOp => planned,
-        _ => changes_current_cost(d, &changes, region),
+    let current = match (action, &config) {
+        (ActionKind::Create, _) => 0.0,
+        (ActionKind::NoOp, _) | (_, None) => planned,
+        (_, Some(config)) => changes_current_cost(r.kind, config, &changes, region),
     };
     Action {
-        address: d.address.clone(),
-        kind: d.kind,
+        address: r.address.clone(),
+        kind: r.kind,
         action,
         wave,
-        depends_on: d.depends_on.clone(),
+        depends_on: r.depends_on.clone(),
         changes,
-        stateful: d.kind.stateful(),
+        stateful: r.kind.stateful(),
         // A no-op needs nothing applied; leaving its configuration out keeps large plans small.
-        config: (action != ActionKind::NoOp).then(|| d.config.clone()),
+        config: config.filter(|_| action != ActionKind::NoOp),
         monthly_cost: CostChange { current, planned },
     }
 }
 
 /// The current cost of a changed resource: its desired configuration with the changed fields
 /// set back to their recorded values.
-fn changes_current_cost(d: &DesiredResource, changes: &[FieldChange], region: &str) -> f64 {
-    let mut before = d.config.clone();
+fn changes_current_cost(
+    kind: ResourceKind,
+    config: &Value,
+    changes: &[FieldChange],
+    region: &str,
+) -> f64 {
+    let mut before = config.clone();
     for c in changes {
         set_path(&mut before, &c.path, c.old.clone());
     }
-    monthly_cost(d.kind, &before, region).amount()
+    monthly_cost(kind, &before, region).amount()
 }
 
 /// Sets the value at a dotted path (`spec.instance.class`, `spec.environment[NAME].value`).

@@ -378,3 +378,30 @@ fn a_rollback_plan_goes_back_and_protects_data() {
     );
     json_of(&p);
 }
+
+/// Unchanged resources are told apart without building their configuration: the bytes of the
+/// desired configuration are those of the recorded one, also once the state went through its
+/// JSON file; a change anywhere makes them differ.
+#[test]
+fn unchanged_resources_are_recognised_from_their_bytes() {
+    for env in ["dev", "staging", "production"] {
+        let stack = example(env, &[]);
+        let state = applied(&stack);
+        let reloaded: State =
+            serde_json::from_slice(&serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+        let builder = panka_plan::desired::ConfigBuilder::new(&stack);
+        let mut scratch = panka_plan::desired::Scratch::default();
+        for (address, r) in reloaded.resources.iter() {
+            assert!(
+                builder.is_recorded(address, &r.config, &mut scratch),
+                "{env}: {address} is not recognised as unchanged"
+            );
+            let mut changed = r.config.clone();
+            changed["tags"]["team"] = json!("someone-else");
+            assert!(
+                !builder.is_recorded(address, &changed, &mut scratch),
+                "{env}: a changed tag of {address} goes unnoticed"
+            );
+        }
+    }
+}

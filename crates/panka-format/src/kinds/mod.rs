@@ -119,6 +119,13 @@ macro_rules! kinds {
         #[derive(Clone, Debug, PartialEq)]
         pub enum ComponentSpec { $($variant(Box<$spec>)),* }
 
+        /// Serialized, a spec is its kind's spec type serialized (no tag: the kind is beside it).
+        impl Serialize for ComponentSpec {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self { $(ComponentSpec::$variant(s) => s.serialize(serializer)),* }
+            }
+        }
+
         impl ComponentSpec {
             pub fn kind(&self) -> Kind {
                 match self { $(ComponentSpec::$variant(_) => Kind::$variant),* }
@@ -137,9 +144,8 @@ macro_rules! kinds {
 
             /// The spec as JSON with every default filled in: the form stored in state and diffed.
             pub fn to_json(&self) -> serde_json::Value {
-                let result = match self { $(ComponentSpec::$variant(s) => serde_json::to_value(s)),* };
                 // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
-                result.unwrap_or(serde_json::Value::Null)
+                serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
             }
 
             /// The `dependsOn` list as written.
