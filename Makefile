@@ -71,6 +71,8 @@ docs:
 
 bench:
 	$(CARGO) bench -p panka-format --bench load_validate
+	$(CARGO) bench -p panka-plan --bench plan
+	$(CARGO) bench -p panka-engine --bench scheduler
 
 fuzz:
 	PROPTEST_CASES=20000 $(CARGO) test -p panka-format --release --test robustness -- --nocapture
