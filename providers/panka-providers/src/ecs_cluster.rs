@@ -196,12 +196,16 @@ impl KindProvider for ClusterProvider {
         _ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
         Ok(self.describe(t.name).await?.map(|c| {
-            format!(
-                "{} services · {} tasks running · {} pending",
+            let mut line = format!(
+                "{} services · {} tasks running",
                 c.active_services_count(),
-                c.running_tasks_count(),
-                c.pending_tasks_count()
-            )
+                c.running_tasks_count()
+            );
+            // Pending tasks, like a service's, only when there are some.
+            if c.pending_tasks_count() > 0 {
+                line.push_str(&format!(" · {} pending", c.pending_tasks_count()));
+            }
+            line
         }))
     }
 

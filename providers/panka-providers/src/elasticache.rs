@@ -36,10 +36,44 @@ impl RedisProvider {
     }
 }
 
-fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
+pub(crate) fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
     t.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// Creates the cache subnet group `name` over `subnets`, or points an existing one at them.
+pub(crate) async fn ensure_subnet_group(
+    cache: &Client,
+    name: &str,
+    subnets: &[String],
+    t: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let created = cache
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(name)
+        .cache_subnet_group_description(format!("panka: subnets of {name}"))
+        .set_subnet_ids(Some(subnets.to_vec()))
+        .set_tags(Some(tags(t)))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_cache_subnet_group_already_exists_fault()) =>
+        {
+            cache
+                .modify_cache_subnet_group()
+                .cache_subnet_group_name(name)
+                .set_subnet_ids(Some(subnets.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("updating cache subnet group {name}"), e))?;
+            Ok(())
+        }
+        Err(e) => Err(aws_error(format!("creating cache subnet group {name}"), e)),
+    }
 }
 
 /// The parameter group family for a Redis version: `redis7`, `redis6.x`.
@@ -143,40 +177,6 @@ impl RedisProvider {
         })
     }
 
-    async fn ensure_subnet_group(
-        &self,
-        name: &str,
-        subnets: &[String],
-        t: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let created = self
-            .cache
-            .create_cache_subnet_group()
-            .cache_subnet_group_name(name)
-            .cache_subnet_group_description(format!("panka: subnets of {name}"))
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .set_tags(Some(tags(t)))
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cache_subnet_group_already_exists_fault()) =>
-            {
-                self.cache
-                    .modify_cache_subnet_group()
-                    .cache_subnet_group_name(name)
-                    .set_subnet_ids(Some(subnets.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(format!("updating cache subnet group {name}"), e))?;
-                Ok(())
-            }
-            Err(e) => Err(aws_error(format!("creating cache subnet group {name}"), e)),
-        }
-    }
-
     async fn ensure_parameter_group(
         &self,
         name: &str,
@@ -253,8 +253,7 @@ impl KindProvider for RedisProvider {
             };
             return Ok(outcome(&g, &sg, s.port));
         }
-        self.ensure_subnet_group(t.name, &place.subnets, t.tags)
-            .await?;
+        ensure_subnet_group(&self.cache, t.name, &place.subnets, t.tags).await?;
         let params = self.ensure_parameter_group(t.name, s).await?;
         let mut req = self
             .cache

@@ -10,6 +10,7 @@ pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
 pub mod logs;
+pub mod memcached;
 pub mod microservice;
 pub mod network;
 pub mod rds;
@@ -28,6 +29,10 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(sns::SnsProvider::new(aws.sns(), aws.sqs()));
     r.register(rds::RdsProvider::new(aws.rds(), aws.ec2()));
     r.register(elasticache::RedisProvider::new(
+        aws.elasticache(),
+        aws.ec2(),
+    ));
+    r.register(memcached::MemcachedProvider::new(
         aws.elasticache(),
         aws.ec2(),
     ));
