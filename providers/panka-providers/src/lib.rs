@@ -9,10 +9,12 @@ pub mod dynamodb;
 pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
+pub mod eventbridge;
 pub mod logs;
 pub mod memcached;
 pub mod microservice;
 pub mod network;
+mod policy;
 pub mod rds;
 pub mod s3;
 pub mod sns;
@@ -27,6 +29,11 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(s3::S3Provider::new(aws.s3()));
     r.register(sqs::SqsProvider::new(aws.sqs()));
     r.register(sns::SnsProvider::new(aws.sns(), aws.sqs()));
+    r.register(eventbridge::EventBridgeProvider::new(
+        aws.eventbridge(),
+        aws.sqs(),
+        aws.sns(),
+    ));
     r.register(rds::RdsProvider::new(aws.rds(), aws.ec2()));
     r.register(elasticache::RedisProvider::new(
         aws.elasticache(),

@@ -14,7 +14,7 @@ use panka_engine::provider::Outcome;
 use panka_engine::resolve::input;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{SnsSpec, Subscription, SubscriptionProtocol};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::errors::aws_error;
 
@@ -215,7 +215,8 @@ impl SnsProvider {
         for (i, s) in t.spec.subscriptions.iter().enumerate() {
             let ep = endpoint(t, i, s)?;
             if let Some(url) = &ep.queue_url {
-                self.allow_topic(url, &ep.arn_or_address, topic).await?;
+                crate::policy::allow_to_send(&self.sqs, url, &ep.arn_or_address, "sns", topic)
+                    .await?;
             }
             let key = (protocol(s.protocol).to_string(), ep.arn_or_address.clone());
             let arn = match existing.get(&key) {
@@ -292,68 +293,6 @@ impl SnsProvider {
             .map_err(|e| aws_error(format!("setting {name} of subscription {arn}"), e))?;
         Ok(())
     }
-
-    /// Adds to the queue's policy a statement letting `topic` send to it (one statement per
-    /// topic, kept beside any others the policy has).
-    async fn allow_topic(
-        &self,
-        url: &str,
-        queue_arn: &str,
-        topic: &str,
-    ) -> Result<(), ProviderError> {
-        use aws_sdk_sqs::types::QueueAttributeName as A;
-        let current = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(A::Policy)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("reading the policy of {queue_arn}"), e))?;
-        let mut policy: Value = current
-            .attributes()
-            .and_then(|a| a.get(&A::Policy))
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
-        let sid = statement_id(topic);
-        let statements = policy["Statement"].as_array().cloned().unwrap_or_default();
-        if statements.iter().any(|s| s["Sid"] == sid.as_str()) {
-            return Ok(());
-        }
-        let mut statements = statements;
-        statements.push(json!({
-            "Sid": sid,
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-        }));
-        policy["Statement"] = Value::Array(statements);
-        self.sqs
-            .set_queue_attributes()
-            .queue_url(url)
-            .attributes(A::Policy, policy.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("letting {topic} send to {queue_arn}"), e))?;
-        Ok(())
-    }
-}
-
-/// The queue policy statement id for a topic: its name (policy ids allow letters, digits, `-`).
-fn statement_id(topic: &str) -> String {
-    let name = topic.rsplit(':').next().unwrap_or(topic);
-    format!(
-        "panka-sns-{}",
-        name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            })
-            .collect::<String>()
-    )
 }
 
 fn outcome(arn: &str, subscriptions: BTreeMap<String, String>) -> Outcome {
