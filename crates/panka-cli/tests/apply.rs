@@ -868,7 +868,10 @@ print(json.dumps({{'bus': '{name}' in buses, 'rules': [(r['Name'], r['State'], j
     assert_eq!(code, 0, "{out}");
     let (code, out) = env.run(&["status"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("bus {name} · 1 of 1 rules enabled")), "{out}");
+    assert!(
+        out.contains(&format!("bus {name} · 1 of 1 rules enabled")),
+        "{out}"
+    );
 
     // Without the topic target: one update; the pattern lets the paid event through to the
     // queue and keeps the refund out.

@@ -10,6 +10,7 @@ pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
 pub mod eventbridge;
+mod iam;
 pub mod logs;
 pub mod memcached;
 pub mod microservice;

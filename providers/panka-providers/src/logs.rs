@@ -63,3 +63,47 @@ pub async fn read(
     lines.sort_by_key(|l| l.timestamp_ms);
     Ok(lines)
 }
+
+/// Creates the log group `group` (or finds it) with `retention` days.
+pub(crate) async fn ensure_log_group(
+    client: &Client,
+    group: &str,
+    retention: u32,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    match client
+        .create_log_group()
+        .log_group_name(group)
+        .set_tags(Some(tags.clone().into_iter().collect()))
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
+        Err(e) => return Err(aws_error(format!("creating log group {group}"), e)),
+    }
+    client
+        .put_retention_policy()
+        .log_group_name(group)
+        .retention_in_days(retention as i32)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("setting the retention of log group {group}"), e))?;
+    Ok(())
+}
+
+/// Deletes the log group `group`; a group already gone is fine.
+pub(crate) async fn delete_log_group(client: &Client, group: &str) -> Result<(), ProviderError> {
+    match client.delete_log_group().log_group_name(group).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(format!("deleting log group {group}"), e)),
+    }
+}

@@ -50,6 +50,8 @@ use sha2::{Digest, Sha256};
 use crate::alb::elb_tags;
 use crate::ecs_cluster::ecs_tags;
 use crate::errors::{aws_error, until_visible};
+use crate::iam::{delete_role, ensure_role};
+use crate::logs::{delete_log_group, ensure_log_group};
 use crate::network::{
     Source, Tier, authorize_ingress, delete_security_group, ensure_security_group, placement_in,
     revoke_ingress,
@@ -615,142 +617,6 @@ fn rule_conditions(p: &Port) -> Vec<RuleCondition> {
 // --------------------------------------------------------------------------- the provider
 
 impl<S: EcsKind> EcsServiceProvider<S> {
-    async fn ensure_log_group(
-        &self,
-        name: &str,
-        retention: u32,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let group = log_group(name);
-        match self
-            .logs
-            .create_log_group()
-            .log_group_name(&group)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
-            Err(e) => return Err(aws_error(format!("creating log group {group}"), e)),
-        }
-        self.logs
-            .put_retention_policy()
-            .log_group_name(&group)
-            .retention_in_days(retention as i32)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("setting the retention of log group {group}"), e))?;
-        Ok(())
-    }
-
-    /// Creates the role (or finds it) and sets its inline policy; returns its ARN.
-    async fn ensure_role(
-        &self,
-        role: &str,
-        statements: Vec<Value>,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<String, ProviderError> {
-        let iam_tags: Vec<aws_sdk_iam::types::Tag> = tags
-            .iter()
-            .filter_map(|(k, v)| {
-                aws_sdk_iam::types::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let arn = match self
-            .iam
-            .create_role()
-            .role_name(role)
-            .assume_role_policy_document(ASSUME_ECS_TASKS)
-            .description("panka: ECS task role")
-            .set_tags(Some(iam_tags))
-            .send()
-            .await
-        {
-            Ok(r) => r.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_entity_already_exists_exception()) =>
-            {
-                let got = self
-                    .iam
-                    .get_role()
-                    .role_name(role)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(format!("reading IAM role {role}"), e))?;
-                got.role().map(|r| r.arn().to_string()).unwrap_or_default()
-            }
-            Err(e) => return Err(aws_error(format!("creating IAM role {role}"), e)),
-        };
-        if statements.is_empty() {
-            match self
-                .iam
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name("panka")
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_no_such_entity_exception()) => {}
-                Err(e) => return Err(aws_error(format!("clearing the policy of {role}"), e)),
-            }
-        } else {
-            let doc = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
-            self.iam
-                .put_role_policy()
-                .role_name(role)
-                .policy_name("panka")
-                .policy_document(doc)
-                .send()
-                .await
-                .map_err(|e| aws_error(format!("setting the policy of IAM role {role}"), e))?;
-        }
-        Ok(arn)
-    }
-
-    async fn delete_role(&self, role: &str) -> Result<(), ProviderError> {
-        let gone =
-            |e: &aws_sdk_iam::Error| matches!(e, aws_sdk_iam::Error::NoSuchEntityException(_));
-        if let Err(e) = self
-            .iam
-            .delete_role_policy()
-            .role_name(role)
-            .policy_name("panka")
-            .send()
-            .await
-        {
-            let e = aws_sdk_iam::Error::from(e);
-            if !gone(&e) {
-                return Err(ProviderError::with_source(
-                    ErrorKind::Retryable,
-                    format!("deleting the policy of IAM role {role}"),
-                    e,
-                ));
-            }
-        }
-        if let Err(e) = self.iam.delete_role().role_name(role).send().await {
-            let e = aws_sdk_iam::Error::from(e);
-            if !gone(&e) {
-                return Err(ProviderError::with_source(
-                    ErrorKind::Retryable,
-                    format!("deleting IAM role {role}"),
-                    e,
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The target group of a public port, created or brought to the readiness check.
     async fn ensure_target_group(
         &self,
@@ -998,19 +864,30 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let mut ids = BTreeMap::new();
         let mut outputs = BTreeMap::new();
 
-        self.ensure_log_group(t.name, s.logging.retention_days, t.tags)
-            .await?;
+        ensure_log_group(
+            &self.logs,
+            &log_group(t.name),
+            s.logging.retention_days,
+            t.tags,
+        )
+        .await?;
         let secrets = secrets(s.secrets, t.config)?;
-        let exec_arn = self
-            .ensure_role(
-                &execution_role(t.name),
-                execution_statements(t, &secrets),
-                t.tags,
-            )
-            .await?;
-        let task_arn = self
-            .ensure_role(&task_role(t.name), task_statements(t), t.tags)
-            .await?;
+        let exec_arn = ensure_role(
+            &self.iam,
+            &execution_role(t.name),
+            ASSUME_ECS_TASKS,
+            execution_statements(t, &secrets),
+            t.tags,
+        )
+        .await?;
+        let task_arn = ensure_role(
+            &self.iam,
+            &task_role(t.name),
+            ASSUME_ECS_TASKS,
+            task_statements(t),
+            t.tags,
+        )
+        .await?;
 
         let sg = ensure_security_group(
             &self.ec2,
@@ -1942,22 +1819,9 @@ impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
                 break;
             }
         }
-        let group = log_group(name);
-        match self
-            .logs
-            .delete_log_group()
-            .log_group_name(&group)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => return Err(aws_error(format!("deleting log group {group}"), e)),
-        }
-        self.delete_role(&execution_role(name)).await?;
-        self.delete_role(&task_role(name)).await?;
+        delete_log_group(&self.logs, &log_group(name)).await?;
+        delete_role(&self.iam, &execution_role(name)).await?;
+        delete_role(&self.iam, &task_role(name)).await?;
         let sg = ids.get("securityGroup").cloned().unwrap_or_default();
         if !sg.is_empty() {
             for (k, port) in ids.iter().filter(|(k, _)| k.starts_with("ingress.")) {
