@@ -94,6 +94,10 @@ impl Aws {
         aws_sdk_eventbridge::Client::new(&self.config)
     }
 
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

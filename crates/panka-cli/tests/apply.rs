@@ -900,6 +900,162 @@ print(json.dumps({{'bus': '{name}' in buses, 'rules': [(r['Name'], r['State'], j
     assert_eq!(gone, serde_json::json!([[], []]));
 }
 
+/// A Lambda function whose zip (uploaded with boto3) is in an artifacts bucket outside the stack:
+/// its role may write its logs, use the queue it references and read its secret; the secret
+/// reaches it as an ARN, never as a value; a schedule and an EventBridge rule may invoke it, and it
+/// consumes the queue. A refreshed plan is empty; more memory and new code are one update (the
+/// code changes: its SHA-256 does); without triggers the schedule rule, its permission and the
+/// mapping go; destroy removes function, role and log group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_function_with_triggers() {
+    let env = stack(0, 0);
+    let root = env.root();
+    let artifacts = format!("{}-artifacts", env.stack);
+    let secret = boto(&format!(
+        r#"
+s3 = boto3.client('s3', **kw)
+s3.create_bucket(Bucket='{artifacts}')
+import io, zipfile
+for key, body in [('webhook-1.zip', 'def handler(e, c): return 1'), ('webhook-2.zip', 'def handler(e, c): return 2')]:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w') as z:
+        z.writestr('webhook.py', body)
+    s3.put_object(Bucket='{artifacts}', Key=key, Body=buf.getvalue())
+sm = boto3.client('secretsmanager', **kw)
+arn = sm.create_secret(Name='{artifacts}-api', SecretString=json.dumps({{'key': 'sk-live-5up3r-53cr3t'}}))['ARN']
+print(json.dumps({{'arn': arn, 'value': 'sk-live-5up3r-53cr3t'}}))
+"#
+    ));
+    let secret_arn = secret["arn"].as_str().unwrap().to_string();
+    write(
+        &root.join("services/orders/components/queue/sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
+    );
+    write(
+        &root.join("services/payments/components/bus/eventbridge.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: EventBridge\nmetadata: {name: bus, service: payments}\nspec:\n  rules:\n    - {name: paid, eventPattern: {source: [payments]}, targets: [{component: webhook}]}\n",
+    );
+    let function = root.join("services/payments/components/webhook/lambda.yaml");
+    let spec = |memory: u32, zip: u32, triggers: bool| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: Lambda\nmetadata: {{name: webhook, service: payments}}\nspec:\n  runtime: python3.12\n  handler: webhook.handler\n  code: {{s3: {{bucket: {artifacts}, key: webhook-{zip}.zip}}}}\n  memoryMb: {memory}\n  timeoutSeconds: 10\n  reservedConcurrency: 5\n  environment:\n    - {{name: QUEUE_URL, valueFrom: {{component: orders/queue, output: url}}}}\n  secrets:\n    - {{name: API_KEY, valueFrom: {{secretsManager: \"{secret_arn}\", jsonKey: key}}}}\n{}",
+            if triggers {
+                "  triggers:\n    - {schedule: rate(5 minutes)}\n    - {queue: {component: orders/queue}, batchSize: 5}\n"
+            } else {
+                ""
+            }
+        )
+    };
+    write(&function, &spec(256, 1, true));
+    let (code, applied) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{applied}");
+
+    let name = format!("{}-dev-payments-webhook", env.stack);
+    let queue = format!("{}-dev-orders-queue", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+lam = boto3.client('lambda', **kw); ev = boto3.client('events', **kw); iam = boto3.client('iam', **kw); logs = boto3.client('logs', **kw)
+names = [f['FunctionName'] for f in lam.list_functions()['Functions']]
+out = {{'exists': '{name}' in names, 'roles': [r['RoleName'] for r in iam.list_roles()['Roles'] if r['RoleName'] == '{name}-lambda'],
+  'groups': [g['logGroupName'] for g in logs.describe_log_groups(logGroupNamePrefix='/aws/lambda/{name}')['logGroups']]}}
+if out['exists']:
+    f = lam.get_function(FunctionName='{name}')
+    c = f['Configuration']
+    policy = lam.get_policy(FunctionName='{name}')['Policy'] if True else '{{}}'
+    out.update({{'runtime': c['Runtime'], 'handler': c['Handler'], 'memory': c['MemorySize'], 'timeout': c['Timeout'], 'sha': c['CodeSha256'],
+      'env': c['Environment']['Variables'], 'role': c['Role'].split('/')[-1],
+      'concurrency': lam.get_function_concurrency(FunctionName='{name}').get('ReservedConcurrentExecutions'),
+      'mappings': [(m['EventSourceArn'].split(':')[-1], m['BatchSize']) for m in lam.list_event_source_mappings(FunctionName='{name}')['EventSourceMappings']],
+      'rules': sorted(ev.list_rule_names_by_target(TargetArn=c['FunctionArn'])['RuleNames']),
+      'permissions': sorted(st['Sid'] for st in json.loads(policy)['Statement']),
+      'rolePolicy': iam.get_role_policy(RoleName='{name}-lambda', PolicyName='panka')['PolicyDocument']}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["exists"], true);
+    assert_eq!(seen["runtime"], "python3.12");
+    assert_eq!(seen["handler"], "webhook.handler");
+    assert_eq!(seen["memory"], 256);
+    assert_eq!(seen["timeout"], 10);
+    assert_eq!(seen["role"], format!("{name}-lambda"));
+    assert_eq!(seen["concurrency"], 5);
+    assert!(
+        seen["env"]["QUEUE_URL"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{queue}")),
+        "{}",
+        seen["env"]
+    );
+    // The secret reaches the function as its ARN and key, never as its value.
+    assert_eq!(seen["env"]["API_KEY"], secret_arn.as_str());
+    assert_eq!(seen["env"]["API_KEY_JSON_KEY"], "key");
+    env.assert_secret_absent(secret["value"].as_str().unwrap(), &applied);
+    assert_eq!(seen["mappings"], serde_json::json!([[queue, 5]]));
+    let schedule = format!("{name}-schedule-0");
+    let bus_rule = format!("{}-dev-payments-bus-paid", env.stack);
+    assert_eq!(seen["rules"], serde_json::json!([schedule]));
+    assert_eq!(
+        seen["permissions"],
+        serde_json::json!([
+            format!("panka-events-{}-dev-payments-bus-{bus_rule}", env.stack),
+            format!("panka-events-{schedule}")
+        ])
+    );
+    let policy = seen["rolePolicy"].to_string();
+    for needle in [
+        "sqs:ReceiveMessage",
+        queue.as_str(),
+        "secretsmanager:GetSecretValue",
+        secret_arn.as_str(),
+        "logs:PutLogEvents",
+    ] {
+        assert!(policy.contains(needle), "{needle} missing from {policy}");
+    }
+    assert_eq!(
+        seen["groups"],
+        serde_json::json!([format!("/aws/lambda/{name}")])
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    // More memory and new code: one update, and the function runs the new zip.
+    write(&function, &spec(512, 2, true));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let after = read();
+    assert_eq!(after["memory"], 512);
+    assert_ne!(after["sha"], seen["sha"]);
+
+    // Without triggers: the schedule rule, its permission and the mapping go.
+    write(&function, &spec(512, 2, false));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let after = read();
+    assert_eq!(after["rules"], serde_json::json!([]));
+    assert_eq!(after["mappings"], serde_json::json!([]));
+    assert_eq!(
+        after["permissions"],
+        serde_json::json!([format!(
+            "panka-events-{}-dev-payments-bus-{bus_rule}",
+            env.stack
+        )])
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["exists"], false);
+    assert_eq!(gone["roles"], serde_json::json!([]));
+    assert_eq!(gone["groups"], serde_json::json!([]));
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

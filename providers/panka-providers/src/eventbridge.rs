@@ -2,11 +2,10 @@
 //! events, and rules — an event pattern or a schedule — delivering to components of the stack.
 //!
 //! Rules are named `{name}-{rule}` (shortened with a hash to EventBridge's 64 characters).
-//! Targets are SQS queues (FIFO queues get the rule's name as message group) and SNS topics; each
-//! gets a statement in its resource policy letting `events.amazonaws.com` deliver from that rule.
-//! Lambda targets need the function's invoke permission, which the Lambda provider will grant;
-//! until it exists they are refused with a message saying so. Rules and targets gone from the
-//! spec are removed. Outputs: `busName`, `busArn`.
+//! Targets are SQS queues (FIFO queues get the rule's name as message group), SNS topics and
+//! Lambda functions of the stack; each gets a statement in its resource policy letting
+//! `events.amazonaws.com` deliver from that rule. Rules and targets gone from the spec are
+//! removed. Outputs: `busName`, `busArn`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +19,7 @@ use panka_format::naming::shorten;
 use serde_json::Value;
 
 use crate::errors::aws_error;
-use crate::policy::{allow_to_publish, allow_to_send};
+use crate::policy::{allow_to_invoke, allow_to_publish, allow_to_send};
 
 const DEFAULT_BUS: &str = "default";
 /// Rule names are limited to 64 characters, archive names to 48.
@@ -33,11 +32,22 @@ pub struct EventBridgeProvider {
     events: Client,
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
+    lambda: aws_sdk_lambda::Client,
 }
 
 impl EventBridgeProvider {
-    pub fn new(events: Client, sqs: aws_sdk_sqs::Client, sns: aws_sdk_sns::Client) -> Self {
-        EventBridgeProvider { events, sqs, sns }
+    pub fn new(
+        events: Client,
+        sqs: aws_sdk_sqs::Client,
+        sns: aws_sdk_sns::Client,
+        lambda: aws_sdk_lambda::Client,
+    ) -> Self {
+        EventBridgeProvider {
+            events,
+            sqs,
+            sns,
+            lambda,
+        }
     }
 }
 
@@ -244,12 +254,12 @@ impl EventBridgeProvider {
                 }
             }
             Some("sns") => allow_to_publish(&self.sns, &arn, "events", rule_arn).await?,
+            Some("lambda") => allow_to_invoke(&self.lambda, &arn, "events", rule_arn).await?,
             _ => {
                 return Err(ProviderError::new(
                     ErrorKind::Invalid,
                     format!(
-                        "rule {}: target {to} ({arn}) is not a queue or a topic; Lambda targets \
-                         need the Lambda provider, which panka does not have yet",
+                        "rule {}: target {to} ({arn}) is not a queue, a topic or a function",
                         rule.name
                     ),
                 ));

@@ -11,6 +11,7 @@ pub mod elasticache;
 pub mod errors;
 pub mod eventbridge;
 mod iam;
+pub mod lambda;
 pub mod logs;
 pub mod memcached;
 pub mod microservice;
@@ -34,6 +35,7 @@ pub fn registry(aws: &Aws) -> Registry {
         aws.eventbridge(),
         aws.sqs(),
         aws.sns(),
+        aws.lambda(),
     ));
     r.register(rds::RdsProvider::new(aws.rds(), aws.ec2()));
     r.register(elasticache::RedisProvider::new(
@@ -55,6 +57,13 @@ pub fn registry(aws: &Aws) -> Registry {
         scaling: aws.autoscaling(),
         ec2: aws.ec2(),
     };
+    r.register(lambda::LambdaProvider::new(
+        aws.lambda(),
+        aws.iam(),
+        aws.logs(),
+        aws.eventbridge(),
+        aws.ec2(),
+    ));
     r.register(microservice::MicroServiceProvider::new(ecs_clients.clone()));
     r.register(microservice::WorkerProvider::new(ecs_clients));
     r

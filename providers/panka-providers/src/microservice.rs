@@ -300,7 +300,10 @@ fn image(i: &Image) -> String {
 }
 
 /// Environment variables with every `valueFrom` replaced by the referenced output.
-fn environment(vars: &[EnvVar], config: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+pub(crate) fn environment(
+    vars: &[EnvVar],
+    config: &Value,
+) -> Result<Vec<(String, String)>, ProviderError> {
     vars.iter()
         .enumerate()
         .map(|(i, e)| {
@@ -321,14 +324,24 @@ fn environment(vars: &[EnvVar], config: &Value) -> Result<Vec<(String, String)>,
         .collect()
 }
 
-/// Secrets as ECS takes them: the name and the ARN (or SSM name) to read at task start. Never a
-/// value.
-fn secrets(list: &[Secret], config: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+/// A secret as the spec refers to it, resolved: its name, the secret's ARN or the SSM
+/// parameter, and the JSON key to pick (Secrets Manager only).
+pub(crate) struct SecretRef {
+    pub name: String,
+    pub source: String,
+    pub json_key: Option<String>,
+}
+
+/// The secrets of a spec with each `valueFrom.component` replaced by the output it names.
+pub(crate) fn secret_refs(
+    list: &[Secret],
+    config: &Value,
+) -> Result<Vec<SecretRef>, ProviderError> {
     list.iter()
         .enumerate()
         .map(|(i, s)| {
             let src = &s.value_from;
-            let base = if src.component.is_some() {
+            let source = if src.component.is_some() {
                 input(config, &format!("secrets[{i}].valueFrom"))
                     .and_then(|r| r.value)
                     .filter(|v| !v.is_empty())
@@ -343,18 +356,33 @@ fn secrets(list: &[Secret], config: &Value) -> Result<Vec<(String, String)>, Pro
             } else {
                 src.ssm_parameter.clone().unwrap_or_default()
             };
-            let from = match &src.json_key {
-                Some(key) if src.ssm_parameter.is_none() => format!("{base}:{key}::"),
-                _ => base,
-            };
-            Ok((s.name.clone(), from))
+            Ok(SecretRef {
+                name: s.name.clone(),
+                source,
+                json_key: src.json_key.clone().filter(|_| src.ssm_parameter.is_none()),
+            })
         })
         .collect()
 }
 
+/// Secrets as ECS takes them: the name and the ARN (or SSM name) to read at task start. Never a
+/// value.
+fn secrets(list: &[Secret], config: &Value) -> Result<Vec<(String, String)>, ProviderError> {
+    Ok(secret_refs(list, config)?
+        .into_iter()
+        .map(|s| {
+            let from = match &s.json_key {
+                Some(key) => format!("{}:{key}::", s.source),
+                None => s.source,
+            };
+            (s.name, from)
+        })
+        .collect())
+}
+
 /// A secret reference as IAM names it: the secret's ARN without a JSON key selector, or an SSM
 /// parameter's ARN.
-fn secret_resource(from: &str, region: &str) -> String {
+pub(crate) fn secret_resource(from: &str, region: &str) -> String {
     if from.starts_with("arn:") {
         let parts: Vec<&str> = from.split(':').collect();
         if parts.get(2) == Some(&"secretsmanager") && parts.len() > 7 {
@@ -509,8 +537,18 @@ fn task_definition<S: EcsKind>(
 /// The `Statement` list of the task role: access to the components the service references,
 /// inferred from their ARN outputs.
 fn task_statements<S: EcsKind>(t: &Target<'_, S>) -> Vec<Value> {
+    let mut statements = reference_statements(t.config);
+    if t.spec.workload().enable_execute_command {
+        statements.push(json!({"Effect": "Allow", "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], "Resource": "*"}));
+    }
+    statements
+}
+
+/// Access to the components a configuration references (its resolved `inputs`), inferred from
+/// their ARN outputs: queues, buckets, tables, topics, streams and functions.
+pub(crate) fn reference_statements(config: &Value) -> Vec<Value> {
     let mut arns = BTreeSet::new();
-    if let Some(inputs) = t.config.get("inputs").and_then(Value::as_object) {
+    if let Some(inputs) = config.get("inputs").and_then(Value::as_object) {
         for (path, i) in inputs {
             if path.starts_with(SHARED_PREFIX) {
                 continue;
@@ -543,9 +581,6 @@ fn task_statements<S: EcsKind>(t: &Target<'_, S>) -> Vec<Value> {
             _ => continue,
         };
         statements.push(statement);
-    }
-    if t.spec.workload().enable_execute_command {
-        statements.push(json!({"Effect": "Allow", "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"], "Resource": "*"}));
     }
     statements
 }

@@ -1,6 +1,6 @@
-//! Statements panka adds to the resource policies of queues and topics so that an AWS service
-//! (SNS, EventBridge) may deliver to them from one source: one statement per source, kept
-//! beside whatever else the policy holds.
+//! Statements panka adds to the resource policies of queues, topics and functions so that an AWS
+//! service (SNS, EventBridge) may deliver to them from one source: one statement per source,
+//! kept beside whatever else the policy holds.
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use panka_engine::ProviderError;
@@ -122,6 +122,83 @@ pub(crate) async fn allow_to_publish(
         .await
         .map_err(|e| aws_error(format!("letting {source} publish to {topic_arn}"), e))?;
     Ok(())
+}
+
+/// Lets `service` invoke the Lambda function `function` from `source` (once: the statement is
+/// added only when the function's policy lacks it).
+pub(crate) async fn allow_to_invoke(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    service: &str,
+    source: &str,
+) -> Result<(), ProviderError> {
+    let sid = statement_id(service, source);
+    let policy = match lambda.get_policy().function_name(function).send().await {
+        Ok(p) => p.policy().map(str::to_string),
+        // No policy yet.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => return Err(aws_error(format!("reading the policy of {function}"), e)),
+    };
+    let has = policy
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+        .and_then(|p| p["Statement"].as_array().cloned())
+        .is_some_and(|list| list.iter().any(|s| s["Sid"] == sid.as_str()));
+    if has {
+        return Ok(());
+    }
+    match lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(&sid)
+        .action("lambda:InvokeFunction")
+        .principal(format!("{service}.amazonaws.com"))
+        .source_arn(source)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // The statement is there already.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(format!("letting {source} invoke {function}"), e)),
+    }
+}
+
+/// Takes back what [`allow_to_invoke`] granted `source` (an ARN, or the rule's name).
+pub(crate) async fn forbid_to_invoke(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    service: &str,
+    source: &str,
+) -> Result<(), ProviderError> {
+    match lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(statement_id(service, source))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(aws_error(
+            format!("removing the permission of {source} on {function}"),
+            e,
+        )),
+    }
 }
 
 #[cfg(test)]
