@@ -40,11 +40,12 @@ DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SE
 # The orders API, its queue worker and the payments topic feeding the queue; everything they use
 # (database, cache, queue, bucket, the payments ledger, the shared cluster and load balancer)
 # comes along as their dependencies.
-DEMO_TARGETS := --component orders/api --component orders/fulfilment --component payments/events --component web/sessions
+DEMO_TARGETS := --component orders/api --component orders/fulfilment --component payments/events \
+	--component payments/webhook --component web/sessions
 
-## The main job: build, start the emulator, initialise the backend, deploy the example's orders
-## API and worker, the payments topic and the web sessions cache with what they use to dev, and
-## show what is running.
+## The main job: build, start the emulator, initialise the backend, publish the payments webhook's
+## code, deploy the example's orders API and worker, the payments topic and webhook and the web
+## sessions cache with what they use to dev, and show what is running.
 ## Run it again: the apply is a no-op.
 demo: build
 	@scripts/emulator.sh start
@@ -54,7 +55,9 @@ demo: build
 	done
 	@echo "== backend init: state bucket and lock table on the emulator"
 	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
-	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic, the sessions cache, and what they use"
+	@echo "== publish the payments webhook's code, as a build pipeline would"
+	@$(DEMO_ENV) scripts/publish-artifact.sh $(STACK)/src/payments/webhook shop-build-artifacts payments/webhook-1.27.zip
+	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic and webhook, the sessions cache, and what they use"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
