@@ -577,7 +577,7 @@ pub async fn logs(args: &LogsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     };
     let Some(group) = r.outputs.get("logGroupName").filter(|g| !g.is_empty()) else {
         bail!(
-            "`{}` ({}) has no log group: MicroService, Worker and CronJob components have one",
+            "`{}` ({}) has no log group: MicroService, Worker, CronJob and Lambda components have one",
             args.component,
             r.kind
         );
