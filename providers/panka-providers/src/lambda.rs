@@ -10,14 +10,15 @@
 //! SSM parameter) and, when a JSON key is given, `NAME_JSON_KEY` holds the key.
 //!
 //! The code a function runs is recorded in the tag `panka:code-digest` (SHA-256 of the S3
-//! location and version, or of the image URI), so a change of code updates it and nothing else
-//! does. Outputs: `functionName`, `arn`, `roleArn`, `logGroupName`.
+//! location and version, or of the image URI, and of the architecture), so a change of code or
+//! architecture updates the code and nothing else does. Outputs: `functionName`, `arn`, `roleArn`, `logGroupName`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::client::Waiters;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::types::{
     Architecture, Environment, EphemeralStorage, FunctionCode, FunctionConfiguration, PackageType,
     Runtime, VpcConfig,
@@ -113,8 +114,11 @@ fn code_of(s: &LambdaSpec) -> String {
     }
 }
 
+/// The digest of what the function runs: its code and the instruction set it is built for
+/// (both change only through UpdateFunctionCode).
 fn code_digest(s: &LambdaSpec) -> String {
-    Sha256::digest(code_of(s).as_bytes())
+    let arch = architecture(s.architecture);
+    Sha256::digest(format!("{} {}", code_of(s), arch.as_str()).as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -375,9 +379,10 @@ impl LambdaProvider {
             .sleep(tokio::time::sleep)
             // A role just created is not yet visible to Lambda: it says it cannot assume it.
             .when(|e| {
-                e.as_service_error()
-                    .is_some_and(|s| s.is_invalid_parameter_value_exception())
-                    && format!("{e:?}").contains("cannot be assumed")
+                e.as_service_error().is_some_and(|s| {
+                    s.is_invalid_parameter_value_exception()
+                        && s.message().is_some_and(|m| m.contains("cannot be assumed"))
+                })
             })
             .await;
         match created {
@@ -880,7 +885,7 @@ mod tests {
     }
 
     #[test]
-    fn the_code_digest_follows_the_code_only() {
+    fn the_code_digest_follows_the_code_and_architecture_only() {
         let spec = |key: &str, memory: u32| -> LambdaSpec {
             serde_json::from_value(json!({"runtime": "python3.12", "handler": "app.handler",
                 "code": {"s3": {"bucket": "artifacts", "key": key}}, "memoryMb": memory}))
@@ -895,5 +900,8 @@ mod tests {
             code_digest(&spec("b.zip", 128))
         );
         assert_eq!(code_of(&spec("a.zip", 128)), "s3://artifacts/a.zip");
+        let mut arm = spec("a.zip", 128);
+        arm.architecture = CpuArchitecture::Arm64;
+        assert_ne!(code_digest(&arm), code_digest(&spec("a.zip", 128)));
     }
 }
