@@ -98,6 +98,10 @@ impl Aws {
         aws_sdk_lambda::Client::new(&self.config)
     }
 
+    pub fn apigateway(&self) -> aws_sdk_apigatewayv2::Client {
+        aws_sdk_apigatewayv2::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

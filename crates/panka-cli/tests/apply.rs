@@ -1056,6 +1056,124 @@ print(json.dumps(out))
     assert_eq!(gone["groups"], serde_json::json!([]));
 }
 
+/// An HTTP API in front of a Lambda function: a route per spec route with a proxy integration,
+/// the function's policy letting the API invoke it, a stage deploying automatically with its
+/// throttling, CORS, and a custom domain mapped to the stage (all read back with boto3). A
+/// refreshed plan is empty; a route replaced by another is one update that deletes the old route
+/// and integration; destroy deletes the API and the domain. (Moto gap: moto has no UpdateStage,
+/// so the throttling is not changed here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_api_routes_to_a_function() {
+    let env = stack(0, 0);
+    let root = env.root();
+    let artifacts = format!("{}-artifacts", env.stack);
+    boto(&format!(
+        r#"
+s3 = boto3.client('s3', **kw)
+s3.create_bucket(Bucket='{artifacts}')
+import io, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w') as z:
+    z.writestr('webhook.py', 'def handler(e, c): return 1')
+s3.put_object(Bucket='{artifacts}', Key='webhook.zip', Body=buf.getvalue())
+print('{{}}')
+"#
+    ));
+    write(
+        &root.join("services/payments/components/webhook/lambda.yaml"),
+        &format!(
+            "apiVersion: components.panka.io/v1\nkind: Lambda\nmetadata: {{name: webhook, service: payments}}\nspec:\n  runtime: python3.12\n  handler: webhook.handler\n  code: {{s3: {{bucket: {artifacts}, key: webhook.zip}}}}\n"
+        ),
+    );
+    let gateway = root.join("services/web/components/gateway/apigateway.yaml");
+    let spec = |route: &str, path: &str, rate: u32| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: APIGateway\nmetadata: {{name: gateway, service: web}}\nspec:\n  stage: v1\n  routes:\n    - {{name: {route}, method: POST, path: {path}, target: {{component: payments/webhook}}}}\n  cors: {{allowOrigins: [\"https://shop.example.test\"], allowMethods: [POST]}}\n  throttling: {{rateLimit: {rate}, burstLimit: 200}}\n  domain: {{name: api.example.test, certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/0b9c\"}}\n"
+        )
+    };
+    write(
+        &gateway,
+        &spec("payments-webhook", "/webhooks/payments", 100),
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+
+    let name = format!("{}-dev-web-gateway", env.stack);
+    let function = format!("{}-dev-payments-webhook", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+gw = boto3.client('apigatewayv2', **kw); lam = boto3.client('lambda', **kw)
+apis = [a for a in gw.get_apis()['Items'] if a['Name'] == '{name}']
+out = {{'apis': len(apis), 'domains': [d['DomainName'] for d in gw.get_domain_names()['Items']]}}
+if apis:
+    a = apis[0]; i = a['ApiId']
+    ints = {{x['IntegrationId']: x for x in gw.get_integrations(ApiId=i)['Items']}}
+    routes = gw.get_routes(ApiId=i)['Items']
+    stage = gw.get_stage(ApiId=i, StageName='v1')
+    out.update({{'protocol': a['ProtocolType'], 'cors': a.get('CorsConfiguration', {{}}).get('AllowOrigins'),
+      'routes': sorted((r['RouteKey'], ints[r['Target'].split('/')[1]]['IntegrationType'], ints[r['Target'].split('/')[1]]['IntegrationUri'].split(':')[-1]) for r in routes),
+      'integrations': len(ints), 'autoDeploy': stage.get('AutoDeploy'), 'rate': stage['DefaultRouteSettings'].get('ThrottlingRateLimit'),
+      'mappings': [(m['ApiId'] == i, m['Stage']) for m in gw.get_api_mappings(DomainName='api.example.test')['Items']] if 'api.example.test' in out['domains'] else [],
+      'permissions': [st['Sid'] for st in json.loads(lam.get_policy(FunctionName='{function}')['Policy'])['Statement']]}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["apis"], 1);
+    assert_eq!(seen["protocol"], "HTTP");
+    assert_eq!(
+        seen["cors"],
+        serde_json::json!(["https://shop.example.test"])
+    );
+    assert_eq!(
+        seen["routes"],
+        serde_json::json!([["POST /webhooks/payments", "AWS_PROXY", function]])
+    );
+    assert_eq!(seen["integrations"], 1);
+    assert_eq!(seen["autoDeploy"], true);
+    assert_eq!(seen["rate"], 100.0);
+    assert_eq!(seen["mappings"], serde_json::json!([[true, "v1"]]));
+    assert_eq!(
+        seen["permissions"].as_array().unwrap().len(),
+        1,
+        "{}",
+        seen["permissions"]
+    );
+    assert!(
+        seen["permissions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("panka-apigateway-"),
+        "{}",
+        seen["permissions"]
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    // Another route instead: one update; the old route and its integration are gone.
+    write(&gateway, &spec("refunds", "/webhooks/refunds", 100));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let seen = read();
+    assert_eq!(
+        seen["routes"],
+        serde_json::json!([["POST /webhooks/refunds", "AWS_PROXY", function]])
+    );
+    assert_eq!(seen["integrations"], 1);
+    assert_eq!(seen["rate"], 100.0);
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["apis"], 0);
+    assert_eq!(gone["domains"], serde_json::json!([]));
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

@@ -5,6 +5,7 @@
 //! [`KindProvider`]: panka_engine::KindProvider
 
 pub mod alb;
+pub mod apigateway;
 pub mod dynamodb;
 pub mod ecs_cluster;
 pub mod elasticache;
@@ -57,6 +58,10 @@ pub fn registry(aws: &Aws) -> Registry {
         scaling: aws.autoscaling(),
         ec2: aws.ec2(),
     };
+    r.register(apigateway::ApiGatewayProvider::new(
+        aws.apigateway(),
+        aws.lambda(),
+    ));
     r.register(lambda::LambdaProvider::new(
         aws.lambda(),
         aws.iam(),
