@@ -24,7 +24,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{ApiGatewaySpec, ApiType, Route, RouteAuthorization};
 use serde_json::Value;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_gone};
 use crate::policy::allow_to_invoke;
 
 /// The APIGateway provider.
@@ -239,13 +239,14 @@ impl ApiGatewayProvider {
                     .await
                     .map_err(|e| aws_error(format!("setting the CORS of API {id}"), e))?;
             }
-            None => match self.api.delete_cors_configuration().api_id(id).send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_not_found_exception()) => {}
-                Err(e) => return Err(aws_error(format!("removing the CORS of API {id}"), e)),
-            },
+            None => {
+                let removed = self.api.delete_cors_configuration().api_id(id).send().await;
+                unless_gone(
+                    removed,
+                    |s| s.is_not_found_exception(),
+                    format!("removing the CORS of API {id}"),
+                )?;
+            }
         }
         Ok(())
     }
@@ -553,22 +554,17 @@ impl ApiGatewayProvider {
     }
 
     async fn delete_domain(&self, domain: &str) -> Result<(), ProviderError> {
-        match self
+        let deleted = self
             .api
             .delete_domain_name()
             .domain_name(domain)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws_error(format!("deleting domain {domain}"), e)),
-        }
+            .await;
+        unless_gone(
+            deleted,
+            |s| s.is_not_found_exception(),
+            format!("deleting domain {domain}"),
+        )
     }
 }
 
@@ -627,13 +623,12 @@ impl KindProvider for ApiGatewayProvider {
             self.delete_domain(d).await?;
         }
         if let Some(id) = ids.get("api") {
-            match self.api.delete_api().api_id(id).send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_not_found_exception()) => {}
-                Err(e) => return Err(aws_error(format!("deleting API {id}"), e)),
-            }
+            let deleted = self.api.delete_api().api_id(id).send().await;
+            unless_gone(
+                deleted,
+                |s| s.is_not_found_exception(),
+                format!("deleting API {id}"),
+            )?;
         }
         Ok(())
     }

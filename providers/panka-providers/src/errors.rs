@@ -41,6 +41,24 @@ where
     ProviderError::with_source(kind, action, e)
 }
 
+/// The outcome of a call that removes something: done, also when `gone` says the thing was not
+/// there any more; any other error is wrapped with `action`.
+pub fn unless_gone<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    gone: impl Fn(&E) -> bool,
+    action: impl Into<String>,
+) -> Result<(), ProviderError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: HasStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(&gone) => Ok(()),
+        Err(e) => Err(aws_error(action, e)),
+    }
+}
+
 /// Access to the HTTP status of a raw response.
 pub trait HasStatus {
     fn status_code(&self) -> u16;

@@ -18,7 +18,7 @@ use panka_format::kinds::{EventBridgeSpec, EventRule};
 use panka_format::naming::shorten;
 use serde_json::Value;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_gone};
 use crate::policy::{allow_to_invoke, allow_to_publish, allow_to_send};
 
 const DEFAULT_BUS: &str = "default";
@@ -200,17 +200,13 @@ impl EventBridgeProvider {
     }
 
     async fn delete_archive(&self, archive: &str) -> Result<(), ProviderError> {
-        match self
+        let deleted = self
             .events
             .delete_archive()
             .archive_name(archive)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(not_found) => Ok(()),
-            Err(e) => Err(aws_error(format!("deleting archive {archive}"), e)),
-        }
+            .await;
+        unless_gone(deleted, not_found, format!("deleting archive {archive}"))
     }
 
     /// The target of rule `rule_arn` for `rules[i].targets[j]`, with the delivery permission
@@ -399,18 +395,14 @@ impl EventBridgeProvider {
     async fn delete_rule(&self, bus: &str, rule: &str) -> Result<(), ProviderError> {
         let ids = self.target_ids(bus, rule).await?;
         self.remove_targets(bus, rule, ids).await?;
-        match self
+        let deleted = self
             .events
             .delete_rule()
             .name(rule)
             .event_bus_name(bus)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(not_found) => Ok(()),
-            Err(e) => Err(aws_error(format!("deleting rule {rule}"), e)),
-        }
+            .await;
+        unless_gone(deleted, not_found, format!("deleting rule {rule}"))
     }
 
     async fn converge(
@@ -529,11 +521,8 @@ impl KindProvider for EventBridgeProvider {
             self.delete_archive(a).await?;
         }
         if bus != DEFAULT_BUS {
-            match self.events.delete_event_bus().name(bus).send().await {
-                Ok(_) => {}
-                Err(e) if e.as_service_error().is_some_and(not_found) => {}
-                Err(e) => return Err(aws_error(format!("deleting event bus {bus}"), e)),
-            }
+            let deleted = self.events.delete_event_bus().name(bus).send().await;
+            unless_gone(deleted, not_found, format!("deleting event bus {bus}"))?;
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ use panka_format::naming::shorten;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_gone};
 use crate::iam::{delete_role, ensure_role};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::microservice::{environment, reference_statements, secret_refs, secret_resource};
@@ -569,25 +569,17 @@ impl LambdaProvider {
     }
 
     async fn delete_mapping(&self, uuid: &str) -> Result<(), ProviderError> {
-        match self
+        let deleted = self
             .lambda
             .delete_event_source_mapping()
             .uuid(uuid)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(aws_error(
-                format!("deleting event source mapping {uuid}"),
-                e,
-            )),
-        }
+            .await;
+        unless_gone(
+            deleted,
+            |s| s.is_resource_not_found_exception(),
+            format!("deleting event source mapping {uuid}"),
+        )
     }
 
     /// The schedule rules of the function: one per schedule trigger, each allowed to invoke it;
@@ -689,23 +681,24 @@ impl LambdaProvider {
         let not_found = |e: &dyn aws_sdk_eventbridge::error::ProvideErrorMetadata| {
             e.code() == Some("ResourceNotFoundException")
         };
-        match self
+        let removed = self
             .events
             .remove_targets()
             .rule(rule)
             .ids("function")
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| not_found(s)) => {}
-            Err(e) => return Err(aws_error(format!("removing the target of {rule}"), e)),
-        }
-        match self.events.delete_rule().name(rule).send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| not_found(s)) => {}
-            Err(e) => return Err(aws_error(format!("deleting schedule rule {rule}"), e)),
-        }
+            .await;
+        unless_gone(
+            removed,
+            |s| not_found(s),
+            format!("removing the target of {rule}"),
+        )?;
+        let deleted = self.events.delete_rule().name(rule).send().await;
+        unless_gone(
+            deleted,
+            |s| not_found(s),
+            format!("deleting schedule rule {rule}"),
+        )?;
         crate::policy::forbid_to_invoke(&self.lambda, name, "events", rule).await
     }
 
@@ -809,21 +802,17 @@ impl KindProvider for LambdaProvider {
             {
                 self.delete_schedule(name, &rule).await?;
             }
-            match self
+            let deleted = self
                 .lambda
                 .delete_function()
                 .function_name(name)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception()) => {}
-                Err(e) => {
-                    return Err(aws_error(format!("deleting Lambda function {name}"), e));
-                }
-            }
+                .await;
+            unless_gone(
+                deleted,
+                |s| s.is_resource_not_found_exception(),
+                format!("deleting Lambda function {name}"),
+            )?;
         }
         delete_role(&self.iam, &role(name)).await?;
         delete_log_group(&self.logs, &log_group(name)).await?;

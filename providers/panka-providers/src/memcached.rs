@@ -17,7 +17,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::ElastiCacheMemcachedSpec;
 
 use crate::elasticache::{ensure_subnet_group, tags};
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_gone};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// ElastiCache documents about 10 minutes for a new cluster; adding many nodes takes longer.
@@ -278,21 +278,17 @@ impl KindProvider for MemcachedProvider {
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
         if self.describe(name).await?.is_some() {
-            match self
+            let deleted = self
                 .cache
                 .delete_cache_cluster()
                 .cache_cluster_id(name)
                 .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_cache_cluster_not_found_fault()) => {}
-                Err(e) => {
-                    return Err(aws_error(format!("deleting ElastiCache cluster {name}"), e));
-                }
-            }
+                .await;
+            unless_gone(
+                deleted,
+                |s| s.is_cache_cluster_not_found_fault(),
+                format!("deleting ElastiCache cluster {name}"),
+            )?;
             self.cache
                 .wait_until_cache_cluster_deleted()
                 .cache_cluster_id(name)
@@ -306,21 +302,17 @@ impl KindProvider for MemcachedProvider {
                     )
                 })?;
         }
-        match self
+        let deleted = self
             .cache
             .delete_cache_subnet_group()
             .cache_subnet_group_name(name)
             .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cache_subnet_group_not_found_fault()) => {}
-            Err(e) => {
-                return Err(aws_error(format!("deleting cache subnet group {name}"), e));
-            }
-        }
+            .await;
+        unless_gone(
+            deleted,
+            |s| s.is_cache_subnet_group_not_found_fault(),
+            format!("deleting cache subnet group {name}"),
+        )?;
         if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
             delete_security_group(&self.ec2, sg).await?;
         }

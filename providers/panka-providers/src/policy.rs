@@ -6,7 +6,7 @@ use aws_sdk_sqs::types::QueueAttributeName as A;
 use panka_engine::ProviderError;
 use serde_json::{Value, json};
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_gone};
 
 /// The statement id for deliveries from `source` (an ARN) by `service`: `panka-SERVICE-NAME`,
 /// NAME being the source's name with what policy ids do not allow turned into `-`.
@@ -180,25 +180,17 @@ pub(crate) async fn forbid_to_invoke(
     service: &str,
     source: &str,
 ) -> Result<(), ProviderError> {
-    match lambda
+    let removed = lambda
         .remove_permission()
         .function_name(function)
         .statement_id(statement_id(service, source))
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(aws_error(
-            format!("removing the permission of {source} on {function}"),
-            e,
-        )),
-    }
+        .await;
+    unless_gone(
+        removed,
+        |s| s.is_resource_not_found_exception(),
+        format!("removing the permission of {source} on {function}"),
+    )
 }
 
 #[cfg(test)]
