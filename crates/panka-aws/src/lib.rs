@@ -102,6 +102,10 @@ impl Aws {
         aws_sdk_apigatewayv2::Client::new(&self.config)
     }
 
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

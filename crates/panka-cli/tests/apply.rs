@@ -1174,6 +1174,70 @@ print(json.dumps(out))
     assert_eq!(gone["domains"], serde_json::json!([]));
 }
 
+/// An EBS volume, read back with boto3 (found by its Name tag): size, type, IOPS, encryption,
+/// zone and tags; a refreshed plan is empty; growing it and raising its IOPS is one update; a
+/// smaller size is refused with a message and changes nothing; destroy needs --allow-destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ebs_volume_grows_in_place() {
+    let env = stack(0, 0);
+    let root = env.root();
+    let file = root.join("services/data/components/scratch/ebs.yaml");
+    let spec = |size: u32, iops: u32| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: EBS\nmetadata: {{name: scratch, service: data}}\nspec: {{sizeGB: {size}, type: gp3, iops: {iops}, throughput: 125}}\n"
+        )
+    };
+    write(&file, &spec(20, 3000));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let name = format!("{}-dev-data-scratch", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+vols = boto3.client('ec2', **kw).describe_volumes(Filters=[{{'Name': 'tag:Name', 'Values': ['{name}']}}])['Volumes']
+print(json.dumps([{{'size': v['Size'], 'type': v['VolumeType'], 'iops': v.get('Iops'), 'encrypted': v['Encrypted'], 'zone': v['AvailabilityZone'],
+  'tags': {{t['Key']: t['Value'] for t in v.get('Tags', [])}}}} for v in vols]))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+    let v = &seen[0];
+    assert_eq!(v["size"], 20);
+    assert_eq!(v["type"], "gp3");
+    assert_eq!(v["iops"], 3000);
+    assert_eq!(v["encrypted"], true);
+    assert_eq!(v["zone"], "us-east-1a");
+    assert_eq!(v["tags"]["panka:component"], "scratch");
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    write(&file, &spec(30, 4000));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(read()[0]["size"], 30);
+    assert_eq!(read()[0]["iops"], 4000);
+
+    write(&file, &spec(10, 4000));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("cannot shrink"), "{out}");
+    assert_eq!(read()[0]["size"], 30);
+
+    write(&file, &spec(30, 4000));
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_ne!(code, 0, "stateful: refused without --allow-destroy\n{out}");
+    let (code, out) = env.run(&[
+        "destroy",
+        "--auto-approve",
+        "--allow-destroy",
+        "data/scratch",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(read(), serde_json::json!([]));
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

@@ -7,6 +7,7 @@
 pub mod alb;
 pub mod apigateway;
 pub mod dynamodb;
+pub mod ebs;
 pub mod ecs_cluster;
 pub mod elasticache;
 pub mod errors;
@@ -48,6 +49,7 @@ pub fn registry(aws: &Aws) -> Registry {
         aws.ec2(),
     ));
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
+    r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
     let ecs_clients = microservice::Clients {
