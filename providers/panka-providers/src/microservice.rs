@@ -224,15 +224,16 @@ fn scalable_resource(cluster: &str, service: &str) -> String {
 // ------------------------------------------------------------------------------ the inputs
 
 /// What a MicroService is deployed with besides its spec.
-struct Context {
-    cluster: String,
+pub(crate) struct Context {
+    /// The shared cluster's name.
+    pub cluster: String,
     /// `listener.PORT` → ARN of the shared load balancer's forwarding listeners.
     listeners: BTreeMap<String, String>,
     lb_group: String,
     lb_dns: String,
     vpc_id: String,
-    subnets: Vec<String>,
-    public_ip: bool,
+    pub subnets: Vec<String>,
+    pub public_ip: bool,
     infra: ComponentInfraSpec,
 }
 
@@ -246,7 +247,7 @@ fn shared(config: &Value, address: &str) -> Result<BTreeMap<String, String>, Pro
 }
 
 impl<S: EcsKind> EcsServiceProvider<S> {
-    async fn context(&self, t: &Target<'_, S>) -> Result<Context, ProviderError> {
+    pub(crate) async fn context(&self, t: &Target<'_, S>) -> Result<Context, ProviderError> {
         let cluster = shared(t.config, "_shared/cluster")?
             .get("name")
             .cloned()
@@ -287,6 +288,141 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             public_ip: infra.networking.assign_public_ip || default_vpc,
             infra,
         })
+    }
+}
+
+/// What every ECS task kind has besides its task definition: roles and security group.
+pub(crate) struct TaskPieces {
+    pub exec_arn: String,
+    pub task_arn: String,
+    pub sg: String,
+}
+
+impl<S: EcsKind> EcsServiceProvider<S> {
+    /// The log group, the execution and task roles, and the security group of the component's
+    /// tasks, which the data stores it references admit on their port (recorded in `ids`).
+    pub(crate) async fn ensure_task_pieces(
+        &self,
+        t: &Target<'_, S>,
+        ctx: &Context,
+        ids: &mut BTreeMap<String, String>,
+    ) -> Result<TaskPieces, ProviderError> {
+        let s = t.spec.workload();
+        ensure_log_group(
+            &self.logs,
+            &log_group(t.name),
+            s.logging.retention_days,
+            t.tags,
+        )
+        .await?;
+        let secrets = secrets(s.secrets, t.config)?;
+        let exec_arn = ensure_role(
+            &self.iam,
+            &execution_role(t.name),
+            ASSUME_ECS_TASKS,
+            execution_statements(t, &secrets),
+            t.tags,
+        )
+        .await?;
+        let task_arn = ensure_role(
+            &self.iam,
+            &task_role(t.name),
+            ASSUME_ECS_TASKS,
+            task_statements(t),
+            t.tags,
+        )
+        .await?;
+        let sg = ensure_security_group(
+            &self.ec2,
+            t.name,
+            &format!("panka: {} ({} tasks)", t.address, S::KIND),
+            &ctx.vpc_id,
+            t.tags,
+        )
+        .await?;
+        ids.insert("securityGroup".to_string(), sg.clone());
+        // Databases and caches this component references admit it on their port.
+        for (group, port) in referenced_stores(t.config) {
+            authorize_ingress(&self.ec2, &group, port, &Source::Group(sg.clone())).await?;
+            ids.insert(format!("ingress.{group}"), port.to_string());
+        }
+        Ok(TaskPieces {
+            exec_arn,
+            task_arn,
+            sg,
+        })
+    }
+
+    /// The task definition revision to run: `current` (or else the family's latest, registered
+    /// by a run that was killed before using it) when its input is the same, a new one otherwise.
+    pub(crate) async fn ensure_task_definition(
+        &self,
+        t: &Target<'_, S>,
+        ctx: &Context,
+        exec_arn: &str,
+        task_arn: &str,
+        current: Option<String>,
+    ) -> Result<String, ProviderError> {
+        let td = task_definition(t, &ctx.infra, exec_arn, task_arn)?;
+        let candidate = match current {
+            Some(arn) => Some(arn),
+            None => self.latest_revision(t.name).await?,
+        };
+        Ok(
+            match (&candidate, self.task_digest(candidate.as_deref()).await?) {
+                (Some(arn), Some(d)) if d == td.digest => arn.clone(),
+                _ => self.register(t, ctx, &td, exec_arn, task_arn).await?,
+            },
+        )
+    }
+
+    /// Deregisters every revision of the task definition family `name`, and removes the log
+    /// group, the roles, the ingress into referenced stores and the security group.
+    pub(crate) async fn delete_task_pieces(
+        &self,
+        name: &str,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        let mut token = None;
+        loop {
+            let page = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(name)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("listing the task definitions of {name}"), e))?;
+            for arn in page.task_definition_arns() {
+                // The family prefix also matches longer names; keep to this family.
+                if family_of(arn) == Some(name) {
+                    let _ = self
+                        .ecs
+                        .deregister_task_definition()
+                        .task_definition(arn)
+                        .send()
+                        .await;
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        delete_log_group(&self.logs, &log_group(name)).await?;
+        delete_role(&self.iam, &execution_role(name)).await?;
+        delete_role(&self.iam, &task_role(name)).await?;
+        let sg = ids.get("securityGroup").cloned().unwrap_or_default();
+        if !sg.is_empty() {
+            for (k, port) in ids.iter().filter(|(k, _)| k.starts_with("ingress.")) {
+                if let Ok(port) = port.parse::<i32>() {
+                    let group = k.trim_start_matches("ingress.");
+                    revoke_ingress(&self.ec2, group, port, &Source::Group(sg.clone())).await?;
+                }
+            }
+            delete_security_group(&self.ec2, &sg).await?;
+        }
+        Ok(())
     }
 }
 
@@ -899,40 +1035,11 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let mut ids = BTreeMap::new();
         let mut outputs = BTreeMap::new();
 
-        ensure_log_group(
-            &self.logs,
-            &log_group(t.name),
-            s.logging.retention_days,
-            t.tags,
-        )
-        .await?;
-        let secrets = secrets(s.secrets, t.config)?;
-        let exec_arn = ensure_role(
-            &self.iam,
-            &execution_role(t.name),
-            ASSUME_ECS_TASKS,
-            execution_statements(t, &secrets),
-            t.tags,
-        )
-        .await?;
-        let task_arn = ensure_role(
-            &self.iam,
-            &task_role(t.name),
-            ASSUME_ECS_TASKS,
-            task_statements(t),
-            t.tags,
-        )
-        .await?;
-
-        let sg = ensure_security_group(
-            &self.ec2,
-            t.name,
-            &format!("panka: {} ({} tasks)", t.address, S::KIND),
-            &ctx.vpc_id,
-            t.tags,
-        )
-        .await?;
-        ids.insert("securityGroup".to_string(), sg.clone());
+        let TaskPieces {
+            exec_arn,
+            task_arn,
+            sg,
+        } = self.ensure_task_pieces(t, &ctx, &mut ids).await?;
         for p in s.ports.iter().filter(|p| p.public) {
             authorize_ingress(
                 &self.ec2,
@@ -941,11 +1048,6 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 &Source::Group(ctx.lb_group.clone()),
             )
             .await?;
-        }
-        // Databases and caches this service references admit it on their port.
-        for (group, port) in referenced_stores(t.config) {
-            authorize_ingress(&self.ec2, &group, port, &Source::Group(sg.clone())).await?;
-            ids.insert(format!("ingress.{group}"), port.to_string());
         }
 
         let mut balancers = Vec::new();
@@ -969,22 +1071,14 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             );
         }
 
-        let td = task_definition(t, &ctx.infra, &exec_arn, &task_arn)?;
         let current = self.describe_service(&ctx.cluster, t.name).await?;
         let current_td = current
             .as_ref()
             .and_then(|svc| svc.task_definition())
             .map(str::to_string);
-        // The revision the service runs, or else the family's latest (registered by a run that
-        // was killed before it created the service): reused when its input is the same.
-        let candidate = match &current_td {
-            Some(arn) => Some(arn.clone()),
-            None => self.latest_revision(t.name).await?,
-        };
-        let td_arn = match (&candidate, self.task_digest(candidate.as_deref()).await?) {
-            (Some(arn), Some(d)) if d == td.digest => arn.clone(),
-            _ => self.register(t, &ctx, &td, &exec_arn, &task_arn).await?,
-        };
+        let td_arn = self
+            .ensure_task_definition(t, &ctx, &exec_arn, &task_arn, current_td.clone())
+            .await?;
 
         let scaling = ctx
             .infra
@@ -1827,47 +1921,8 @@ impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
         for (_, arn) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
             self.delete_target_group(arn).await?;
         }
-        // Every revision of the family goes.
-        let mut token = None;
-        loop {
-            let page = self
-                .ecs
-                .list_task_definitions()
-                .family_prefix(name)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| aws_error(format!("listing the task definitions of {name}"), e))?;
-            for arn in page.task_definition_arns() {
-                // The family prefix also matches longer names; keep to this family.
-                if family_of(arn) == Some(name) {
-                    let _ = self
-                        .ecs
-                        .deregister_task_definition()
-                        .task_definition(arn)
-                        .send()
-                        .await;
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        delete_log_group(&self.logs, &log_group(name)).await?;
-        delete_role(&self.iam, &execution_role(name)).await?;
-        delete_role(&self.iam, &task_role(name)).await?;
-        let sg = ids.get("securityGroup").cloned().unwrap_or_default();
-        if !sg.is_empty() {
-            for (k, port) in ids.iter().filter(|(k, _)| k.starts_with("ingress.")) {
-                if let Ok(port) = port.parse::<i32>() {
-                    let group = k.trim_start_matches("ingress.");
-                    revoke_ingress(&self.ec2, group, port, &Source::Group(sg.clone())).await?;
-                }
-            }
-            delete_security_group(&self.ec2, &sg).await?;
-        }
-        Ok(())
+        // Every revision of the family goes, then the roles, log group and security group.
+        self.delete_task_pieces(name, ids).await
     }
 
     async fn health(
