@@ -41,11 +41,13 @@ DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SE
 # (database, cache, queue, bucket, the payments ledger, the shared cluster and load balancer)
 # comes along as their dependencies.
 DEMO_TARGETS := --component orders/api --component orders/fulfilment --component payments/events \
-	--component payments/webhook --component web/sessions --component web/gateway
+	--component payments/webhook --component payments/reconcile --component web/sessions \
+	--component web/gateway
 
 ## The main job: build, start the emulator, initialise the backend, publish the payments webhook's
-## code, deploy the example's orders API and worker, the payments topic and webhook, the web
-## sessions cache and API gateway with what they use to dev, and show what is running.
+## code, deploy the example's orders API and worker, the payments topic, webhook and nightly
+## reconciliation, the web sessions cache and API gateway with what they use to dev, and show
+## what is running.
 ## Run it again: the apply is a no-op.
 demo: build
 	@scripts/emulator.sh start
@@ -57,7 +59,7 @@ demo: build
 	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
 	@echo "== publish the payments webhook's code, as a build pipeline would"
 	@$(DEMO_ENV) scripts/publish-artifact.sh $(STACK)/src/payments/webhook shop-build-artifacts payments/webhook-1.27.zip
-	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic and webhook, the sessions cache and API gateway, and what they use"
+	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic, webhook and reconciliation job, the sessions cache and API gateway, and what they use"
 	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev

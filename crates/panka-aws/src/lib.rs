@@ -106,6 +106,14 @@ impl Aws {
         aws_sdk_sts::Client::new(&self.config)
     }
 
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.config)
+    }
+
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

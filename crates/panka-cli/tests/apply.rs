@@ -1238,6 +1238,123 @@ print(json.dumps([{{'size': v['Size'], 'type': v['VolumeType'], 'iops': v.get('I
     assert_eq!(read(), serde_json::json!([]));
 }
 
+/// A CronJob on the stack's cluster, read back with boto3: the schedule (expression, time zone,
+/// retry policy, its role) starts a state machine that runs the task definition with the
+/// timeout as `TimeoutSeconds` and may stop it; the task sees the queue's URL. A refreshed plan
+/// is empty and status shows the schedule; suspending it with a new image is one update (schedule
+/// disabled, revision 2 run, revision 1 deregistered); destroy removes schedule, state machine,
+/// roles, task definitions and the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_job_runs_on_its_schedule_with_a_timeout() {
+    let env = stack(0, 0);
+    let root = env.root();
+    write(
+        &root.join("services/orders/components/queue/sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
+    );
+    let job = root.join("services/payments/components/reconcile/cronjob.yaml");
+    let spec = |tag: &str, suspended: bool| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: CronJob\nmetadata: {{name: reconcile, service: payments}}\nspec:\n  image: {{repository: public.ecr.aws/docker/library/busybox, tag: \"{tag}\"}}\n  command: [sh, -c, \"echo reconciling\"]\n  schedule: cron(0 3 * * ? *)\n  timezone: Europe/Paris\n  retries: 2\n  timeoutSeconds: 900\n  suspended: {suspended}\n  environment:\n    - {{name: QUEUE_URL, valueFrom: {{component: orders/queue, output: url}}}}\n"
+        )
+    };
+    write(&job, &spec("1.36", false));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+
+    let name = format!("{}-dev-payments-reconcile", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+sch = boto3.client('scheduler', **kw); sfn = boto3.client('stepfunctions', **kw); ecs = boto3.client('ecs', **kw); iam = boto3.client('iam', **kw)
+names = [x['Name'] for x in sch.list_schedules()['Schedules']]
+machines = [m for m in sfn.list_state_machines()['stateMachines'] if m['name'] == '{name}']
+roles = sorted(r['RoleName'] for r in iam.list_roles()['Roles'] if r['RoleName'].startswith('{name}'))
+out = {{'schedules': names.count('{name}'), 'machines': len(machines), 'roles': roles,
+  'revisions': sorted((d['revision'], d['status']) for d in [ecs.describe_task_definition(taskDefinition=a)['taskDefinition'] for a in ecs.list_task_definitions(familyPrefix='{name}', status='ACTIVE')['taskDefinitionArns'] + ecs.list_task_definitions(familyPrefix='{name}', status='INACTIVE')['taskDefinitionArns']])}}
+if names.count('{name}'):
+    s = sch.get_schedule(Name='{name}')
+    d = json.loads(sfn.describe_state_machine(stateMachineArn=machines[0]['stateMachineArn'])['definition'])
+    run = d['States']['Run']
+    td = ecs.describe_task_definition(taskDefinition=run['Parameters']['TaskDefinition'])['taskDefinition']
+    c = td['containerDefinitions'][0]
+    out.update({{'expression': s['ScheduleExpression'], 'timezone': s['ScheduleExpressionTimezone'], 'state': s['State'],
+      'target': s['Target']['Arn'] == machines[0]['stateMachineArn'], 'retries': s['Target']['RetryPolicy']['MaximumRetryAttempts'],
+      'scheduleRole': s['Target']['RoleArn'].split('/')[-1], 'resource': run['Resource'], 'timeout': run['TimeoutSeconds'],
+      'launch': run['Parameters']['LaunchType'], 'revision': td['revision'], 'image': c['image'],
+      'env': {{e['name']: e['value'] for e in c.get('environment', [])}},
+      'runPolicy': json.dumps(iam.get_role_policy(RoleName='{name}-run', PolicyName='panka')['PolicyDocument'])}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["schedules"], 1);
+    assert_eq!(seen["machines"], 1);
+    assert_eq!(seen["expression"], "cron(0 3 * * ? *)");
+    assert_eq!(seen["timezone"], "Europe/Paris");
+    assert_eq!(seen["state"], "ENABLED");
+    assert_eq!(seen["target"], true);
+    assert_eq!(seen["retries"], 2);
+    assert_eq!(seen["scheduleRole"], format!("{name}-schedule"));
+    assert_eq!(seen["resource"], "arn:aws:states:::ecs:runTask.sync");
+    assert_eq!(seen["timeout"], 900);
+    assert_eq!(seen["launch"], "FARGATE");
+    assert_eq!(seen["revision"], 1);
+    assert_eq!(seen["image"], "public.ecr.aws/docker/library/busybox:1.36");
+    assert!(
+        seen["env"]["QUEUE_URL"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{}-dev-orders-queue", env.stack)),
+        "{}",
+        seen["env"]
+    );
+    let policy = seen["runPolicy"].as_str().unwrap();
+    for needle in [
+        "ecs:RunTask",
+        "ecs:StopTask",
+        "iam:PassRole",
+        "StepFunctionsGetEventsForECSTaskRule",
+    ] {
+        assert!(policy.contains(needle), "{needle} missing from {policy}");
+    }
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ENABLED · cron(0 3 * * ? *) · not run yet"),
+        "{out}"
+    );
+
+    // Suspended, with a new image: one update.
+    write(&job, &spec("1.37", true));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    let seen = read();
+    assert_eq!(seen["state"], "DISABLED");
+    assert_eq!(seen["revision"], 2);
+    assert_eq!(
+        seen["revisions"],
+        serde_json::json!([[1, "INACTIVE"], [2, "ACTIVE"]])
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["schedules"], 0);
+    assert_eq!(gone["machines"], 0);
+    assert_eq!(gone["roles"], serde_json::json!([]));
+    assert_eq!(
+        gone["revisions"],
+        serde_json::json!([[1, "INACTIVE"], [2, "INACTIVE"]])
+    );
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

@@ -6,6 +6,7 @@
 
 pub mod alb;
 pub mod apigateway;
+pub mod cronjob;
 pub mod dynamodb;
 pub mod ebs;
 pub mod ecs_cluster;
@@ -70,6 +71,11 @@ pub fn registry(aws: &Aws) -> Registry {
         aws.logs(),
         aws.eventbridge(),
         aws.ec2(),
+    ));
+    r.register(cronjob::CronJobProvider::new(
+        ecs_clients.clone(),
+        aws.sfn(),
+        aws.scheduler(),
     ));
     r.register(microservice::MicroServiceProvider::new(ecs_clients.clone()));
     r.register(microservice::WorkerProvider::new(ecs_clients));

@@ -37,8 +37,8 @@ use panka_engine::provider::Outcome;
 use panka_engine::resolve::{SHARED_PREFIX, input};
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{
-    CpuArchitecture, EcsDeployment, EnvVar, Image, Logging, MicroServiceSpec, Port, PortProtocol,
-    Probe, Secret, WorkerSpec,
+    CpuArchitecture, CronJobSpec, EcsDeployment, EnvVar, Image, Logging, MicroServiceSpec, Port,
+    PortProtocol, Probe, Secret, WorkerSpec,
 };
 use panka_format::model::{ComponentInfraSpec, SubnetPlacement};
 use panka_format::naming::shorten;
@@ -163,6 +163,36 @@ impl EcsKind for WorkerSpec {
             readonly_root_filesystem: false,
             user: &None,
             enable_execute_command: self.enable_execute_command,
+        }
+    }
+}
+
+/// A CronJob's task runs once per schedule tick: no ports, no checks, no deployment, and ECS's
+/// default grace period when it is stopped.
+static NO_DEPLOYMENT: std::sync::LazyLock<EcsDeployment> =
+    std::sync::LazyLock::new(EcsDeployment::default);
+
+impl EcsKind for CronJobSpec {
+    const KIND: &'static str = "CronJob";
+    const LOAD_BALANCED: bool = false;
+
+    fn workload(&self) -> Workload<'_> {
+        Workload {
+            image: &self.image,
+            command: &self.command,
+            entrypoint: &self.entrypoint,
+            ports: &[],
+            environment: &self.environment,
+            secrets: &self.secrets,
+            readiness: &None,
+            liveness: &None,
+            deployment: &NO_DEPLOYMENT,
+            logging: &self.logging,
+            cpu_architecture: self.cpu_architecture,
+            stop_timeout_seconds: 30,
+            readonly_root_filesystem: false,
+            user: &None,
+            enable_execute_command: false,
         }
     }
 }
@@ -374,6 +404,17 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 _ => self.register(t, ctx, &td, exec_arn, task_arn).await?,
             },
         )
+    }
+
+    /// Deregisters one task definition revision; tasks running it go on (a failure is left for
+    /// the family's removal to finish).
+    pub(crate) async fn deregister(&self, arn: &str) {
+        let _ = self
+            .ecs
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await;
     }
 
     /// Deregisters every revision of the task definition family `name`, and removes the log
@@ -744,7 +785,7 @@ fn execution_statements<S: EcsKind>(t: &Target<'_, S>, secrets: &[(String, Strin
     statements
 }
 
-const ASSUME_ECS_TASKS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+pub(crate) const ASSUME_ECS_TASKS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs-tasks.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 /// A listener rule priority derived from the address and port, stable across runs.
 fn derived_priority(address: &str, port: &str) -> i32 {
@@ -1193,12 +1234,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         // Older revisions are kept registered only as rollback targets of the circuit breaker
         // during the deployment; once it is complete they go.
         if let Some(old) = current_td.filter(|old| *old != td_arn) {
-            let _ = self
-                .ecs
-                .deregister_task_definition()
-                .task_definition(old)
-                .send()
-                .await;
+            self.deregister(&old).await;
         }
 
         outputs.insert("serviceName".to_string(), t.name.to_string());

@@ -1,0 +1,555 @@
+//! CronJobs: a Fargate task run on a schedule, on the stack's shared cluster.
+//!
+//! The task is built like a Worker's (log group `/ecs/NAME`, execution and task roles, a
+//! security group the referenced data stores admit, a task definition revised only when its
+//! input changes). An EventBridge Scheduler schedule (`NAME`, with its time zone, `retries` as
+//! its retry policy, disabled while `suspended`) starts a Step Functions state machine (`NAME`)
+//! whose one state runs the task with `ecs:runTask.sync` and `TimeoutSeconds` =
+//! `timeoutSeconds`: EventBridge Scheduler alone cannot bound a task's run time, Step Functions
+//! stops the task when the time is up (its role holds `ecs:StopTask` for that). Each run is an
+//! execution of the state machine, which `panka status` reports.
+//!
+//! Roles: `NAME-run` (Step Functions: run and stop the task, pass its roles) and `NAME-schedule`
+//! (the scheduler: start the state machine). Outputs: `scheduleArn`, `taskDefinitionArn`,
+//! `taskRoleArn`, `logGroupName`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_scheduler::types::{
+    FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
+    Target as ScheduleTarget,
+};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use backon::{ConstantBuilder, Retryable};
+use panka_engine::provider::Outcome;
+use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
+use panka_format::kinds::CronJobSpec;
+use panka_format::naming::shorten;
+use serde_json::{Value, json};
+
+use crate::errors::{aws_error, unless_gone};
+use crate::iam::{delete_role, ensure_role};
+use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group};
+
+/// A role just created takes a few seconds before a service may assume it.
+const ROLE_PROPAGATION_TRIES: usize = 15;
+const ROLE_PROPAGATION_DELAY: Duration = Duration::from_secs(2);
+/// How long an event may wait for its run when the scheduler cannot start it at once.
+const MAX_EVENT_AGE_SECONDS: i32 = 86_400;
+
+const ASSUME_STATES: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const ASSUME_SCHEDULER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The CronJob provider.
+#[derive(Clone, Debug)]
+pub struct CronJobProvider {
+    tasks: EcsServiceProvider<CronJobSpec>,
+    iam: aws_sdk_iam::Client,
+    sfn: aws_sdk_sfn::Client,
+    scheduler: aws_sdk_scheduler::Client,
+}
+
+impl CronJobProvider {
+    pub fn new(
+        tasks: crate::microservice::Clients,
+        sfn: aws_sdk_sfn::Client,
+        scheduler: aws_sdk_scheduler::Client,
+    ) -> Self {
+        CronJobProvider {
+            iam: tasks.iam.clone(),
+            tasks: EcsServiceProvider::new(tasks),
+            sfn,
+            scheduler,
+        }
+    }
+}
+
+/// IAM role names are limited to 64 characters.
+pub fn run_role(name: &str) -> String {
+    format!("{}-run", shorten(name, 60))
+}
+
+pub fn schedule_role(name: &str) -> String {
+    format!("{}-schedule", shorten(name, 55))
+}
+
+/// The state machine that runs the task and stops it at the deadline.
+fn definition(
+    t: &Target<'_, CronJobSpec>,
+    ctx: &Context,
+    task_definition: &str,
+    sg: &str,
+) -> Value {
+    json!({
+        "Comment": format!(
+            "panka: {} runs {task_definition}, stopped after {} s",
+            t.address, t.spec.timeout_seconds
+        ),
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::ecs:runTask.sync",
+                "TimeoutSeconds": t.spec.timeout_seconds,
+                "Parameters": {
+                    "Cluster": ctx.cluster,
+                    "TaskDefinition": task_definition,
+                    "LaunchType": "FARGATE",
+                    "PropagateTags": "TASK_DEFINITION",
+                    "NetworkConfiguration": {
+                        "AwsvpcConfiguration": {
+                            "Subnets": ctx.subnets,
+                            "SecurityGroups": [sg],
+                            "AssignPublicIp": if ctx.public_ip { "ENABLED" } else { "DISABLED" },
+                        },
+                    },
+                },
+                "End": true,
+            },
+        },
+    })
+}
+
+/// What the state machine's role may do: run the family's revisions, watch and stop its tasks,
+/// pass the task's roles, and keep the rule Step Functions uses to learn that a task ended.
+fn run_statements(region: &str, task_definition: &str, p: &TaskPieces) -> Vec<Value> {
+    let family = task_definition
+        .rsplit_once(':')
+        .map(|(family, _)| format!("{family}:*"))
+        .unwrap_or_else(|| task_definition.to_string());
+    vec![
+        json!({"Effect": "Allow", "Action": ["ecs:RunTask"], "Resource": family}),
+        json!({"Effect": "Allow", "Action": ["ecs:StopTask", "ecs:DescribeTasks"], "Resource": "*"}),
+        json!({"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": [p.exec_arn, p.task_arn]}),
+        json!({"Effect": "Allow", "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+               "Resource": format!("arn:aws:events:{region}:*:rule/StepFunctionsGetEventsForECSTaskRule")}),
+    ]
+}
+
+/// The task definition a state machine definition runs.
+fn task_definition_of(definition: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(definition).ok()?;
+    v.pointer("/States/Run/Parameters/TaskDefinition")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// A service refuses a role it cannot assume yet: worth trying again for a little while.
+fn role_not_ready(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.contains("assume") || m.contains("role"))
+}
+
+impl CronJobProvider {
+    async fn state_machine(&self, name: &str) -> Result<Option<(String, String)>, ProviderError> {
+        let mut next = None;
+        loop {
+            let page = self
+                .sfn
+                .list_state_machines()
+                .set_next_token(next)
+                .send()
+                .await
+                .map_err(|e| aws_error("listing state machines", e))?;
+            if let Some(m) = page.state_machines().iter().find(|m| m.name() == name) {
+                let arn = m.state_machine_arn().to_string();
+                let described = self
+                    .sfn
+                    .describe_state_machine()
+                    .state_machine_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(format!("reading state machine {name}"), e))?;
+                return Ok(Some((arn, described.definition().to_string())));
+            }
+            next = page.next_token().map(str::to_string);
+            if next.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn schedule(
+        &self,
+        name: &str,
+    ) -> Result<Option<aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput>, ProviderError>
+    {
+        match self.scheduler.get_schedule().name(name).send().await {
+            Ok(s) => Ok(Some(s)),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(format!("reading schedule {name}"), e)),
+        }
+    }
+
+    /// Creates or updates the state machine; returns its ARN.
+    async fn ensure_state_machine(
+        &self,
+        t: &Target<'_, CronJobSpec>,
+        existing: Option<&str>,
+        definition: &Value,
+        role_arn: &str,
+    ) -> Result<String, ProviderError> {
+        let text = definition.to_string();
+        if let Some(arn) = existing {
+            self.sfn
+                .update_state_machine()
+                .state_machine_arn(arn)
+                .definition(&text)
+                .role_arn(role_arn)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("updating state machine {}", t.name), e))?;
+            return Ok(arn.to_string());
+        }
+        let tags: Vec<aws_sdk_sfn::types::Tag> = t
+            .tags
+            .iter()
+            .map(|(k, v)| aws_sdk_sfn::types::Tag::builder().key(k).value(v).build())
+            .collect();
+        let create = || async {
+            self.sfn
+                .create_state_machine()
+                .name(t.name)
+                .definition(&text)
+                .role_arn(role_arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+        };
+        let created = create
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(ROLE_PROPAGATION_DELAY)
+                    .with_max_times(ROLE_PROPAGATION_TRIES),
+            )
+            .sleep(tokio::time::sleep)
+            .when(|e| {
+                e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_arn() || role_not_ready(s.message()))
+                    && !e
+                        .as_service_error()
+                        .is_some_and(|s| s.is_state_machine_already_exists())
+            })
+            .await
+            .map_err(|e| aws_error(format!("creating state machine {}", t.name), e))?;
+        Ok(created.state_machine_arn().to_string())
+    }
+
+    /// Creates or updates the schedule starting `state_machine`.
+    async fn ensure_schedule(
+        &self,
+        t: &Target<'_, CronJobSpec>,
+        exists: bool,
+        state_machine: &str,
+        role_arn: &str,
+    ) -> Result<String, ProviderError> {
+        let s = &t.spec;
+        let target = ScheduleTarget::builder()
+            .arn(state_machine)
+            .role_arn(role_arn)
+            .input(json!({"schedule": t.name}).to_string())
+            .retry_policy(
+                RetryPolicy::builder()
+                    .maximum_retry_attempts(s.retries as i32)
+                    .maximum_event_age_in_seconds(MAX_EVENT_AGE_SECONDS)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| ProviderError::new(ErrorKind::Invalid, format!("schedule target: {e}")))?;
+        let window = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| ProviderError::new(ErrorKind::Invalid, format!("time window: {e}")))?;
+        let state = if s.suspended {
+            ScheduleState::Disabled
+        } else {
+            ScheduleState::Enabled
+        };
+        let description = format!("panka: {}", t.address);
+        let arn = if exists {
+            self.scheduler
+                .update_schedule()
+                .name(t.name)
+                .schedule_expression(&s.schedule)
+                .schedule_expression_timezone(&s.timezone)
+                .flexible_time_window(window)
+                .target(target)
+                .state(state)
+                .description(description)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("updating schedule {}", t.name), e))?
+                .schedule_arn()
+                .to_string()
+        } else {
+            let create = || async {
+                self.scheduler
+                    .create_schedule()
+                    .name(t.name)
+                    .schedule_expression(&s.schedule)
+                    .schedule_expression_timezone(&s.timezone)
+                    .flexible_time_window(window.clone())
+                    .target(target.clone())
+                    .state(state.clone())
+                    .description(&description)
+                    .send()
+                    .await
+            };
+            match create
+                .retry(
+                    ConstantBuilder::default()
+                        .with_delay(ROLE_PROPAGATION_DELAY)
+                        .with_max_times(ROLE_PROPAGATION_TRIES),
+                )
+                .sleep(tokio::time::sleep)
+                .when(|e| {
+                    e.as_service_error().is_some_and(|s| {
+                        s.is_validation_exception()
+                            && role_not_ready(
+                                aws_sdk_scheduler::error::ProvideErrorMetadata::message(s),
+                            )
+                    })
+                })
+                .await
+            {
+                Ok(created) => created.schedule_arn().to_string(),
+                // Created by a run that did not finish: bring it to the spec.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conflict_exception()) =>
+                {
+                    return Box::pin(self.ensure_schedule(t, true, state_machine, role_arn)).await;
+                }
+                Err(e) => return Err(aws_error(format!("creating schedule {}", t.name), e)),
+            }
+        };
+        Ok(arn)
+    }
+
+    async fn converge(&self, t: &Target<'_, CronJobSpec>) -> Result<Outcome, ProviderError> {
+        let ctx = self.tasks.context(t).await?;
+        let mut ids = BTreeMap::new();
+        let pieces = self.tasks.ensure_task_pieces(t, &ctx, &mut ids).await?;
+        let machine = self.state_machine(t.name).await?;
+        let current_td = machine.as_ref().and_then(|(_, d)| task_definition_of(d));
+        let td_arn = self
+            .tasks
+            .ensure_task_definition(
+                t,
+                &ctx,
+                &pieces.exec_arn,
+                &pieces.task_arn,
+                current_td.clone(),
+            )
+            .await?;
+        let run_role_arn = ensure_role(
+            &self.iam,
+            &run_role(t.name),
+            ASSUME_STATES,
+            run_statements(t.region, &td_arn, &pieces),
+            t.tags,
+        )
+        .await?;
+        let machine_arn = self
+            .ensure_state_machine(
+                t,
+                machine.as_ref().map(|(arn, _)| arn.as_str()),
+                &definition(t, &ctx, &td_arn, &pieces.sg),
+                &run_role_arn,
+            )
+            .await?;
+        let schedule_role_arn = ensure_role(
+            &self.iam,
+            &schedule_role(t.name),
+            ASSUME_SCHEDULER,
+            vec![json!({"Effect": "Allow", "Action": ["states:StartExecution"], "Resource": machine_arn})],
+            t.tags,
+        )
+        .await?;
+        let exists = self.schedule(t.name).await?.is_some();
+        let schedule_arn = self
+            .ensure_schedule(t, exists, &machine_arn, &schedule_role_arn)
+            .await?;
+        // A run in progress keeps its revision; the next one starts the new revision.
+        if let Some(old) = current_td.filter(|old| *old != td_arn) {
+            self.tasks.deregister(&old).await;
+        }
+        ids.insert("stateMachine".to_string(), machine_arn);
+        ids.insert("schedule".to_string(), t.name.to_string());
+        ids.insert("taskDefinition".to_string(), td_arn.clone());
+        Ok(Outcome {
+            physical_ids: ids,
+            outputs: BTreeMap::from([
+                ("scheduleArn".to_string(), schedule_arn),
+                ("taskDefinitionArn".to_string(), td_arn),
+                ("taskRoleArn".to_string(), pieces.task_arn),
+                ("logGroupName".to_string(), log_group(t.name)),
+            ]),
+        })
+    }
+}
+
+impl KindProvider for CronJobProvider {
+    type Spec = CronJobSpec;
+    const KIND: &'static str = "CronJob";
+
+    async fn create(&self, t: &Target<'_, CronJobSpec>) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn read(
+        &self,
+        t: &Target<'_, CronJobSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(s) = self.schedule(t.name).await? else {
+            return Ok(None);
+        };
+        let mut spec = serde_json::to_value(&t.spec).unwrap_or_default();
+        if let Some(e) = s.schedule_expression() {
+            spec["schedule"] = e.into();
+        }
+        if let Some(z) = s.schedule_expression_timezone() {
+            spec["timezone"] = z.into();
+        }
+        spec["suspended"] = (s.state() == Some(&ScheduleState::Disabled)).into();
+        if let Some(r) = s
+            .target()
+            .and_then(|x| x.retry_policy())
+            .and_then(|p| p.maximum_retry_attempts())
+        {
+            spec["retries"] = r.into();
+        }
+        let machine = self.state_machine(t.name).await?;
+        let td = machine.as_ref().and_then(|(_, d)| task_definition_of(d));
+        if let Some(timeout) = machine
+            .as_ref()
+            .and_then(|(_, d)| serde_json::from_str::<Value>(d).ok())
+            .and_then(|d| d.pointer("/States/Run/TimeoutSeconds").cloned())
+        {
+            spec["timeoutSeconds"] = timeout;
+        }
+        let mut physical_ids = ids.clone();
+        if let Some((arn, _)) = &machine {
+            physical_ids.insert("stateMachine".to_string(), arn.clone());
+        }
+        let mut outputs = BTreeMap::from([
+            (
+                "scheduleArn".to_string(),
+                s.arn().unwrap_or_default().to_string(),
+            ),
+            ("logGroupName".to_string(), log_group(t.name)),
+        ]);
+        if let Some(td) = td {
+            outputs.insert("taskDefinitionArn".to_string(), td);
+        }
+        Ok(Some(Observed {
+            outcome: Outcome {
+                physical_ids,
+                outputs,
+            },
+            spec,
+        }))
+    }
+
+    async fn update(
+        &self,
+        t: &Target<'_, CronJobSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn delete(
+        &self,
+        name: &str,
+        _spec: Option<CronJobSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        let deleted = self.scheduler.delete_schedule().name(name).send().await;
+        unless_gone(
+            deleted,
+            |s| s.is_resource_not_found_exception(),
+            format!("deleting schedule {name}"),
+        )?;
+        let machine = match ids.get("stateMachine") {
+            Some(arn) => Some(arn.clone()),
+            None => self.state_machine(name).await?.map(|(arn, _)| arn),
+        };
+        if let Some(arn) = machine {
+            // Deleting a state machine stops its running executions, and with them their tasks.
+            let deleted = self
+                .sfn
+                .delete_state_machine()
+                .state_machine_arn(&arn)
+                .send()
+                .await;
+            unless_gone(
+                deleted,
+                |s| s.code() == Some("StateMachineDoesNotExist"),
+                format!("deleting state machine {name}"),
+            )?;
+        }
+        delete_role(&self.iam, &schedule_role(name)).await?;
+        delete_role(&self.iam, &run_role(name)).await?;
+        self.tasks.delete_task_pieces(name, ids).await
+    }
+
+    async fn health(
+        &self,
+        t: &Target<'_, CronJobSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(s) = self.schedule(t.name).await? else {
+            return Ok(None);
+        };
+        let mut line = format!(
+            "{} · {}",
+            s.state().map(|x| x.as_str()).unwrap_or("unknown"),
+            s.schedule_expression().unwrap_or("?")
+        );
+        if let Some((arn, _)) = self.state_machine(t.name).await? {
+            let runs = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(&arn)
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("listing the runs of {}", t.name), e))?;
+            match runs.executions().first() {
+                Some(run) => line.push_str(&format!(
+                    " · last run {} at {}",
+                    run.status().as_str(),
+                    run.start_date()
+                )),
+                None => line.push_str(" · not run yet"),
+            }
+        }
+        Ok(Some(line))
+    }
+
+    async fn find(&self, t: &Target<'_, CronJobSpec>) -> Result<Option<Outcome>, ProviderError> {
+        Ok(self.read(t, &BTreeMap::new()).await?.map(|o| o.outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_machine_names_its_task_definition() {
+        let d = r#"{"States": {"Run": {"Parameters": {"TaskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/x:3"}}}}"#;
+        assert_eq!(
+            task_definition_of(d).as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:task-definition/x:3")
+        );
+        assert!(run_role("x").len() <= 64 && schedule_role(&"y".repeat(80)).len() <= 64);
+    }
+}
