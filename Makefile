@@ -37,17 +37,8 @@ emulator-venv:
 # The demo keeps its state in S3 and its locks in DynamoDB on the emulator, as a team would on AWS.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
 	PANKA_STATE_BUCKET=panka-demo-state PANKA_LOCK_TABLE=panka-demo-locks
-# The orders API, its queue worker and the payments topic feeding the queue; everything they use
-# (database, cache, queue, bucket, the payments ledger, the shared cluster and load balancer)
-# comes along as their dependencies.
-DEMO_TARGETS := --component orders/api --component orders/fulfilment --component payments/events \
-	--component payments/webhook --component payments/reconcile --component web/sessions \
-	--component web/gateway
-
 ## The main job: build, start the emulator, initialise the backend, publish the payments webhook's
-## code, deploy the example's orders API and worker, the payments topic, webhook and nightly
-## reconciliation, the web sessions cache and API gateway with what they use to dev, and show
-## what is running.
+## code, deploy the whole example stack to dev, and show what is running.
 ## Run it again: the apply is a no-op.
 demo: build
 	@scripts/emulator.sh start
@@ -59,8 +50,8 @@ demo: build
 	@$(DEMO_ENV) $(PANKA) backend init --stack $(STACK) --environment dev
 	@echo "== publish the payments webhook's code, as a build pipeline would"
 	@$(DEMO_ENV) scripts/publish-artifact.sh $(STACK)/src/payments/webhook shop-build-artifacts payments/webhook-1.27.zip
-	@echo "== apply $(STACK) / dev: the orders API and worker, the payments topic, webhook and reconciliation job, the sessions cache and API gateway, and what they use"
-	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev $(DEMO_TARGETS) --refresh --auto-approve
+	@echo "== apply $(STACK) / dev: every service and component"
+	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev --refresh --auto-approve
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
 

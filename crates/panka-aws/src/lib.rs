@@ -114,6 +114,10 @@ impl Aws {
         aws_sdk_sfn::Client::new(&self.config)
     }
 
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

@@ -6,6 +6,7 @@
 
 pub mod alb;
 pub mod apigateway;
+pub mod cloudfront;
 pub mod cronjob;
 pub mod dynamodb;
 pub mod ebs;
@@ -61,6 +62,10 @@ pub fn registry(aws: &Aws) -> Registry {
         scaling: aws.autoscaling(),
         ec2: aws.ec2(),
     };
+    r.register(cloudfront::CloudFrontProvider::new(
+        aws.cloudfront(),
+        aws.s3(),
+    ));
     r.register(apigateway::ApiGatewayProvider::new(
         aws.apigateway(),
         aws.lambda(),
