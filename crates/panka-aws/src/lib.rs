@@ -118,6 +118,10 @@ impl Aws {
         aws_sdk_cloudfront::Client::new(&self.config)
     }
 
+    pub fn efs(&self) -> aws_sdk_efs::Client {
+        aws_sdk_efs::Client::new(&self.config)
+    }
+
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.config)
     }

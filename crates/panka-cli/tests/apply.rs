@@ -1462,6 +1462,79 @@ print(json.dumps(out))
     assert_eq!(gone["oacs"], 0);
 }
 
+/// An EFS file system, read back with boto3: encrypted, one mount target per Availability Zone
+/// in its own security group, the Infrequent Access transition, an access point with its POSIX
+/// user and root directory. A refreshed plan is empty; a changed access point is made anew in one
+/// update; destroy needs --allow-destroy and removes the file system.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn efs_file_system_with_an_access_point() {
+    let env = stack(0, 0);
+    let root = env.root();
+    let file = root.join("services/data/components/shared/efs.yaml");
+    let spec = |path: &str| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: EFS\nmetadata: {{name: shared, service: data}}\nspec:\n  transitionToIaDays: 30\n  accessPoints:\n    - {{name: app, path: {path}, uid: 1000, gid: 1000}}\n"
+        )
+    };
+    write(&file, &spec("/data"));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let name = format!("{}-dev-data-shared", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+efs = boto3.client('efs', **kw); ec2 = boto3.client('ec2', **kw)
+fss = efs.describe_file_systems(CreationToken='{name}')['FileSystems']
+out = {{'count': len(fss)}}
+if fss:
+    f = fss[0]; i = f['FileSystemId']
+    mts = efs.describe_mount_targets(FileSystemId=i)['MountTargets']
+    zones = {{s['AvailabilityZone'] for s in ec2.describe_subnets(Filters=[{{'Name': 'default-for-az', 'Values': ['true']}}])['Subnets']}}
+    sgs = [efs.describe_mount_target_security_groups(MountTargetId=m['MountTargetId'])['SecurityGroups'] for m in mts]
+    aps = efs.describe_access_points(FileSystemId=i)['AccessPoints']
+    out.update({{'encrypted': f['Encrypted'], 'mode': f['ThroughputMode'], 'mounts': len(mts), 'zones': len(zones),
+      'sgNames': sorted({{g['GroupName'] for s in sgs for g in ec2.describe_security_groups(GroupIds=s)['SecurityGroups']}}),
+      'lifecycle': [p.get('TransitionToIA') for p in efs.describe_lifecycle_configuration(FileSystemId=i)['LifecyclePolicies']],
+      'aps': [(a['RootDirectory']['Path'], a['PosixUser']['Uid'], a['PosixUser']['Gid'], {{t['Key']: t['Value'] for t in a.get('Tags', [])}}.get('Name')) for a in aps]}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["count"], 1, "{seen}");
+    assert_eq!(seen["encrypted"], true);
+    assert_eq!(seen["mode"], "elastic");
+    assert_eq!(seen["mounts"], seen["zones"], "one mount target per zone");
+    assert_eq!(seen["sgNames"], serde_json::json!([name]));
+    assert_eq!(seen["lifecycle"], serde_json::json!(["AFTER_30_DAYS"]));
+    assert_eq!(
+        seen["aps"],
+        serde_json::json!([["/data", 1000, 1000, "app"]])
+    );
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "{out}");
+
+    write(&file, &spec("/srv"));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(
+        read()["aps"],
+        serde_json::json!([["/srv", 1000, 1000, "app"]])
+    );
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_ne!(code, 0, "stateful: refused without --allow-destroy\n{out}");
+    let (code, out) = env.run(&[
+        "destroy",
+        "--auto-approve",
+        "--allow-destroy",
+        "data/shared",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(read()["count"], 0);
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

@@ -11,6 +11,7 @@ pub mod cronjob;
 pub mod dynamodb;
 pub mod ebs;
 pub mod ecs_cluster;
+pub mod efs;
 pub mod elasticache;
 pub mod errors;
 pub mod eventbridge;
@@ -52,6 +53,7 @@ pub fn registry(aws: &Aws) -> Registry {
     ));
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
     r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
+    r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
     let ecs_clients = microservice::Clients {
