@@ -36,7 +36,9 @@ use crate::errors::{aws_error, unless_gone};
 use crate::iam::{delete_role, ensure_role};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::microservice::{environment, reference_statements, secret_refs, secret_resource};
-use crate::network::{delete_security_group, ensure_security_group, placement};
+use crate::network::{
+    delete_security_group, ensure_security_group, find_security_group, placement,
+};
 
 /// Lambda documents functions becoming active in seconds; VPC functions take longer to get
 /// their network interfaces.
@@ -309,8 +311,15 @@ impl LambdaProvider {
                 Some(sg),
             )
         } else {
-            // An empty configuration detaches a function that was in the VPC.
-            (Some(VpcConfig::builder().build()), None)
+            // An empty configuration detaches a function that was in the VPC. Its security
+            // group stays recorded (its network interfaces linger for minutes after) and goes
+            // with the function.
+            let left = match placement(&self.ec2, t.config).await {
+                Ok(place) => find_security_group(&self.ec2, t.name, &place.vpc_id).await?,
+                // No VPC to look in: the function never was in one.
+                Err(_) => None,
+            };
+            (Some(VpcConfig::builder().build()), left)
         };
         Ok((
             Settings {
