@@ -115,8 +115,7 @@ async fn buckets_of(s3: &aws_sdk_s3::Client, stack: &str) -> Vec<String> {
 async fn apply_update_replace_delete_destroy() {
     let env = stack(2, 4);
     let (s3, sqs) = sdk().await;
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(
         out.contains("Done: 10 created") || out.contains("Done: 6 created"),
         "{out}"
@@ -269,8 +268,7 @@ async fn apply_update_replace_delete_destroy() {
             .replace("fifo: false", "fifo: true"),
     )
     .unwrap();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated, 1 replaced"), "{out}");
     let url1 = sqs
         .get_queue_url()
@@ -528,8 +526,7 @@ async fn a_service_apply_does_not_recover_another_services_intents() {
             ),
         );
     }
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     // As if an apply of alpha were in the middle of updating alpha/q.
     let (_, pulled) = env.run(&["state", "pull"]);
     let json_start = pulled.find('{').unwrap();
@@ -563,8 +560,7 @@ async fn a_service_apply_does_not_recover_another_services_intents() {
         "alpha's intent is still pending: {pulled}"
     );
     // Under the whole-stack lock it is resolved.
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("Resolving 1 operation"), "{out}");
 }
 
@@ -630,8 +626,7 @@ print(json.dumps({{"encrypted": d["StorageEncrypted"], "backups": d["BackupReten
             .replace("db.t4g.micro", "db.t4g.small"),
     )
     .unwrap();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
 
     // Destroying the database (moto gap: a deleted Redis replication group stays "deleting"
@@ -716,8 +711,7 @@ async fn sns_topic_delivers_to_its_queue() {
         &topic,
         "apiVersion: components.panka.io/v1\nkind: SNS\nmetadata: {name: events, service: payments}\nspec:\n  displayName: Payment events\n  subscriptions:\n    - {name: orders-queue, protocol: sqs, target: {component: orders/queue}, rawMessageDelivery: true, filterPolicy: {kind: [paid]}}\n",
     );
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let name = format!("{}-dev-payments-events", env.stack);
     let queue = format!("{}-dev-orders-queue", env.stack);
     let seen = boto(&format!(
@@ -756,16 +750,14 @@ print(json.dumps({{'display': attrs['DisplayName'], 'subs': len(subs), 'protocol
         "{}",
         seen["tags"]
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     // Without the subscription: one update, and the topic has none.
     write(
         &topic,
         "apiVersion: components.panka.io/v1\nkind: SNS\nmetadata: {name: events, service: payments}\nspec:\n  displayName: Payment events\n",
     );
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let count = || {
         boto(&format!(
@@ -808,8 +800,7 @@ async fn eventbridge_rule_delivers_to_its_queue() {
         )
     };
     write(&bus, &spec(true, true));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
 
     let name = format!("{}-dev-payments-bus", env.stack);
     let queue = format!("{}-dev-orders-queue", env.stack);
@@ -864,8 +855,7 @@ print(json.dumps({{'bus': '{name}' in buses, 'rules': [(r['Name'], r['State'], j
         "{}",
         seen["topicPolicy"]
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
     let (code, out) = env.run(&["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -876,8 +866,7 @@ print(json.dumps({{'bus': '{name}' in buses, 'rules': [(r['Name'], r['State'], j
     // Without the topic target: one update; the pattern lets the paid event through to the
     // queue and keeps the refund out.
     write(&bus, &spec(true, false));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let seen = read(true);
     assert_eq!(seen["targets"], serde_json::json!(["orders-queue"]));
@@ -885,12 +874,10 @@ print(json.dumps({{'bus': '{name}' in buses, 'rules': [(r['Name'], r['State'], j
 
     // Disabled: another update.
     write(&bus, &spec(false, false));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     assert_eq!(read(false)["rules"][0][1], "DISABLED");
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     let (code, out) = env.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
@@ -1019,13 +1006,11 @@ print(json.dumps(out))
         seen["groups"],
         serde_json::json!([format!("/aws/lambda/{name}")])
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     // More memory and new code: one update, and the function runs the new zip.
     write(&function, &spec(512, 2, true));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let after = read();
     assert_eq!(after["memory"], 512);
@@ -1033,8 +1018,7 @@ print(json.dumps(out))
 
     // Without triggers: the schedule rule, its permission and the mapping go.
     write(&function, &spec(512, 2, false));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let after = read();
     assert_eq!(after["rules"], serde_json::json!([]));
     assert_eq!(after["mappings"], serde_json::json!([]));
@@ -1045,8 +1029,7 @@ print(json.dumps(out))
             env.stack
         )])
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     let (code, out) = env.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
@@ -1095,8 +1078,7 @@ print('{{}}')
         &gateway,
         &spec("payments-webhook", "/webhooks/payments", 100),
     );
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
 
     let name = format!("{}-dev-web-gateway", env.stack);
     let function = format!("{}-dev-payments-webhook", env.stack);
@@ -1149,13 +1131,11 @@ print(json.dumps(out))
         "{}",
         seen["permissions"]
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     // Another route instead: one update; the old route and its integration are gone.
     write(&gateway, &spec("refunds", "/webhooks/refunds", 100));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let seen = read();
     assert_eq!(
@@ -1164,8 +1144,7 @@ print(json.dumps(out))
     );
     assert_eq!(seen["integrations"], 1);
     assert_eq!(seen["rate"], 100.0);
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     let (code, out) = env.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
@@ -1188,8 +1167,7 @@ async fn ebs_volume_grows_in_place() {
         )
     };
     write(&file, &spec(20, 3000));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let name = format!("{}-dev-data-scratch", env.stack);
     let read = || {
         boto(&format!(
@@ -1209,12 +1187,10 @@ print(json.dumps([{{'size': v['Size'], 'type': v['VolumeType'], 'iops': v.get('I
     assert_eq!(v["encrypted"], true);
     assert_eq!(v["zone"], "us-east-1a");
     assert_eq!(v["tags"]["panka:component"], "scratch");
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     write(&file, &spec(30, 4000));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     assert_eq!(read()[0]["size"], 30);
     assert_eq!(read()[0]["iops"], 4000);
@@ -1259,8 +1235,7 @@ async fn cron_job_runs_on_its_schedule_with_a_timeout() {
         )
     };
     write(&job, &spec("1.36", false));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
 
     let name = format!("{}-dev-payments-reconcile", env.stack);
     let read = || {
@@ -1319,8 +1294,7 @@ print(json.dumps(out))
     ] {
         assert!(policy.contains(needle), "{needle} missing from {policy}");
     }
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
     let (code, out) = env.run(&["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -1330,8 +1304,7 @@ print(json.dumps(out))
 
     // Suspended, with a new image: one update.
     write(&job, &spec("1.37", true));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let seen = read();
     assert_eq!(seen["state"], "DISABLED");
@@ -1340,8 +1313,7 @@ print(json.dumps(out))
         seen["revisions"],
         serde_json::json!([[1, "INACTIVE"], [2, "ACTIVE"]])
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     let (code, out) = env.run(&["destroy", "--auto-approve"]);
     assert_eq!(code, 0, "{out}");
@@ -1377,8 +1349,7 @@ async fn cloudfront_in_front_of_a_bucket() {
     write(&cdn, &spec("PriceClass_100"));
     let emu = panka_test_support::emulator();
     emu.start_recording().unwrap();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let requests = emu.recorded().unwrap();
 
     let name = format!("{}-dev-web-cdn", env.stack);
@@ -1446,12 +1417,10 @@ print(json.dumps(out))
         serde_json::json!({"Service": "cloudfront.amazonaws.com"})
     );
     assert_eq!(policy[0][2], true);
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     write(&cdn, &spec("PriceClass_200"));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     assert_eq!(read()["price"], "PriceClass_200");
 
@@ -1477,8 +1446,7 @@ async fn efs_file_system_with_an_access_point() {
         )
     };
     write(&file, &spec("/data"));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let name = format!("{}-dev-data-shared", env.stack);
     let read = || {
         boto(&format!(
@@ -1511,12 +1479,10 @@ print(json.dumps(out))
         seen["aps"],
         serde_json::json!([["/data", 1000, 1000, "app"]])
     );
-    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
-    assert_eq!(code, 0, "{out}");
+    env.assert_no_changes();
 
     write(&file, &spec("/srv"));
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     assert_eq!(
         read()["aps"],
@@ -1541,8 +1507,7 @@ print(json.dumps(out))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_reports_changes_made_outside_panka() {
     let env = stack(1, 1);
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let (code, out) = env.run(&["drift", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("0 drifted, 0 missing, 2 in sync"), "{out}");
@@ -1587,8 +1552,7 @@ print('{{}}')
 async fn rollback_restores_the_previous_configuration() {
     // (The queues of the test stack depend on the first bucket.)
     let env = stack(1, 1);
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let (code, out) = env.run(&["rollback", "--auto-approve"]);
     assert_eq!(code, 1, "nothing to go back to yet: {out}");
     assert!(out.contains("no earlier successful apply"), "{out}");
@@ -1603,8 +1567,7 @@ async fn rollback_restores_the_previous_configuration() {
         ),
     )
     .unwrap();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let timeout = || {
         boto(&format!(
             "sqs = boto3.client('sqs', **kw)\nurl = sqs.get_queue_url(QueueName='{}-dev-work-q0.fifo')['QueueUrl']\nprint(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['VisibilityTimeout'])['Attributes']['VisibilityTimeout'])",
@@ -1666,8 +1629,7 @@ async fn import_adopts_existing_resources() {
         out.contains("spec.visibilityTimeoutSeconds: 99 → 40"),
         "{out}"
     );
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    env.apply();
     let seen = boto(&format!(
         r#"
 sqs = boto3.client('sqs', **kw); s3 = boto3.client('s3', **kw)

@@ -356,8 +356,7 @@ print('{{}}')
         "{out}"
     );
     let before = seen["execRole"].clone();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let after = boto(&format!(
         r#"
@@ -387,8 +386,7 @@ print(json.dumps({{'revision': td['revision'], 'image': td['containerDefinitions
         ),
     )
     .unwrap();
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     assert!(out.contains("1 updated"), "{out}");
     let same = boto(&format!(
         r#"
@@ -415,8 +413,7 @@ print(json.dumps({{'td': s['taskDefinition'], 'retention': g['retentionInDays'],
         out.contains("inputs[orders/queue]: known after apply (orders/queue is replaced)"),
         "{out}"
     );
-    let (code, out) = env.run(&["apply", "--auto-approve"]);
-    assert_eq!(code, 0, "{out}");
+    let out = env.apply();
     // (The worker, which consumes the queue, is updated too.)
     assert!(out.contains("2 updated, 1 replaced"), "{out}");
     let fifo = boto(&format!(

@@ -76,6 +76,21 @@ impl Env {
         );
         (out.status.code().unwrap_or(-1), text)
     }
+
+    /// `panka apply --auto-approve`, which must succeed; its output.
+    #[allow(dead_code)] // not every test binary applies
+    pub fn apply(&self) -> String {
+        let (code, out) = self.run(&["apply", "--auto-approve"]);
+        assert_eq!(code, 0, "{out}");
+        out
+    }
+
+    /// A plan that reads AWS first (`--refresh`) must find nothing to do.
+    #[allow(dead_code)] // not every test binary plans
+    pub fn assert_no_changes(&self) {
+        let (code, out) = self.run(&["plan", "--detailed-exitcode", "--refresh"]);
+        assert_eq!(code, 0, "{out}");
+    }
 }
 
 impl Env {
