@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 use crate::errors::{aws_error, unless_gone};
 use crate::iam::{delete_role, ensure_role};
-use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group};
+use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group, task_role};
 
 /// A role just created takes a few seconds before a service may assume it.
 const ROLE_PROPAGATION_TRIES: usize = 15;
@@ -447,6 +447,18 @@ impl KindProvider for CronJobProvider {
         ]);
         if let Some(td) = td {
             outputs.insert("taskDefinitionArn".to_string(), td);
+        }
+        let role = task_role(t.name);
+        match self.iam.get_role().role_name(&role).send().await {
+            Ok(r) => {
+                if let Some(arn) = r.role().map(|r| r.arn()) {
+                    outputs.insert("taskRoleArn".to_string(), arn.to_string());
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_no_such_entity_exception()) => {}
+            Err(e) => return Err(aws_error(format!("reading IAM role {role}"), e)),
         }
         Ok(Some(Observed {
             outcome: Outcome {
