@@ -1501,6 +1501,71 @@ print(json.dumps(out))
     assert_eq!(read()["count"], 0);
 }
 
+/// A dedicated ALB component, read back with boto3: its listeners, idle timeout, access logs
+/// into a bucket of the stack whose policy lets Elastic Load Balancing write there, and deletion
+/// protection turned on and off in place. (Moto gap: moto deletes a protected load balancer, so
+/// destroy's refusal is not shown here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alb_component_with_access_logs() {
+    let env = stack(0, 0);
+    let root = env.root();
+    write(
+        &root.join("services/web/components/logs/s3.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: logs, service: web}\nspec: {forceDestroy: true}\n",
+    );
+    let file = root.join("services/web/components/edge/alb.yaml");
+    let spec = |protect: bool| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: ALB\nmetadata: {{name: edge, service: web}}\nspec:\n  listeners:\n    - {{port: 80, protocol: HTTP}}\n    - {{port: 8080, protocol: HTTP}}\n  idleTimeoutSeconds: 120\n  accessLogs: {{component: logs}}\n  deletionProtection: {protect}\n"
+        )
+    };
+    write(&file, &spec(false));
+    env.apply();
+    let name = format!("{}-dev-web-edge", env.stack);
+    let bucket = format!("{}-dev-web-logs", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+elb = boto3.client('elbv2', **kw); s3 = boto3.client('s3', **kw)
+lbs = [l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{name}']
+out = {{'count': len(lbs)}}
+if lbs:
+    arn = lbs[0]['LoadBalancerArn']
+    attrs = {{a['Key']: a['Value'] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)['Attributes']}}
+    policy = json.loads(s3.get_bucket_policy(Bucket='{bucket}')['Policy'])
+    out.update({{'type': lbs[0]['Type'], 'ports': sorted(l['Port'] for l in elb.describe_listeners(LoadBalancerArn=arn)['Listeners']),
+      'idle': attrs.get('idle_timeout.timeout_seconds'), 'logs': [attrs.get('access_logs.s3.enabled'), attrs.get('access_logs.s3.bucket'), attrs.get('access_logs.s3.prefix')],
+      'protected': attrs.get('deletion_protection.enabled'),
+      'policy': [(st['Sid'], st['Principal']) for st in policy['Statement']]}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["count"], 1, "{seen}");
+    assert_eq!(seen["type"], "application");
+    assert_eq!(seen["ports"], serde_json::json!([80, 8080]));
+    assert_eq!(seen["idle"], "120");
+    assert_eq!(seen["logs"], serde_json::json!(["true", bucket, name]));
+    assert_eq!(seen["protected"], "false");
+    assert_eq!(
+        seen["policy"],
+        serde_json::json!([[format!("panka-elb-logs-{name}"), {"AWS": "arn:aws:iam::127311923021:root"}]])
+    );
+    env.assert_no_changes();
+
+    write(&file, &spec(true));
+    let out = env.apply();
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(read()["protected"], "true");
+    write(&file, &spec(false));
+    env.apply();
+    assert_eq!(read()["protected"], "false");
+    let (code, out) = env.run(&["destroy", "--auto-approve", "--allow-destroy", "web/logs"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(read()["count"], 0);
+}
+
 /// `panka drift` compares AWS (changed here with boto3) with what panka applied: a changed queue
 /// attribute and a deleted bucket are reported, exit 2 with --detailed-exitcode; an apply with
 /// --refresh puts both right.

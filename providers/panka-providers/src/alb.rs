@@ -19,7 +19,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
-use panka_format::kinds::{AlbListener, AlbProtocol, Scheme};
+use panka_format::kinds::{AlbListener, AlbProtocol, AlbSpec, Scheme};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,13 +35,21 @@ const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
 /// deletion waits for those on its own).
 const DELETED_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The shared load balancer's settings, as `panka_plan::desired::ConfigBuilder` writes them.
+/// A load balancer's settings; for the shared one, as `panka_plan::desired::ConfigBuilder`
+/// writes them.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Settings {
-    scheme: Scheme,
-    listeners: Vec<AlbListener>,
-    idle_timeout_seconds: u32,
+pub(crate) struct Settings {
+    pub scheme: Scheme,
+    pub listeners: Vec<AlbListener>,
+    pub idle_timeout_seconds: u32,
+}
+
+/// What [`LoadBalancerProvider::converge_with`] needs of a target.
+struct Named<'a> {
+    name: &'a str,
+    config: &'a Value,
+    tags: &'a BTreeMap<String, String>,
 }
 
 /// The shared load balancer provider.
@@ -183,13 +191,39 @@ impl LoadBalancerProvider {
     /// and its rules, the load balancer, its idle timeout and its listeners.
     async fn converge(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
         let s = settings(t.config)?;
+        let (lb, listeners, sg) = self
+            .converge_with(
+                t.name,
+                t.config,
+                t.tags,
+                &s,
+                &format!("panka: shared load balancer {}", t.name),
+                &[],
+            )
+            .await?;
+        Ok(outcome(&lb, &listeners, &s.listeners, &sg))
+    }
+
+    /// Creates what is missing and brings everything else to `s`: the security group and its
+    /// rules, the load balancer, its idle timeout and the `attributes` given, and its listeners.
+    /// Returns the load balancer, its listeners and its security group.
+    pub(crate) async fn converge_with(
+        &self,
+        name: &str,
+        config: &Value,
+        tags: &BTreeMap<String, String>,
+        s: &Settings,
+        description: &str,
+        attributes: &[(&str, String)],
+    ) -> Result<(LoadBalancer, Vec<Listener>, String), ProviderError> {
+        let t = Named { name, config, tags };
         let public = s.scheme == Scheme::InternetFacing;
         let tier = if public { Tier::Public } else { Tier::Private };
         let place = placement_in(&self.ec2, t.config, tier).await?;
         let sg = ensure_security_group(
             &self.ec2,
             &group_name(t.name),
-            &format!("panka: shared load balancer {}", t.name),
+            description,
             &place.vpc_id,
             t.tags,
         )
@@ -265,27 +299,33 @@ impl LoadBalancerProvider {
             .send()
             .await
             .map_err(|e| aws_error(format!("tagging load balancer {}", t.name), e))?;
+        let mut attrs = vec![
+            LoadBalancerAttribute::builder()
+                .key("idle_timeout.timeout_seconds")
+                .value(s.idle_timeout_seconds.to_string())
+                .build(),
+        ];
+        attrs.extend(
+            attributes
+                .iter()
+                .map(|(k, v)| LoadBalancerAttribute::builder().key(*k).value(v).build()),
+        );
         self.elb
             .modify_load_balancer_attributes()
             .load_balancer_arn(&arn)
-            .attributes(
-                LoadBalancerAttribute::builder()
-                    .key("idle_timeout.timeout_seconds")
-                    .value(s.idle_timeout_seconds.to_string())
-                    .build(),
-            )
+            .set_attributes(Some(attrs))
             .send()
             .await
             .map_err(|e| {
                 aws_error(
-                    format!("setting the idle timeout of load balancer {}", t.name),
+                    format!("setting the attributes of load balancer {}", t.name),
                     e,
                 )
             })?;
         self.converge_listeners(&arn, &s.listeners, t.tags).await?;
         let lb = self.describe(t.name).await?.unwrap_or(lb);
         let listeners = self.listeners(&arn).await?;
-        Ok(outcome(&lb, &listeners, &s.listeners, &sg))
+        Ok((lb, listeners, sg))
     }
 
     async fn converge_listeners(
@@ -492,5 +532,262 @@ impl KindProvider for LoadBalancerProvider {
         .await?
         .unwrap_or_default();
         Ok(Some(outcome(&lb, &listeners, &s.listeners, &sg)))
+    }
+}
+
+// ------------------------------------------------------------------ ALB components
+
+/// Elastic Load Balancing's account in the regions opened before August 2022, which must be let
+/// write access logs; newer regions use the `logdelivery.elasticloadbalancing.amazonaws.com`
+/// service principal.
+const ELB_LOG_ACCOUNTS: &[(&str, &str)] = &[
+    ("us-east-1", "127311923021"),
+    ("us-east-2", "033677994240"),
+    ("us-west-1", "027434742980"),
+    ("us-west-2", "797873946194"),
+    ("af-south-1", "098369216593"),
+    ("ap-east-1", "754344448648"),
+    ("ap-south-1", "718504428378"),
+    ("ap-northeast-1", "582318560864"),
+    ("ap-northeast-2", "600734575887"),
+    ("ap-northeast-3", "383597477331"),
+    ("ap-southeast-1", "114774131450"),
+    ("ap-southeast-2", "783225319266"),
+    ("ca-central-1", "985666609251"),
+    ("eu-central-1", "054676820928"),
+    ("eu-west-1", "156460612806"),
+    ("eu-west-2", "652711504416"),
+    ("eu-west-3", "009996457667"),
+    ("eu-south-1", "635631232127"),
+    ("eu-north-1", "897822967062"),
+    ("me-south-1", "076674570225"),
+    ("sa-east-1", "507241528517"),
+];
+
+/// The statement letting the load balancer `name` write its access logs into `bucket`.
+fn log_statement(region: &str, bucket: &str, name: &str) -> Value {
+    let principal = match ELB_LOG_ACCOUNTS.iter().find(|(r, _)| *r == region) {
+        Some((_, account)) => serde_json::json!({"AWS": format!("arn:aws:iam::{account}:root")}),
+        None => serde_json::json!({"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+    };
+    serde_json::json!({
+        "Sid": format!("panka-elb-logs-{name}"),
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:aws:s3:::{bucket}/{name}/AWSLogs/*"),
+    })
+}
+
+/// The provider of ALB components: a dedicated Application Load Balancer built like the stack's
+/// shared one (security group, listeners answering 404 or redirecting to HTTPS, idle timeout),
+/// with deletion protection and access logs into an S3 component (prefix: its name; the bucket's
+/// policy lets Elastic Load Balancing write there). Outputs: `dnsName`, `arn`, `zoneId`,
+/// `securityGroupId`.
+#[derive(Clone, Debug)]
+pub struct AlbProvider {
+    lb: LoadBalancerProvider,
+    s3: aws_sdk_s3::Client,
+}
+
+impl AlbProvider {
+    pub fn new(elb: Client, ec2: aws_sdk_ec2::Client, s3: aws_sdk_s3::Client) -> Self {
+        AlbProvider {
+            lb: LoadBalancerProvider::new(elb, ec2),
+            s3,
+        }
+    }
+
+    async fn converge(&self, t: &Target<'_, AlbSpec>) -> Result<Outcome, ProviderError> {
+        let s = &t.spec;
+        let settings = Settings {
+            scheme: s.scheme,
+            listeners: s.listeners.clone(),
+            idle_timeout_seconds: s.idle_timeout_seconds,
+        };
+        let mut attributes = vec![(
+            "deletion_protection.enabled",
+            s.deletion_protection.to_string(),
+        )];
+        match &s.access_logs {
+            Some(_) => {
+                let bucket = panka_engine::resolve::input(t.config, "accessLogs")
+                    .and_then(|r| r.outputs.get("name").cloned())
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| {
+                        ProviderError::new(
+                            ErrorKind::Invalid,
+                            "accessLogs refers to a component with no bucket name",
+                        )
+                    })?;
+                // The bucket must let the load balancer write before logging is turned on.
+                crate::policy::add_bucket_statement(
+                    &self.s3,
+                    &bucket,
+                    log_statement(t.region, &bucket, t.name),
+                )
+                .await?;
+                attributes.push(("access_logs.s3.enabled", "true".into()));
+                attributes.push(("access_logs.s3.bucket", bucket));
+                attributes.push(("access_logs.s3.prefix", t.name.to_string()));
+            }
+            None => attributes.push(("access_logs.s3.enabled", "false".into())),
+        }
+        let (lb, listeners, sg) = self
+            .lb
+            .converge_with(
+                t.name,
+                t.config,
+                t.tags,
+                &settings,
+                &format!("panka: {} (load balancer)", t.address),
+                &attributes,
+            )
+            .await?;
+        Ok(alb_outcome(&lb, &listeners, &sg))
+    }
+}
+
+fn alb_outcome(lb: &LoadBalancer, listeners: &[Listener], sg: &str) -> Outcome {
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    let mut physical_ids = BTreeMap::from([
+        ("loadBalancer".to_string(), arn.clone()),
+        ("securityGroup".to_string(), sg.to_string()),
+    ]);
+    for l in listeners {
+        if let (Some(port), Some(larn)) = (l.port(), l.listener_arn()) {
+            physical_ids.insert(format!("listener.{port}"), larn.to_string());
+        }
+    }
+    Outcome {
+        physical_ids,
+        outputs: BTreeMap::from([
+            ("arn".to_string(), arn),
+            (
+                "dnsName".to_string(),
+                lb.dns_name().unwrap_or_default().to_string(),
+            ),
+            (
+                "zoneId".to_string(),
+                lb.canonical_hosted_zone_id()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            ("securityGroupId".to_string(), sg.to_string()),
+        ]),
+    }
+}
+
+impl KindProvider for AlbProvider {
+    type Spec = AlbSpec;
+    const KIND: &'static str = "ALB";
+
+    async fn create(&self, t: &Target<'_, AlbSpec>) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn read(
+        &self,
+        t: &Target<'_, AlbSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(lb) = self.lb.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let listeners = self
+            .lb
+            .listeners(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        let mut spec = serde_json::to_value(&t.spec).unwrap_or_default();
+        if let Some(scheme) = lb.scheme() {
+            spec["scheme"] = scheme.as_str().into();
+        }
+        let sg = ids.get("securityGroup").cloned().unwrap_or_default();
+        Ok(Some(Observed {
+            outcome: alb_outcome(&lb, &listeners, &sg),
+            spec,
+        }))
+    }
+
+    async fn update(
+        &self,
+        t: &Target<'_, AlbSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn delete(
+        &self,
+        name: &str,
+        _spec: Option<AlbSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        KindProvider::delete(&self.lb, name, None, ids)
+            .await
+            .map_err(|mut e| {
+                if e.chain().contains("deletion protection") || e.chain().contains("OperationNotPermitted") {
+                    e.message = format!(
+                        "{}: the load balancer has deletion protection; set `deletionProtection: false` and apply first",
+                        e.message
+                    );
+                }
+                e
+            })
+    }
+
+    async fn health(
+        &self,
+        t: &Target<'_, AlbSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.lb.describe(t.name).await?.map(|lb| {
+            format!(
+                "{} · {}",
+                lb.state()
+                    .and_then(|s| s.code())
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                lb.dns_name().unwrap_or_default()
+            )
+        }))
+    }
+
+    async fn find(&self, t: &Target<'_, AlbSpec>) -> Result<Option<Outcome>, ProviderError> {
+        let Some(lb) = self.lb.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let listeners = self
+            .lb
+            .listeners(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        let sg = find_security_group(
+            &self.lb.ec2,
+            &group_name(t.name),
+            lb.vpc_id().unwrap_or_default(),
+        )
+        .await?
+        .unwrap_or_default();
+        Ok(Some(alb_outcome(&lb, &listeners, &sg)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_logs_are_let_in_by_the_regions_elb_account_or_service() {
+        let old = log_statement("us-east-1", "logs", "shop-dev-web-edge");
+        assert_eq!(old["Principal"]["AWS"], "arn:aws:iam::127311923021:root");
+        assert_eq!(
+            old["Resource"],
+            "arn:aws:s3:::logs/shop-dev-web-edge/AWSLogs/*"
+        );
+        let new = log_statement("ap-southeast-5", "logs", "x");
+        assert_eq!(
+            new["Principal"]["Service"],
+            "logdelivery.elasticloadbalancing.amazonaws.com"
+        );
     }
 }

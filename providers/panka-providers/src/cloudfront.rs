@@ -37,6 +37,7 @@ use panka_format::naming::shorten;
 use serde_json::{Value, json};
 
 use crate::errors::{aws_error, unless_gone};
+use crate::policy::add_bucket_statement;
 
 /// CloudFront documents several minutes, up to about half an hour, for a change to reach every
 /// edge location.
@@ -482,44 +483,6 @@ impl CloudFrontProvider {
         }
     }
 
-    /// Adds to the bucket's policy the statement letting the distribution read it.
-    async fn allow_bucket(&self, bucket: &str, distribution: &str) -> Result<(), ProviderError> {
-        let current = match self.s3.get_bucket_policy().bucket(bucket).send().await {
-            Ok(p) => p.policy().map(str::to_string),
-            Err(e)
-                if e.as_service_error()
-                    .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
-                    == Some("NoSuchBucketPolicy") =>
-            {
-                None
-            }
-            Err(e) => {
-                return Err(aws_error(
-                    format!("reading the policy of bucket {bucket}"),
-                    e,
-                ));
-            }
-        };
-        let mut policy: Value = current
-            .and_then(|p| serde_json::from_str(&p).ok())
-            .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
-        let statement = bucket_statement(bucket, distribution);
-        let mut statements = policy["Statement"].as_array().cloned().unwrap_or_default();
-        if statements.iter().any(|s| s["Sid"] == statement["Sid"]) {
-            return Ok(());
-        }
-        statements.push(statement);
-        policy["Statement"] = Value::Array(statements);
-        self.s3
-            .put_bucket_policy()
-            .bucket(bucket)
-            .policy(policy.to_string())
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("letting {distribution} read bucket {bucket}"), e))?;
-        Ok(())
-    }
-
     async fn converge(
         &self,
         t: &Target<'_, CloudFrontSpec>,
@@ -597,7 +560,8 @@ impl CloudFrontProvider {
         };
         for (_, p) in &places {
             if let Place::Bucket { bucket, .. } = p {
-                self.allow_bucket(bucket, &found.arn).await?;
+                add_bucket_statement(&self.s3, bucket, bucket_statement(bucket, &found.arn))
+                    .await?;
             }
         }
         self.wait_deployed(&found.id).await?;

@@ -56,6 +56,7 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
+    r.register(alb::AlbProvider::new(aws.elbv2(), aws.ec2(), aws.s3()));
     let ecs_clients = microservice::Clients {
         ecs: aws.ecs(),
         elb: aws.elbv2(),

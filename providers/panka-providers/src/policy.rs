@@ -1,6 +1,7 @@
-//! Statements panka adds to the resource policies of queues, topics and functions so that an AWS
-//! service (SNS, EventBridge) may deliver to them from one source: one statement per source,
-//! kept beside whatever else the policy holds.
+//! Statements panka adds to the resource policies of queues, topics, functions and buckets so
+//! that an AWS service (SNS, EventBridge, API Gateway, CloudFront, Elastic Load Balancing) may
+//! deliver to them from one source: one statement per source, kept beside whatever else the
+//! policy holds.
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use panka_engine::ProviderError;
@@ -191,6 +192,47 @@ pub(crate) async fn forbid_to_invoke(
         |s| s.is_resource_not_found_exception(),
         format!("removing the permission of {source} on {function}"),
     )
+}
+
+/// Adds `statement` to the bucket's policy unless a statement of its `Sid` is there already.
+pub(crate) async fn add_bucket_statement(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    statement: Value,
+) -> Result<(), ProviderError> {
+    let current = match s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(p) => p.policy().map(str::to_string),
+        Err(e)
+            if e.as_service_error()
+                .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                == Some("NoSuchBucketPolicy") =>
+        {
+            None
+        }
+        Err(e) => {
+            return Err(aws_error(
+                format!("reading the policy of bucket {bucket}"),
+                e,
+            ));
+        }
+    };
+    let mut policy: Value = current
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or_else(|| json!({"Version": "2012-10-17", "Statement": []}));
+    let mut statements = policy["Statement"].as_array().cloned().unwrap_or_default();
+    if statements.iter().any(|s| s["Sid"] == statement["Sid"]) {
+        return Ok(());
+    }
+    let sid = statement["Sid"].as_str().unwrap_or_default().to_string();
+    statements.push(statement);
+    policy["Statement"] = Value::Array(statements);
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("adding {sid} to the policy of bucket {bucket}"), e))?;
+    Ok(())
 }
 
 #[cfg(test)]
