@@ -575,9 +575,11 @@ async fn rds_and_redis() {
         &root.join("services/orders/components/db/rds.yaml"),
         "apiVersion: components.panka.io/v1\nkind: RDS\nmetadata: {name: db, service: orders}\nspec:\n  engine: {type: postgres, version: \"16.4\"}\n  instance: {class: db.t4g.micro, storage: {allocatedGB: 20}}\n  database: {name: orders, username: app}\n  backup: {automated: {retentionDays: 7}}\n  deletion: {finalSnapshot: false}\n  parameters: {log_min_duration_statement: \"500\"}\n",
     );
-    write(
-        &root.join("services/orders/components/cache/elasticacheredis.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: ElastiCacheRedis\nmetadata: {name: cache, service: orders}\nspec: {nodeType: cache.t4g.micro, engineVersion: \"7.1\", replicas: 1}\n",
+    env.component(
+        "orders",
+        "cache",
+        "ElastiCacheRedis",
+        "{nodeType: cache.t4g.micro, engineVersion: \"7.1\", replicas: 1}",
     );
     let (code, applied) = env.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{applied}");
@@ -653,11 +655,7 @@ print(json.dumps({{"encrypted": d["StorageEncrypted"], "backups": d["BackupReten
 #[tokio::test(flavor = "multi_thread")]
 async fn memcached_cluster() {
     let env = stack(0, 0);
-    let root = env.root();
-    write(
-        &root.join("services/web/components/sessions/elasticachememcached.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: ElastiCacheMemcached\nmetadata: {name: sessions, service: web}\nspec: {nodeType: cache.t4g.micro, engineVersion: \"1.6.22\", nodes: 2, crossAZ: true, maintenance: {window: \"sun:05:00-sun:06:00\"}}\n",
-    );
+    env.component("web", "sessions", "ElastiCacheMemcached", "{nodeType: cache.t4g.micro, engineVersion: \"1.6.22\", nodes: 2, crossAZ: true, maintenance: {window: \"sun:05:00-sun:06:00\"}}");
     let (code, applied) = env.run(&["apply", "--auto-approve"]);
     assert_eq!(code, 0, "{applied}");
 
@@ -702,10 +700,7 @@ print(json.dumps({{"engine": c["Engine"], "version": c["EngineVersion"], "type":
 async fn sns_topic_delivers_to_its_queue() {
     let env = stack(0, 0);
     let root = env.root();
-    write(
-        &root.join("services/orders/components/queue/sqs.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
-    );
+    env.component("orders", "queue", "SQS", "{}");
     let topic = root.join("services/payments/components/events/sns.yaml");
     write(
         &topic,
@@ -780,14 +775,8 @@ print(json.dumps({{'display': attrs['DisplayName'], 'subs': len(subs), 'protocol
 async fn eventbridge_rule_delivers_to_its_queue() {
     let env = stack(0, 0);
     let root = env.root();
-    write(
-        &root.join("services/orders/components/queue/sqs.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
-    );
-    write(
-        &root.join("services/orders/components/alerts/sns.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: SNS\nmetadata: {name: alerts, service: orders}\nspec: {}\n",
-    );
+    env.component("orders", "queue", "SQS", "{}");
+    env.component("orders", "alerts", "SNS", "{}");
     let bus = root.join("services/payments/components/bus/eventbridge.yaml");
     let spec = |enabled: bool, topic: bool| {
         format!(
@@ -914,10 +903,7 @@ print(json.dumps({{'arn': arn, 'value': 'sk-live-5up3r-53cr3t'}}))
 "#
     ));
     let secret_arn = secret["arn"].as_str().unwrap().to_string();
-    write(
-        &root.join("services/orders/components/queue/sqs.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
-    );
+    env.component("orders", "queue", "SQS", "{}");
     write(
         &root.join("services/payments/components/bus/eventbridge.yaml"),
         "apiVersion: components.panka.io/v1\nkind: EventBridge\nmetadata: {name: bus, service: payments}\nspec:\n  rules:\n    - {name: paid, eventPattern: {source: [payments]}, targets: [{component: webhook}]}\n",
@@ -1224,10 +1210,7 @@ print(json.dumps([{{'size': v['Size'], 'type': v['VolumeType'], 'iops': v.get('I
 async fn cron_job_runs_on_its_schedule_with_a_timeout() {
     let env = stack(0, 0);
     let root = env.root();
-    write(
-        &root.join("services/orders/components/queue/sqs.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: queue, service: orders}\nspec: {}\n",
-    );
+    env.component("orders", "queue", "SQS", "{}");
     let job = root.join("services/payments/components/reconcile/cronjob.yaml");
     let spec = |tag: &str, suspended: bool| {
         format!(
@@ -1336,10 +1319,7 @@ print(json.dumps(out))
 async fn cloudfront_in_front_of_a_bucket() {
     let env = stack(0, 0);
     let root = env.root();
-    write(
-        &root.join("services/web/components/assets/s3.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: assets, service: web}\nspec: {forceDestroy: true}\n",
-    );
+    env.component("web", "assets", "S3", "{forceDestroy: true}");
     let cdn = root.join("services/web/components/cdn/cloudfront.yaml");
     let spec = |price: &str| {
         format!(
@@ -1509,10 +1489,7 @@ print(json.dumps(out))
 async fn alb_component_with_access_logs() {
     let env = stack(0, 0);
     let root = env.root();
-    write(
-        &root.join("services/web/components/logs/s3.yaml"),
-        "apiVersion: components.panka.io/v1\nkind: S3\nmetadata: {name: logs, service: web}\nspec: {forceDestroy: true}\n",
-    );
+    env.component("web", "logs", "S3", "{forceDestroy: true}");
     let file = root.join("services/web/components/edge/alb.yaml");
     let spec = |protect: bool| {
         format!(

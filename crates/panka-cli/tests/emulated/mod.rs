@@ -77,6 +77,21 @@ impl Env {
         (out.status.code().unwrap_or(-1), text)
     }
 
+    /// Writes the component `service/name` of `kind` with the YAML `spec` (a flow mapping) at
+    /// `services/SERVICE/components/NAME/KIND.yaml`.
+    #[allow(dead_code)] // not every test binary writes components this way
+    pub fn component(&self, service: &str, name: &str, kind: &str, spec: &str) {
+        write(
+            &self.root().join(format!(
+                "services/{service}/components/{name}/{}.yaml",
+                kind.to_lowercase()
+            )),
+            &format!(
+                "apiVersion: components.panka.io/v1\nkind: {kind}\nmetadata: {{name: {name}, service: {service}}}\nspec: {spec}\n"
+            ),
+        );
+    }
+
     /// `panka apply --auto-approve`, which must succeed; its output.
     #[allow(dead_code)] // not every test binary applies
     pub fn apply(&self) -> String {
