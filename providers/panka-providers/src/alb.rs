@@ -65,6 +65,18 @@ impl LoadBalancerProvider {
     }
 }
 
+/// How a load balancer is doing, for `panka status`: its state and DNS name.
+fn health_line(lb: &LoadBalancer) -> String {
+    format!(
+        "{} · {}",
+        lb.state()
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        lb.dns_name().unwrap_or_default()
+    )
+}
+
 /// The load balancer's security group is named after it.
 fn group_name(name: &str) -> String {
     format!("{name}-alb")
@@ -504,16 +516,7 @@ impl KindProvider for LoadBalancerProvider {
         t: &Target<'_, Value>,
         _ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
-        Ok(self.describe(t.name).await?.map(|lb| {
-            format!(
-                "{} · {}",
-                lb.state()
-                    .and_then(|s| s.code())
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".into()),
-                lb.dns_name().unwrap_or_default()
-            )
-        }))
+        Ok(self.describe(t.name).await?.as_ref().map(health_line))
     }
 
     async fn find(&self, t: &Target<'_, Value>) -> Result<Option<Outcome>, ProviderError> {
@@ -741,16 +744,7 @@ impl KindProvider for AlbProvider {
         t: &Target<'_, AlbSpec>,
         _ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
-        Ok(self.lb.describe(t.name).await?.map(|lb| {
-            format!(
-                "{} · {}",
-                lb.state()
-                    .and_then(|s| s.code())
-                    .map(|c| c.as_str().to_string())
-                    .unwrap_or_else(|| "unknown".into()),
-                lb.dns_name().unwrap_or_default()
-            )
-        }))
+        Ok(self.lb.describe(t.name).await?.as_ref().map(health_line))
     }
 
     async fn find(&self, t: &Target<'_, AlbSpec>) -> Result<Option<Outcome>, ProviderError> {
