@@ -682,3 +682,78 @@ print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 
     assert!(out.contains("2 deleted"), "{out}");
     assert_eq!(count(), serde_json::json!([0, 0]));
 }
+
+/// An NLB component forwarding TCP 9000 to a MicroService's port 8080, read back with boto3: the
+/// network load balancer and its listener, the target group (IP targets on 8080, tagged as
+/// attached by the NLB) in the ECS service's load balancers, and the service's security group
+/// admitting the VPC on 8080. An image change of the MicroService keeps the NLB's target group
+/// on the service; destroy removes the load balancer and its target group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nlb_forwards_to_a_microservice() {
+    let env = Env::new("n");
+    env.write_stack("");
+    let api = |tag: &str| {
+        format!(
+            "{{image: {{repository: public.ecr.aws/nginx/nginx, tag: \"{tag}\"}}, ports: [{{name: http, port: 8080, public: true, path: \"/orders/*\"}}]}}"
+        )
+    };
+    env.component("orders", "api", "MicroService", &api("1.27"));
+    env.component(
+        "web",
+        "tcp",
+        "NLB",
+        "{listeners: [{port: 9000, protocol: TCP, target: {component: orders/api}, targetPort: 8080}]}",
+    );
+    env.apply();
+
+    let nlb = format!("{}-dev-web-tcp", env.stack);
+    let service = format!("{}-dev-orders-api", env.stack);
+    let cluster = format!("{}-dev", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+elb = boto3.client('elbv2', **kw); ecs = boto3.client('ecs', **kw); ec2 = boto3.client('ec2', **kw)
+lbs = [l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == '{nlb}']
+tgs = [g for g in elb.describe_target_groups()['TargetGroups'] if g['TargetGroupName'] == '{nlb}-9000']
+out = {{'lbs': len(lbs), 'tgs': len(tgs)}}
+svc = [s for s in ecs.describe_services(cluster='{cluster}', services=['{service}'])['services'] if s['status'] == 'ACTIVE']
+if lbs and tgs:
+    tg = tgs[0]
+    tags = {{t['Key']: t['Value'] for t in elb.describe_tags(ResourceArns=[tg['TargetGroupArn']])['TagDescriptions'][0]['Tags']}}
+    sg = ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{service}']}}])['SecurityGroups'][0]
+    out.update({{'type': lbs[0]['Type'], 'listeners': [(l['Port'], l['Protocol'], l['DefaultActions'][0]['TargetGroupArn'] == tg['TargetGroupArn']) for l in elb.describe_listeners(LoadBalancerArn=lbs[0]['LoadBalancerArn'])['Listeners']],
+      'tg': [tg['Port'], tg['TargetType'], tags.get('panka:attached-by')],
+      'attached': [(b['containerName'], b['containerPort']) for b in svc[0]['loadBalancers'] if b['targetGroupArn'] == tg['TargetGroupArn']] if svc else [],
+      'ingress': sorted((p.get('FromPort'), r['CidrIp']) for p in sg['IpPermissions'] for r in p.get('IpRanges', []))}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["lbs"], 1, "{seen}");
+    assert_eq!(seen["type"], "network");
+    assert_eq!(seen["listeners"], serde_json::json!([[9000, "TCP", true]]));
+    assert_eq!(seen["tg"], serde_json::json!([8080, "ip", "web/tcp"]));
+    assert_eq!(seen["attached"], serde_json::json!([["api", 8080]]));
+    assert!(
+        seen["ingress"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!([8080, "172.31.0.0/16"])),
+        "{}",
+        seen["ingress"]
+    );
+    env.assert_no_changes();
+
+    // A new image for the MicroService: its service keeps the NLB's target group.
+    env.component("orders", "api", "MicroService", &api("1.28"));
+    let out = env.apply();
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(read()["attached"], serde_json::json!([["api", 8080]]));
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["lbs"], 0);
+    assert_eq!(gone["tgs"], 0);
+}

@@ -66,7 +66,7 @@ impl LoadBalancerProvider {
 }
 
 /// How a load balancer is doing, for `panka status`: its state and DNS name.
-fn health_line(lb: &LoadBalancer) -> String {
+pub(crate) fn health_line(lb: &LoadBalancer) -> String {
     format!(
         "{} · {}",
         lb.state()

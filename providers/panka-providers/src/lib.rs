@@ -21,6 +21,7 @@ pub mod logs;
 pub mod memcached;
 pub mod microservice;
 pub mod network;
+pub mod nlb;
 mod policy;
 pub mod rds;
 pub mod s3;
@@ -57,6 +58,7 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
     r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
     r.register(alb::AlbProvider::new(aws.elbv2(), aws.ec2(), aws.s3()));
+    r.register(nlb::NlbProvider::new(aws.elbv2(), aws.ec2(), aws.ecs()));
     let ecs_clients = microservice::Clients {
         ecs: aws.ecs(),
         elb: aws.elbv2(),

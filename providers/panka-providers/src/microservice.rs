@@ -243,7 +243,7 @@ pub fn target_group(name: &str, port: &Port) -> String {
 }
 
 /// The container is named after the component.
-fn container_name(address: &str) -> &str {
+pub(crate) fn container_name(address: &str) -> &str {
     address.rsplit('/').next().unwrap_or(address)
 }
 
@@ -404,6 +404,48 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 _ => self.register(t, ctx, &td, exec_arn, task_arn).await?,
             },
         )
+    }
+
+    /// The service's load balancers that other components attached (their target groups carry
+    /// the tag `panka:attached-by`), leaving out those in `own`.
+    async fn attached_by_others(
+        &self,
+        svc: &Service,
+        own: &[EcsLoadBalancer],
+    ) -> Result<Vec<EcsLoadBalancer>, ProviderError> {
+        let candidates: Vec<&EcsLoadBalancer> = svc
+            .load_balancers()
+            .iter()
+            .filter(|b| {
+                b.target_group_arn()
+                    .is_some_and(|arn| !own.iter().any(|o| o.target_group_arn() == Some(arn)))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let arns: Vec<String> = candidates
+            .iter()
+            .filter_map(|b| b.target_group_arn().map(str::to_string))
+            .collect();
+        let tags = self
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(arns))
+            .send()
+            .await
+            .map_err(|e| aws_error("reading the tags of the service's target groups", e))?;
+        let attached: Vec<&str> = tags
+            .tag_descriptions()
+            .iter()
+            .filter(|d| d.tags().iter().any(|t| t.key() == Some(ATTACHED_BY_TAG)))
+            .filter_map(|d| d.resource_arn())
+            .collect();
+        Ok(candidates
+            .into_iter()
+            .filter(|b| b.target_group_arn().is_some_and(|a| attached.contains(&a)))
+            .cloned()
+            .collect())
     }
 
     /// Deregisters one task definition revision; tasks running it go on (a failure is left for
@@ -1113,6 +1155,12 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         }
 
         let current = self.describe_service(&ctx.cluster, t.name).await?;
+        // Target groups other components attached to the service (an NLB's listeners, tagged
+        // `panka:attached-by`) stay; the service's own are the ones just listed.
+        if let Some(svc) = &current {
+            let others = self.attached_by_others(svc, &balancers).await?;
+            balancers.extend(others);
+        }
         let current_td = current
             .as_ref()
             .and_then(|svc| svc.task_definition())
@@ -1761,6 +1809,8 @@ fn family_of(arn: &str) -> Option<&str> {
 
 /// Tag carrying the digest of a task definition's input.
 const DIGEST_TAG: &str = "panka:task-digest";
+/// The tag a component puts on the target groups it attaches to another component's service.
+pub(crate) const ATTACHED_BY_TAG: &str = "panka:attached-by";
 
 fn url(ctx: &Context, s: &Workload<'_>) -> String {
     url_of(&ctx.lb_dns, &ctx.listeners, s)

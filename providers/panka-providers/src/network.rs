@@ -255,9 +255,9 @@ pub enum Source {
     Group(String),
 }
 
-fn permission(port: i32, source: &Source) -> aws_sdk_ec2::types::IpPermission {
+fn permission(protocol: &str, port: i32, source: &Source) -> aws_sdk_ec2::types::IpPermission {
     let p = aws_sdk_ec2::types::IpPermission::builder()
-        .ip_protocol("tcp")
+        .ip_protocol(protocol)
         .from_port(port)
         .to_port(port);
     match source {
@@ -281,10 +281,25 @@ pub async fn authorize_ingress(
     port: i32,
     source: &Source,
 ) -> Result<(), ProviderError> {
+    authorize_protocol(ec2, group, "tcp", port, source).await
+}
+
+/// Admits `protocol` (`tcp`, `udp`) on `port` from `source` into `group`; a rule already there
+/// is success.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn authorize_protocol(
+    ec2: &Client,
+    group: &str,
+    protocol: &str,
+    port: i32,
+    source: &Source,
+) -> Result<(), ProviderError> {
     match ec2
         .authorize_security_group_ingress()
         .group_id(group)
-        .ip_permissions(permission(port, source))
+        .ip_permissions(permission(protocol, port, source))
         .send()
         .await
     {
@@ -313,10 +328,25 @@ pub async fn revoke_ingress(
     port: i32,
     source: &Source,
 ) -> Result<(), ProviderError> {
+    revoke_protocol(ec2, group, "tcp", port, source).await
+}
+
+/// Removes the rule admitting `protocol` on `port` from `source` into `group`; a rule or group
+/// already gone is success.
+///
+/// # Errors
+/// EC2 calls that fail.
+pub async fn revoke_protocol(
+    ec2: &Client,
+    group: &str,
+    protocol: &str,
+    port: i32,
+    source: &Source,
+) -> Result<(), ProviderError> {
     match ec2
         .revoke_security_group_ingress()
         .group_id(group)
-        .ip_permissions(permission(port, source))
+        .ip_permissions(permission(protocol, port, source))
         .send()
         .await
     {

@@ -1,0 +1,653 @@
+//! NLB components: a Network Load Balancer whose listeners forward TCP, UDP or TLS to a
+//! MicroService of the stack.
+//!
+//! Per listener: a target group (`NAME-PORT`, IP targets on the target port, tagged
+//! `panka:attached-by` = this component) and a listener forwarding to it. The target group is
+//! added to the MicroService's ECS service (container named after the component, on the target
+//! port) — the MicroService provider keeps target groups so tagged when it updates its service —
+//! and the service's security group admits the VPC on that port (IP targets see the load
+//! balancer's private addresses). Listeners gone from the spec are detached and deleted. Outputs:
+//! `dnsName`, `arn`, `zoneId`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::client::Waiters;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, Listener, LoadBalancer, LoadBalancerAttribute,
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetTypeEnum,
+};
+use backon::{ConstantBuilder, Retryable};
+use panka_engine::provider::Outcome;
+use panka_engine::resolve::input;
+use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
+use panka_format::kinds::{NlbListener, NlbProtocol, NlbSpec, Scheme};
+use panka_format::naming::shorten;
+
+use crate::alb::{elb_tags, health_line};
+use crate::errors::{aws_error, unless_gone};
+use crate::microservice::{ATTACHED_BY_TAG, container_name};
+use crate::network::{Source, Tier, authorize_protocol, placement_in, revoke_protocol, vpc_cidr};
+
+const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
+const DELETED_TIMEOUT: Duration = Duration::from_secs(600);
+/// A target group stays "in use" for a moment after its listener and service let go of it.
+const IN_USE_TRIES: usize = 30;
+const IN_USE_POLL: Duration = Duration::from_secs(5);
+
+/// The NLB provider.
+#[derive(Clone, Debug)]
+pub struct NlbProvider {
+    elb: Client,
+    ec2: aws_sdk_ec2::Client,
+    ecs: aws_sdk_ecs::Client,
+}
+
+impl NlbProvider {
+    pub fn new(elb: Client, ec2: aws_sdk_ec2::Client, ecs: aws_sdk_ecs::Client) -> Self {
+        NlbProvider { elb, ec2, ecs }
+    }
+}
+
+/// Target group names are limited to 32 characters.
+fn target_group_name(name: &str, port: u32) -> String {
+    let suffix = format!("-{port}");
+    format!("{}{suffix}", shorten(name, 32 - suffix.len()))
+}
+
+fn protocol(p: NlbProtocol) -> ProtocolEnum {
+    match p {
+        NlbProtocol::Tcp => ProtocolEnum::Tcp,
+        NlbProtocol::Udp => ProtocolEnum::Udp,
+        NlbProtocol::TcpUdp => ProtocolEnum::TcpUdp,
+        NlbProtocol::Tls => ProtocolEnum::Tls,
+    }
+}
+
+/// What the targets speak: TLS ends at the load balancer.
+fn target_protocol(p: NlbProtocol) -> ProtocolEnum {
+    match p {
+        NlbProtocol::Tls => ProtocolEnum::Tcp,
+        other => protocol(other),
+    }
+}
+
+/// The security group protocols a listener needs admitted on its targets.
+fn ingress_protocols(p: NlbProtocol) -> &'static [&'static str] {
+    match p {
+        NlbProtocol::Tcp | NlbProtocol::Tls => &["tcp"],
+        NlbProtocol::Udp => &["udp"],
+        NlbProtocol::TcpUdp => &["tcp", "udp"],
+    }
+}
+
+/// The ECS service a listener forwards to: its cluster, name and security group.
+struct Service {
+    cluster: String,
+    name: String,
+    security_group: String,
+}
+
+fn service_of(
+    t: &Target<'_, NlbSpec>,
+    i: usize,
+    l: &NlbListener,
+) -> Result<Service, ProviderError> {
+    let outputs = input(t.config, &format!("listeners[{i}].target"))
+        .map(|r| r.outputs)
+        .unwrap_or_default();
+    let arn = outputs.get("serviceArn").filter(|a| !a.is_empty());
+    // arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME
+    let cluster = arn
+        .and_then(|a| a.rsplit_once(":service/"))
+        .and_then(|(_, rest)| rest.split('/').next())
+        .map(str::to_string);
+    match (
+        cluster,
+        outputs.get("serviceName"),
+        outputs.get("securityGroupId"),
+    ) {
+        (Some(cluster), Some(name), Some(sg)) => Ok(Service {
+            cluster,
+            name: name.clone(),
+            security_group: sg.clone(),
+        }),
+        _ => Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "listener {}: {} is not a deployed ECS service (no serviceArn, serviceName and securityGroupId)",
+                l.port, l.target.component
+            ),
+        )),
+    }
+}
+
+fn outcome(lb: &LoadBalancer, ids: BTreeMap<String, String>) -> Outcome {
+    Outcome {
+        physical_ids: ids,
+        outputs: BTreeMap::from([
+            (
+                "arn".to_string(),
+                lb.load_balancer_arn().unwrap_or_default().to_string(),
+            ),
+            (
+                "dnsName".to_string(),
+                lb.dns_name().unwrap_or_default().to_string(),
+            ),
+            (
+                "zoneId".to_string(),
+                lb.canonical_hosted_zone_id()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+        ]),
+    }
+}
+
+impl NlbProvider {
+    async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
+        match self.elb.describe_load_balancers().names(name).send().await {
+            Ok(r) => Ok(r.load_balancers().first().cloned()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
+        }
+    }
+
+    async fn listeners(&self, arn: &str) -> Result<Vec<Listener>, ProviderError> {
+        Ok(self
+            .elb
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("listing the listeners of {arn}"), e))?
+            .listeners()
+            .to_vec())
+    }
+
+    async fn ensure_target_group(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        l: &NlbListener,
+        vpc: &str,
+    ) -> Result<String, ProviderError> {
+        let name = target_group_name(t.name, l.port);
+        match self.elb.describe_target_groups().names(&name).send().await {
+            Ok(r) => {
+                if let Some(arn) = r.target_groups().first().and_then(|g| g.target_group_arn()) {
+                    return Ok(arn.to_string());
+                }
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_target_group_not_found_exception()) => {}
+            Err(e) => return Err(aws_error(format!("reading target group {name}"), e)),
+        }
+        let mut tags = elb_tags(t.tags);
+        tags.push(Tag::builder().key(ATTACHED_BY_TAG).value(t.address).build());
+        let created = self
+            .elb
+            .create_target_group()
+            .name(&name)
+            .protocol(target_protocol(l.protocol))
+            .port(l.target_port.unwrap_or(l.port) as i32)
+            .vpc_id(vpc)
+            .target_type(TargetTypeEnum::Ip)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("creating target group {name}"), e))?;
+        Ok(created
+            .target_groups()
+            .first()
+            .and_then(|g| g.target_group_arn())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Adds the target group to the service's load balancers (once).
+    async fn attach(
+        &self,
+        svc: &Service,
+        target_group: &str,
+        container: &str,
+        port: u32,
+    ) -> Result<(), ProviderError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(&svc.cluster)
+            .services(&svc.name)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading ECS service {}", svc.name), e))?;
+        let Some(current) = described.services().first() else {
+            return Err(ProviderError::new(
+                ErrorKind::NotFound,
+                format!("ECS service {} does not exist", svc.name),
+            ));
+        };
+        let mut balancers = current.load_balancers().to_vec();
+        if balancers
+            .iter()
+            .any(|b| b.target_group_arn() == Some(target_group))
+        {
+            return Ok(());
+        }
+        balancers.push(
+            aws_sdk_ecs::types::LoadBalancer::builder()
+                .target_group_arn(target_group)
+                .container_name(container)
+                .container_port(port as i32)
+                .build(),
+        );
+        self.ecs
+            .update_service()
+            .cluster(&svc.cluster)
+            .service(&svc.name)
+            .set_load_balancers(Some(balancers))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(
+                    format!("attaching {target_group} to ECS service {}", svc.name),
+                    e,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Takes the target group out of the service's load balancers; a service gone is fine.
+    async fn detach(
+        &self,
+        cluster: &str,
+        service: &str,
+        target_group: &str,
+    ) -> Result<(), ProviderError> {
+        let described = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await;
+        let Some(current) = described.ok().and_then(|d| {
+            d.services()
+                .iter()
+                .find(|s| s.status() == Some("ACTIVE"))
+                .cloned()
+        }) else {
+            return Ok(());
+        };
+        if !current
+            .load_balancers()
+            .iter()
+            .any(|b| b.target_group_arn() == Some(target_group))
+        {
+            return Ok(());
+        }
+        let kept: Vec<_> = current
+            .load_balancers()
+            .iter()
+            .filter(|b| b.target_group_arn() != Some(target_group))
+            .cloned()
+            .collect();
+        self.ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .set_load_balancers(Some(kept))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("detaching {target_group} from {service}"), e))?;
+        Ok(())
+    }
+
+    async fn delete_target_group(&self, arn: &str) -> Result<(), ProviderError> {
+        let attempt = || async {
+            match self
+                .elb
+                .delete_target_group()
+                .target_group_arn(arn)
+                .send()
+                .await
+            {
+                // Deleting a target group that is gone already succeeds.
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
+                {
+                    Err(ProviderError::new(
+                        ErrorKind::Retryable,
+                        format!("target group {arn} is still in use"),
+                    ))
+                }
+                Err(e) => Err(aws_error(format!("deleting target group {arn}"), e)),
+            }
+        };
+        attempt
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(IN_USE_POLL)
+                    .with_max_times(IN_USE_TRIES),
+            )
+            .sleep(tokio::time::sleep)
+            .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
+            .await
+    }
+
+    /// Removes what a listener recorded under `port` set up: its attachment, listener, target
+    /// group and ingress.
+    async fn remove_listener(
+        &self,
+        ids: &BTreeMap<String, String>,
+        port: &str,
+        listener_gone: bool,
+    ) -> Result<(), ProviderError> {
+        let tg = ids.get(&format!("targetGroup.{port}"));
+        if let (Some(tg), Some(attached)) = (tg, ids.get(&format!("attached.{port}")))
+            && let Some((cluster, service)) = attached.split_once('/')
+        {
+            self.detach(cluster, service, tg).await?;
+        }
+        if !listener_gone && let Some(l) = ids.get(&format!("listener.{port}")) {
+            let deleted = self.elb.delete_listener().listener_arn(l).send().await;
+            unless_gone(
+                deleted,
+                |s| s.is_listener_not_found_exception(),
+                format!("deleting listener {l}"),
+            )?;
+        }
+        if let Some(tg) = tg {
+            self.delete_target_group(tg).await?;
+        }
+        if let Some(rule) = ids.get(&format!("ingress.{port}")) {
+            // `GROUP CIDR PROTOCOL[,PROTOCOL] TARGET_PORT`
+            let parts: Vec<&str> = rule.split(' ').collect();
+            if let [group, cidr, protocols, target_port] = parts[..]
+                && let Ok(target_port) = target_port.parse::<i32>()
+            {
+                for p in protocols.split(',') {
+                    revoke_protocol(&self.ec2, group, p, target_port, &Source::Cidr(cidr.into()))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn converge(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        recorded: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        let s = &t.spec;
+        let public = s.scheme == Scheme::InternetFacing;
+        let tier = if public { Tier::Public } else { Tier::Private };
+        let place = placement_in(&self.ec2, t.config, tier).await?;
+        let lb = match self.describe(t.name).await? {
+            Some(lb) => lb,
+            None => {
+                let created = self
+                    .elb
+                    .create_load_balancer()
+                    .name(t.name)
+                    .r#type(LoadBalancerTypeEnum::Network)
+                    .scheme(if public {
+                        LoadBalancerSchemeEnum::InternetFacing
+                    } else {
+                        LoadBalancerSchemeEnum::Internal
+                    })
+                    .set_subnets(Some(place.subnets.clone()))
+                    .set_tags(Some(elb_tags(t.tags)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(format!("creating load balancer {}", t.name), e))?;
+                created.load_balancers().first().cloned().ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("ELB returned no load balancer for {}", t.name),
+                    )
+                })?
+            }
+        };
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        self.elb
+            .wait_until_load_balancer_available()
+            .load_balancer_arns(&arn)
+            .wait(AVAILABLE_TIMEOUT)
+            .await
+            .map_err(|e| {
+                ProviderError::with_source(
+                    ErrorKind::Timeout,
+                    format!("waiting for load balancer {} to become active", t.name),
+                    e,
+                )
+            })?;
+        self.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("load_balancing.cross_zone.enabled")
+                    .value(s.cross_zone.to_string())
+                    .build(),
+            )
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("deletion_protection.enabled")
+                    .value(s.deletion_protection.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("setting the attributes of {}", t.name), e))?;
+        let cidr = vpc_cidr(&self.ec2, &place.vpc_id).await?;
+        let existing = self.listeners(&arn).await?;
+        let mut ids = BTreeMap::from([("loadBalancer".to_string(), arn.clone())]);
+        for (i, l) in s.listeners.iter().enumerate() {
+            let svc = service_of(t, i, l)?;
+            let target_port = l.target_port.unwrap_or(l.port);
+            let tg = self.ensure_target_group(t, l, &place.vpc_id).await?;
+            let forward = Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&tg)
+                .build();
+            let certificates = l
+                .certificate_arn
+                .as_ref()
+                .map(|c| vec![Certificate::builder().certificate_arn(c).build()]);
+            let listener = match existing.iter().find(|x| x.port() == Some(l.port as i32)) {
+                Some(x) => {
+                    let larn = x.listener_arn().unwrap_or_default().to_string();
+                    self.elb
+                        .modify_listener()
+                        .listener_arn(&larn)
+                        .protocol(protocol(l.protocol))
+                        .set_certificates(certificates)
+                        .default_actions(forward)
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(format!("updating listener {}", l.port), e))?;
+                    larn
+                }
+                None => self
+                    .elb
+                    .create_listener()
+                    .load_balancer_arn(&arn)
+                    .port(l.port as i32)
+                    .protocol(protocol(l.protocol))
+                    .set_certificates(certificates)
+                    .default_actions(forward)
+                    .set_tags(Some(elb_tags(t.tags)))
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(format!("creating listener {}", l.port), e))?
+                    .listeners()
+                    .first()
+                    .and_then(|x| x.listener_arn())
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            for p in ingress_protocols(l.protocol) {
+                authorize_protocol(
+                    &self.ec2,
+                    &svc.security_group,
+                    p,
+                    target_port as i32,
+                    &Source::Cidr(cidr.clone()),
+                )
+                .await?;
+            }
+            self.attach(&svc, &tg, container_name(&l.target.component), target_port)
+                .await?;
+            let port = l.port;
+            ids.insert(format!("listener.{port}"), listener);
+            ids.insert(format!("targetGroup.{port}"), tg);
+            ids.insert(
+                format!("attached.{port}"),
+                format!("{}/{}", svc.cluster, svc.name),
+            );
+            ids.insert(
+                format!("ingress.{port}"),
+                format!(
+                    "{} {cidr} {} {target_port}",
+                    svc.security_group,
+                    ingress_protocols(l.protocol).join(",")
+                ),
+            );
+        }
+        // Listeners gone from the spec.
+        for key in recorded.keys() {
+            if let Some(port) = key.strip_prefix("listener.")
+                && !ids.contains_key(key)
+            {
+                self.remove_listener(recorded, port, false).await?;
+            }
+        }
+        let lb = self.describe(t.name).await?.unwrap_or(lb);
+        Ok(outcome(&lb, ids))
+    }
+}
+
+impl KindProvider for NlbProvider {
+    type Spec = NlbSpec;
+    const KIND: &'static str = "NLB";
+
+    async fn create(&self, t: &Target<'_, NlbSpec>) -> Result<Outcome, ProviderError> {
+        self.converge(t, &BTreeMap::new()).await
+    }
+
+    async fn read(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(lb) = self.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let mut spec = serde_json::to_value(&t.spec).unwrap_or_default();
+        if let Some(scheme) = lb.scheme() {
+            spec["scheme"] = scheme.as_str().into();
+        }
+        Ok(Some(Observed {
+            outcome: outcome(&lb, ids.clone()),
+            spec,
+        }))
+    }
+
+    async fn update(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        self.converge(t, ids).await
+    }
+
+    async fn delete(
+        &self,
+        name: &str,
+        _spec: Option<NlbSpec>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        // The services let go of the target groups first; the load balancer takes its
+        // listeners with it.
+        for (key, tg) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
+            let port = key.trim_start_matches("targetGroup.");
+            if let Some((cluster, service)) = ids
+                .get(&format!("attached.{port}"))
+                .and_then(|a| a.split_once('/'))
+            {
+                self.detach(cluster, service, tg).await?;
+            }
+        }
+        if let Some(lb) = self.describe(name).await? {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            let deleted = self
+                .elb
+                .delete_load_balancer()
+                .load_balancer_arn(&arn)
+                .send()
+                .await;
+            unless_gone(
+                deleted,
+                |s| s.is_load_balancer_not_found_exception(),
+                format!("deleting load balancer {name}"),
+            )?;
+            self.elb
+                .wait_until_load_balancers_deleted()
+                .load_balancer_arns(&arn)
+                .wait(DELETED_TIMEOUT)
+                .await
+                .map_err(|e| {
+                    ProviderError::with_source(
+                        ErrorKind::Timeout,
+                        format!("waiting for load balancer {name} to be deleted"),
+                        e,
+                    )
+                })?;
+        }
+        for key in ids.keys() {
+            if let Some(port) = key.strip_prefix("targetGroup.") {
+                self.remove_listener(ids, port, true).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn health(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.as_ref().map(health_line))
+    }
+
+    async fn find(&self, t: &Target<'_, NlbSpec>) -> Result<Option<Outcome>, ProviderError> {
+        Ok(self.describe(t.name).await?.map(|lb| {
+            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+            outcome(&lb, BTreeMap::from([("loadBalancer".to_string(), arn)]))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_group_names_fit() {
+        assert_eq!(
+            target_group_name("shop-dev-web-tcp", 9000),
+            "shop-dev-web-tcp-9000"
+        );
+        assert!(target_group_name(&"x".repeat(40), 65535).len() <= 32);
+    }
+}
