@@ -174,29 +174,102 @@ fn outcome(lb: &LoadBalancer, listeners: &[Listener], wanted: &[AlbListener], sg
     }
 }
 
-impl LoadBalancerProvider {
-    async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
-        match self.elb.describe_load_balancers().names(name).send().await {
-            Ok(r) => Ok(r.load_balancers().first().cloned()),
+/// The load balancer named `name`, if there is one.
+pub(crate) async fn describe_load_balancer(
+    elb: &Client,
+    name: &str,
+) -> Result<Option<LoadBalancer>, ProviderError> {
+    match elb.describe_load_balancers().names(name).send().await {
+        Ok(r) => Ok(r.load_balancers().first().cloned()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
+    }
+}
+
+/// The listeners of the load balancer `arn`.
+pub(crate) async fn load_balancer_listeners(
+    elb: &Client,
+    arn: &str,
+) -> Result<Vec<Listener>, ProviderError> {
+    let found = elb
+        .describe_listeners()
+        .load_balancer_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("listing the listeners of {arn}"), e))?;
+    Ok(found.listeners().to_vec())
+}
+
+/// Deletes the load balancer named `name` (its listeners go with it) and waits until it is
+/// gone; one already gone is fine.
+pub(crate) async fn delete_load_balancer(elb: &Client, name: &str) -> Result<(), ProviderError> {
+    let Some(lb) = describe_load_balancer(elb, name).await? else {
+        return Ok(());
+    };
+    let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+    match elb
+        .delete_load_balancer()
+        .load_balancer_arn(&arn)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_load_balancer_not_found_exception()) => {}
+        Err(e) => return Err(aws_error(format!("deleting load balancer {name}"), e)),
+    }
+    elb.wait_until_load_balancers_deleted()
+        .load_balancer_arns(&arn)
+        .wait(DELETED_TIMEOUT)
+        .await
+        .map_err(|e| {
+            ProviderError::with_source(
+                ErrorKind::Timeout,
+                format!("waiting for load balancer {name} to be deleted"),
+                e,
+            )
+        })?;
+    Ok(())
+}
+
+/// A target group stays "in use" for a moment after the rule, listener or service using it
+/// are gone.
+const IN_USE_TRIES: usize = 30;
+const IN_USE_POLL: Duration = Duration::from_secs(5);
+
+/// Deletes a target group, waiting while it is still in use.
+pub(crate) async fn delete_target_group(elb: &Client, arn: &str) -> Result<(), ProviderError> {
+    for _ in 0..IN_USE_TRIES {
+        match elb.delete_target_group().target_group_arn(arn).send().await {
+            Ok(_) => return Ok(()),
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
+                    .is_some_and(|s| s.is_resource_in_use_exception()) =>
             {
-                Ok(None)
+                tokio::time::sleep(IN_USE_POLL).await;
             }
-            Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
+            Err(e) => return Err(aws_error(format!("deleting target group {arn}"), e)),
         }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Timeout,
+        format!("target group {arn} is still in use"),
+    ))
+}
+
+impl LoadBalancerProvider {
+    async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
+        describe_load_balancer(&self.elb, name).await
     }
 
     async fn listeners(&self, arn: &str) -> Result<Vec<Listener>, ProviderError> {
-        let found = self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("listing the listeners of {arn}"), e))?;
-        Ok(found.listeners().to_vec())
+        load_balancer_listeners(&self.elb, arn).await
     }
 
     /// Creates what is missing and brings everything else to the settings: the security group
@@ -477,34 +550,7 @@ impl KindProvider for LoadBalancerProvider {
         _spec: Option<Value>,
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
-        if let Some(lb) = self.describe(name).await? {
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            match self
-                .elb
-                .delete_load_balancer()
-                .load_balancer_arn(&arn)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_load_balancer_not_found_exception()) => {}
-                Err(e) => return Err(aws_error(format!("deleting load balancer {name}"), e)),
-            }
-            self.elb
-                .wait_until_load_balancers_deleted()
-                .load_balancer_arns(&arn)
-                .wait(DELETED_TIMEOUT)
-                .await
-                .map_err(|e| {
-                    ProviderError::with_source(
-                        ErrorKind::Timeout,
-                        format!("waiting for load balancer {name} to be deleted"),
-                        e,
-                    )
-                })?;
-        }
+        delete_load_balancer(&self.elb, name).await?;
         if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
             delete_security_group(&self.ec2, sg).await?;
         }

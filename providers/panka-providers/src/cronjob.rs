@@ -14,14 +14,13 @@
 //! `taskRoleArn`, `logGroupName`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use aws_sdk_scheduler::types::{
     FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
     Target as ScheduleTarget,
 };
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use backon::{ConstantBuilder, Retryable};
+use backon::Retryable;
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::CronJobSpec;
@@ -29,12 +28,9 @@ use panka_format::naming::shorten;
 use serde_json::{Value, json};
 
 use crate::errors::{aws_error, unless_gone};
-use crate::iam::{delete_role, ensure_role};
+use crate::iam::{delete_role, ensure_role, role_propagation};
 use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group, task_role};
 
-/// A role just created takes a few seconds before a service may assume it.
-const ROLE_PROPAGATION_TRIES: usize = 15;
-const ROLE_PROPAGATION_DELAY: Duration = Duration::from_secs(2);
 /// How long an event may wait for its run when the scheduler cannot start it at once.
 const MAX_EVENT_AGE_SECONDS: i32 = 86_400;
 
@@ -222,11 +218,7 @@ impl CronJobProvider {
                 .await
         };
         let created = create
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(ROLE_PROPAGATION_DELAY)
-                    .with_max_times(ROLE_PROPAGATION_TRIES),
-            )
+            .retry(role_propagation())
             .sleep(tokio::time::sleep)
             .when(|e| {
                 e.as_service_error()
@@ -301,11 +293,7 @@ impl CronJobProvider {
                     .await
             };
             match create
-                .retry(
-                    ConstantBuilder::default()
-                        .with_delay(ROLE_PROPAGATION_DELAY)
-                        .with_max_times(ROLE_PROPAGATION_TRIES),
-                )
+                .retry(role_propagation())
                 .sleep(tokio::time::sleep)
                 .when(|e| {
                     e.as_service_error().is_some_and(|s| {

@@ -8,6 +8,14 @@ use serde_json::{Value, json};
 
 use crate::errors::aws_error;
 
+/// How long a service is given to see a role just created: it refuses to assume a new role for
+/// a few seconds (IAM is eventually consistent). About 30 seconds, every 2.
+pub(crate) fn role_propagation() -> backon::ConstantBuilder {
+    backon::ConstantBuilder::default()
+        .with_delay(std::time::Duration::from_secs(2))
+        .with_max_times(15)
+}
+
 /// Creates `role` trusting what `trust` (an assume-role policy document) names, or finds it,
 /// and sets its inline policy to `statements` (removes it when there are none); returns the
 /// role's ARN.

@@ -23,7 +23,7 @@ use aws_sdk_lambda::types::{
     Architecture, Environment, EphemeralStorage, FunctionCode, FunctionConfiguration, PackageType,
     Runtime, VpcConfig,
 };
-use backon::{ConstantBuilder, Retryable};
+use backon::Retryable;
 use panka_engine::provider::Outcome;
 use panka_engine::resolve::input;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
@@ -33,19 +33,14 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{aws_error, unless_gone};
-use crate::iam::{delete_role, ensure_role};
+use crate::iam::{delete_role, ensure_role, role_propagation};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::microservice::{environment, reference_statements, secret_refs, secret_resource};
-use crate::network::{
-    delete_security_group, ensure_security_group, find_security_group, placement,
-};
+use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// Lambda documents functions becoming active in seconds; VPC functions take longer to get
 /// their network interfaces.
 const READY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// A new role takes a few seconds before Lambda may assume it.
-const ROLE_PROPAGATION_TRIES: usize = 15;
-const ROLE_PROPAGATION_DELAY: Duration = Duration::from_secs(2);
 const CODE_TAG: &str = "panka:code-digest";
 
 const ASSUME_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -275,6 +270,7 @@ impl LambdaProvider {
     async fn prepare(
         &self,
         t: &Target<'_, LambdaSpec>,
+        recorded: &BTreeMap<String, String>,
     ) -> Result<(Settings, Option<String>), ProviderError> {
         ensure_log_group(
             &self.logs,
@@ -314,11 +310,7 @@ impl LambdaProvider {
             // An empty configuration detaches a function that was in the VPC. Its security
             // group stays recorded (its network interfaces linger for minutes after) and goes
             // with the function.
-            let left = match placement(&self.ec2, t.config).await {
-                Ok(place) => find_security_group(&self.ec2, t.name, &place.vpc_id).await?,
-                // No VPC to look in: the function never was in one.
-                Err(_) => None,
-            };
+            let left = recorded.get("securityGroup").cloned();
             (Some(VpcConfig::builder().build()), left)
         };
         Ok((
@@ -380,11 +372,7 @@ impl LambdaProvider {
                 .await
         };
         let created = create
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(ROLE_PROPAGATION_DELAY)
-                    .with_max_times(ROLE_PROPAGATION_TRIES),
-            )
+            .retry(role_propagation())
             .sleep(tokio::time::sleep)
             // A role just created is not yet visible to Lambda: it says it cannot assume it.
             .when(|e| {
@@ -711,8 +699,12 @@ impl LambdaProvider {
         crate::policy::forbid_to_invoke(&self.lambda, name, "events", rule).await
     }
 
-    async fn converge(&self, t: &Target<'_, LambdaSpec>) -> Result<Outcome, ProviderError> {
-        let (settings, sg) = self.prepare(t).await?;
+    async fn converge(
+        &self,
+        t: &Target<'_, LambdaSpec>,
+        recorded: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        let (settings, sg) = self.prepare(t, recorded).await?;
         match self.get(t.name).await? {
             None => self.create_function(t, &settings).await?,
             Some(current) => self.update_function(t, &settings, &current).await?,
@@ -731,7 +723,7 @@ impl KindProvider for LambdaProvider {
     const KIND: &'static str = "Lambda";
 
     async fn create(&self, t: &Target<'_, LambdaSpec>) -> Result<Outcome, ProviderError> {
-        self.converge(t).await
+        self.converge(t, &BTreeMap::new()).await
     }
 
     async fn read(
@@ -790,9 +782,9 @@ impl KindProvider for LambdaProvider {
     async fn update(
         &self,
         t: &Target<'_, LambdaSpec>,
-        _ids: &BTreeMap<String, String>,
+        ids: &BTreeMap<String, String>,
     ) -> Result<Outcome, ProviderError> {
-        self.converge(t).await
+        self.converge(t, ids).await
     }
 
     async fn delete(

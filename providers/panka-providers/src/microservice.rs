@@ -61,9 +61,6 @@ use crate::network::{
 const ROLLOUT_POLL: Duration = Duration::from_secs(5);
 /// Deleting a service drains its tasks (the deregistration delay, 300 s by default) first.
 const INACTIVE_TIMEOUT: Duration = Duration::from_secs(900);
-/// A target group stays "in use" for a moment after the rule and service using it are gone.
-const IN_USE_TRIES: usize = 30;
-const IN_USE_POLL: Duration = Duration::from_secs(5);
 /// Listener rule priorities derived from the address fall in 1..=PRIORITY_SPAN; a taken one
 /// moves to the next.
 const PRIORITY_SPAN: u64 = 49_000;
@@ -1948,7 +1945,7 @@ impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
         }
         for (k, arn) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
             if !outcome.physical_ids.contains_key(k) {
-                self.delete_target_group(arn).await?;
+                crate::alb::delete_target_group(&self.elb, arn).await?;
             }
         }
         Ok(outcome)
@@ -2005,7 +2002,7 @@ impl<S: EcsKind> KindProvider for EcsServiceProvider<S> {
             }
         }
         for (_, arn) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
-            self.delete_target_group(arn).await?;
+            crate::alb::delete_target_group(&self.elb, arn).await?;
         }
         // Every revision of the family goes, then the roles, log group and security group.
         self.delete_task_pieces(name, ids).await
@@ -2076,34 +2073,6 @@ pub(crate) fn service_health(svc: &Service) -> String {
         parts.push(format!("revision {rev}"));
     }
     parts.join(" · ")
-}
-
-impl<S: EcsKind> EcsServiceProvider<S> {
-    /// Deletes a target group, waiting while the load balancer still counts it in use.
-    async fn delete_target_group(&self, arn: &str) -> Result<(), ProviderError> {
-        for _ in 0..IN_USE_TRIES {
-            match self
-                .elb
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
-                {
-                    tokio::time::sleep(IN_USE_POLL).await;
-                }
-                Err(e) => return Err(aws_error(format!("deleting target group {arn}"), e)),
-            }
-        }
-        Err(ProviderError::new(
-            ErrorKind::Timeout,
-            format!("target group {arn} is still in use"),
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -15,26 +15,24 @@ use std::time::Duration;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::client::Waiters;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, Listener, LoadBalancer, LoadBalancerAttribute,
+    Action, ActionTypeEnum, Certificate, LoadBalancer, LoadBalancerAttribute,
     LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetTypeEnum,
 };
-use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::resolve::input;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{NlbListener, NlbProtocol, NlbSpec, Scheme};
 use panka_format::naming::shorten;
 
-use crate::alb::{elb_tags, health_line};
+use crate::alb::{
+    delete_load_balancer, delete_target_group, describe_load_balancer, elb_tags, health_line,
+    load_balancer_listeners,
+};
 use crate::errors::{aws_error, unless_gone};
 use crate::microservice::{ATTACHED_BY_TAG, container_name};
 use crate::network::{Source, Tier, authorize_protocol, placement_in, revoke_protocol, vpc_cidr};
 
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
-const DELETED_TIMEOUT: Duration = Duration::from_secs(600);
-/// A target group stays "in use" for a moment after its listener and service let go of it.
-const IN_USE_TRIES: usize = 30;
-const IN_USE_POLL: Duration = Duration::from_secs(5);
 
 /// The NLB provider.
 #[derive(Clone, Debug)]
@@ -147,28 +145,7 @@ fn outcome(lb: &LoadBalancer, ids: BTreeMap<String, String>) -> Outcome {
 
 impl NlbProvider {
     async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
-        match self.elb.describe_load_balancers().names(name).send().await {
-            Ok(r) => Ok(r.load_balancers().first().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
-        }
-    }
-
-    async fn listeners(&self, arn: &str) -> Result<Vec<Listener>, ProviderError> {
-        Ok(self
-            .elb
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("listing the listeners of {arn}"), e))?
-            .listeners()
-            .to_vec())
+        describe_load_balancer(&self.elb, name).await
     }
 
     async fn ensure_target_group(
@@ -309,40 +286,6 @@ impl NlbProvider {
         Ok(())
     }
 
-    async fn delete_target_group(&self, arn: &str) -> Result<(), ProviderError> {
-        let attempt = || async {
-            match self
-                .elb
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await
-            {
-                // Deleting a target group that is gone already succeeds.
-                Ok(_) => Ok(()),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_resource_in_use_exception()) =>
-                {
-                    Err(ProviderError::new(
-                        ErrorKind::Retryable,
-                        format!("target group {arn} is still in use"),
-                    ))
-                }
-                Err(e) => Err(aws_error(format!("deleting target group {arn}"), e)),
-            }
-        };
-        attempt
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(IN_USE_POLL)
-                    .with_max_times(IN_USE_TRIES),
-            )
-            .sleep(tokio::time::sleep)
-            .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
-            .await
-    }
-
     /// Removes what a listener recorded under `port` set up: its attachment, listener, target
     /// group and ingress.
     async fn remove_listener(
@@ -366,7 +309,7 @@ impl NlbProvider {
             )?;
         }
         if let Some(tg) = tg {
-            self.delete_target_group(tg).await?;
+            delete_target_group(&self.elb, tg).await?;
         }
         if let Some(rule) = ids.get(&format!("ingress.{port}")) {
             // `GROUP CIDR PROTOCOL[,PROTOCOL] TARGET_PORT`
@@ -450,7 +393,7 @@ impl NlbProvider {
             .await
             .map_err(|e| aws_error(format!("setting the attributes of {}", t.name), e))?;
         let cidr = vpc_cidr(&self.ec2, &place.vpc_id).await?;
-        let existing = self.listeners(&arn).await?;
+        let existing = load_balancer_listeners(&self.elb, &arn).await?;
         let mut ids = BTreeMap::from([("loadBalancer".to_string(), arn.clone())]);
         for (i, l) in s.listeners.iter().enumerate() {
             let svc = service_of(t, i, l)?;
@@ -588,32 +531,7 @@ impl KindProvider for NlbProvider {
                 self.detach(cluster, service, tg).await?;
             }
         }
-        if let Some(lb) = self.describe(name).await? {
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let deleted = self
-                .elb
-                .delete_load_balancer()
-                .load_balancer_arn(&arn)
-                .send()
-                .await;
-            unless_gone(
-                deleted,
-                |s| s.is_load_balancer_not_found_exception(),
-                format!("deleting load balancer {name}"),
-            )?;
-            self.elb
-                .wait_until_load_balancers_deleted()
-                .load_balancer_arns(&arn)
-                .wait(DELETED_TIMEOUT)
-                .await
-                .map_err(|e| {
-                    ProviderError::with_source(
-                        ErrorKind::Timeout,
-                        format!("waiting for load balancer {name} to be deleted"),
-                        e,
-                    )
-                })?;
-        }
+        delete_load_balancer(&self.elb, name).await?;
         for key in ids.keys() {
             if let Some(port) = key.strip_prefix("targetGroup.") {
                 self.remove_listener(ids, port, true).await?;
