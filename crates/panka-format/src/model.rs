@@ -469,9 +469,35 @@ impl Address {
     }
 }
 
+impl Address {
+    /// `service/component` as a string, written without the formatting machinery (large
+    /// stacks turn every address into text when building their graph).
+    pub fn to_text(&self) -> String {
+        let mut s = String::with_capacity(self.service.len() + 1 + self.component.len());
+        s.push_str(&self.service);
+        s.push('/');
+        s.push_str(&self.component);
+        s
+    }
+}
+
 impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.service, self.component)
+    }
+}
+
+/// An address given as `service/component` text, looked up among addresses without building
+/// one: it hashes and compares as the [`Address`] it names.
+#[derive(Hash)]
+struct AddressText<'a> {
+    service: &'a str,
+    component: &'a str,
+}
+
+impl indexmap::Equivalent<Address> for AddressText<'_> {
+    fn equivalent(&self, key: &Address) -> bool {
+        self.service == key.service && self.component == key.component
     }
 }
 
@@ -535,4 +561,12 @@ pub struct Stack {
     pub outputs: IndexMap<String, StackOutput>,
     pub services: IndexMap<String, Service>,
     pub components: IndexMap<Address, Component>,
+}
+
+impl Stack {
+    /// The component at `service/component`.
+    pub fn component(&self, address: &str) -> Option<&Component> {
+        let (service, component) = address.split_once('/')?;
+        self.components.get(&AddressText { service, component })
+    }
 }

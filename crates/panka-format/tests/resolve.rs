@@ -205,6 +205,22 @@ fn references_names_and_tags() {
 }
 
 #[test]
+fn components_are_found_by_their_address_text() {
+    let dir = base("apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n");
+    let stack = load_env(dir.path(), "dev", &[]).stack.unwrap();
+    assert!(!stack.components.is_empty());
+    for (address, c) in &stack.components {
+        let text = address.to_text();
+        assert_eq!(text, address.to_string());
+        let found = stack.component(&text).expect("found by its text");
+        assert!(std::ptr::eq(found, c), "{text} finds itself");
+    }
+    for missing in ["orders", "orders/", "/api", "orders/api/x", "billing/api", ""] {
+        assert!(stack.component(missing).is_none(), "{missing}");
+    }
+}
+
+#[test]
 fn environment_region_overrides_the_stack() {
     let dir = base(
         "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec: {provider: {region: ap-south-1}}\n",

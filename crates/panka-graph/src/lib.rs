@@ -11,13 +11,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write};
+use std::hash::BuildHasher;
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-use panka_format::Stack;
 use panka_format::kinds::Kind;
+use panka_format::{Address, Stack};
 
 /// The service part of shared resources' addresses. Service names start with a letter, so it
 /// cannot clash with one.
@@ -103,7 +104,9 @@ pub enum GraphError {
 pub struct ResourceGraph {
     resources: Vec<Resource>,
     graph: DiGraph<usize, ()>,
-    index: HashMap<String, NodeIndex>,
+    /// Resource indices, found by address (hashed with `hasher`): the addresses are not copied.
+    index: hashbrown::HashTable<usize>,
+    hasher: std::hash::RandomState,
     /// Wave (0-based) of each resource, by resource index.
     level: Vec<usize>,
 }
@@ -114,7 +117,7 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
     let mut needs_lb = false;
     let mut resources = Vec::with_capacity(stack.components.len() + 2);
     for c in stack.components.values() {
-        let mut deps: Vec<String> = c.depends_on.iter().map(|a| a.to_string()).collect();
+        let mut deps: Vec<String> = c.depends_on.iter().map(Address::to_text).collect();
         if matches!(c.kind, Kind::MicroService | Kind::Worker | Kind::CronJob) {
             needs_cluster = true;
             deps.push(SHARED_CLUSTER.into());
@@ -126,7 +129,7 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
         deps.sort();
         deps.dedup();
         resources.push(Resource {
-            address: c.address.to_string(),
+            address: c.address.to_text(),
             kind: ResourceKind::Component(c.kind),
             depends_on: deps,
         });
@@ -166,18 +169,29 @@ impl ResourceGraph {
     /// A dependency on an address that is not among `resources`, or a cycle (with its path).
     pub fn new(resources: Vec<Resource>) -> Result<Self, GraphError> {
         let mut graph = DiGraph::with_capacity(resources.len(), resources.len() * 2);
-        let mut index = HashMap::with_capacity(resources.len());
+        let hasher = std::hash::RandomState::new();
+        let mut index = hashbrown::HashTable::with_capacity(resources.len());
         for (i, r) in resources.iter().enumerate() {
-            index.insert(r.address.clone(), graph.add_node(i));
+            graph.add_node(i);
+            let hash = hasher.hash_one(r.address.as_str());
+            index.insert_unique(hash, i, |&j: &usize| {
+                hasher.hash_one(resources[j].address.as_str())
+            });
         }
-        for r in &resources {
-            let from = index[&r.address];
+        let find = |address: &str| {
+            index
+                .find(hasher.hash_one(address), |&j| {
+                    resources[j].address == address
+                })
+                .copied()
+        };
+        for (i, r) in resources.iter().enumerate() {
             for d in &r.depends_on {
-                let to = *index.get(d).ok_or_else(|| GraphError::UnknownDependency {
+                let to = find(d).ok_or_else(|| GraphError::UnknownDependency {
                     from: r.address.clone(),
                     to: d.clone(),
                 })?;
-                graph.update_edge(from, to, ());
+                graph.update_edge(NodeIndex::new(i), NodeIndex::new(to), ());
             }
         }
         let order = petgraph::algo::toposort(&graph, None).map_err(|cycle| GraphError::Cycle {
@@ -197,6 +211,7 @@ impl ResourceGraph {
             resources,
             graph,
             index,
+            hasher,
             level,
         })
     }
@@ -213,15 +228,27 @@ impl ResourceGraph {
         self.resources.is_empty()
     }
 
-    pub fn get(&self, address: &str) -> Option<&Resource> {
+    /// The index in [`ResourceGraph::resources`] of the resource at `address`.
+    pub fn position(&self, address: &str) -> Option<usize> {
         self.index
-            .get(address)
-            .map(|n| &self.resources[self.graph[*n]])
+            .find(self.hasher.hash_one(address), |&i| {
+                self.resources[i].address == address
+            })
+            .copied()
+    }
+
+    pub fn get(&self, address: &str) -> Option<&Resource> {
+        self.position(address).map(|i| &self.resources[i])
+    }
+
+    /// The wave (0-based) of the resource at `index` in [`ResourceGraph::resources`].
+    pub fn wave_at(&self, index: usize) -> usize {
+        self.level[index]
     }
 
     /// The wave (0-based) of a resource.
     pub fn wave_of(&self, address: &str) -> Option<usize> {
-        self.index.get(address).map(|n| self.level[self.graph[*n]])
+        self.position(address).map(|i| self.level[i])
     }
 
     /// Resource addresses by wave, each wave sorted by address.
@@ -239,10 +266,10 @@ impl ResourceGraph {
 
     /// Addresses of the resources that depend on `address` directly.
     pub fn dependents(&self, address: &str) -> Vec<&str> {
-        match self.index.get(address) {
+        match self.position(address).map(NodeIndex::new) {
             Some(n) => self
                 .graph
-                .neighbors_directed(*n, Direction::Incoming)
+                .neighbors_directed(n, Direction::Incoming)
                 .map(|d| self.resources[self.graph[d]].address.as_str())
                 .collect(),
             None => Vec::new(),
@@ -257,7 +284,7 @@ impl ResourceGraph {
         let mut seen = BTreeSet::new();
         let mut stack: Vec<NodeIndex> = targets
             .into_iter()
-            .filter_map(|t| self.index.get(t).copied())
+            .filter_map(|t| self.position(t).map(NodeIndex::new))
             .collect();
         while let Some(n) = stack.pop() {
             let address = self.resources[self.graph[n]].address.as_str();

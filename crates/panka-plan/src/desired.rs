@@ -17,7 +17,6 @@ use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER};
 pub struct ConfigBuilder<'a> {
     stack: &'a Stack,
     base_tags: Value,
-    by_address: std::collections::HashMap<String, &'a panka_format::Component>,
 }
 
 impl<'a> ConfigBuilder<'a> {
@@ -29,11 +28,6 @@ impl<'a> ConfigBuilder<'a> {
                 "panka:environment": stack.environment,
                 "panka:managed-by": "panka",
             }),
-            by_address: stack
-                .components
-                .values()
-                .map(|c| (c.address.to_string(), c))
-                .collect(),
         }
     }
 
@@ -56,7 +50,10 @@ impl<'a> ConfigBuilder<'a> {
                 "tags": with_defaults(&self.base_tags, stack),
             }),
             // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
-            _ => serde_json::to_value(self.component(address)).unwrap_or(Value::Null),
+            _ => self
+                .stack
+                .component(address)
+                .map_or(Value::Null, |c| self.component_config(c)),
         }
     }
 
@@ -68,15 +65,31 @@ impl<'a> ConfigBuilder<'a> {
         if matches!(address, SHARED_CLUSTER | SHARED_LOAD_BALANCER) {
             return self.config(address) == *recorded;
         }
+        self.stack
+            .component(address)
+            .is_some_and(|c| self.component_is_recorded(c, recorded, scratch))
+    }
+
+    /// [`ConfigBuilder::is_recorded`] for component `c` of the stack.
+    pub fn component_is_recorded(
+        &self,
+        c: &panka_format::Component,
+        recorded: &Value,
+        scratch: &mut Scratch,
+    ) -> bool {
         scratch.desired.clear();
         scratch.recorded.clear();
-        serde_json::to_writer(&mut scratch.desired, &self.component(address)).is_ok()
+        serde_json::to_writer(&mut scratch.desired, &self.component(c)).is_ok()
             && serde_json::to_writer(&mut scratch.recorded, recorded).is_ok()
             && scratch.desired == scratch.recorded
     }
 
-    fn component(&self, address: &str) -> ComponentConfig<'a> {
-        let c = self.by_address[address];
+    /// The configuration of component `c` of the stack.
+    pub fn component_config(&self, c: &panka_format::Component) -> Value {
+        serde_json::to_value(self.component(c)).unwrap_or(Value::Null)
+    }
+
+    fn component<'c>(&'c self, c: &'c panka_format::Component) -> ComponentConfig<'c> {
         ComponentConfig {
             name: &c.physical_name,
             spec: &c.spec,

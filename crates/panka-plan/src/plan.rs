@@ -334,44 +334,58 @@ pub fn plan(
     // Configurations are built one resource at a time and dropped as soon as the resource is
     // found unchanged: a large stack never holds all its desired configurations at once.
     let builder = ConfigBuilder::new(stack);
-    let resources = stack_resources(stack);
-    let graph = ResourceGraph::new(resources.clone())?;
+    let graph = ResourceGraph::new(stack_resources(stack))?;
+    let resources = graph.resources();
+    // Shared resources come first, then the components in stack order.
+    let first_component = resources.len() - stack.components.len();
     let in_scope = scope(stack, &graph, &options.targeting)?;
     let empty = imbl::OrdMap::new();
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
 
+    // Each desired resource's recorded state, found in one pass over the state; what the pass
+    // does not place is no longer desired.
+    let mut recorded_at = vec![None; resources.len()];
+    let mut unmatched = 0;
+    for (address, r) in recorded {
+        match graph.position(address) {
+            Some(i) => recorded_at[i] = Some(r.as_ref()),
+            None => unmatched += 1,
+        }
+    }
     let mut actions = Vec::with_capacity(resources.len());
     let mut scratch = Scratch::default();
     let mut cost_notes: HashMap<String, CostNote> = HashMap::new();
-    // Recorded resources the loop found desired: when that is all of them, nothing is deleted.
-    let mut matched = 0;
-    for r in &resources {
+    for (i, r) in resources.iter().enumerate() {
         if in_scope
             .as_ref()
             .is_some_and(|s| !s.contains(r.address.as_str()))
         {
             continue;
         }
-        let wave = graph
-            .wave_of(&r.address)
-            .expect("desired resources are in the graph")
-            + 1;
-        let before = recorded.get(&r.address);
-        matched += usize::from(before.is_some());
+        let wave = graph.wave_at(i) + 1;
+        let component = i
+            .checked_sub(first_component)
+            .and_then(|c| stack.components.get_index(c))
+            .map(|(_, c)| c);
+        let before = recorded_at[i];
         let ready = |b: &panka_state::ResourceState| b.status == panka_state::ResourceStatus::Ready;
+        let build = || match component {
+            Some(c) => builder.component_config(c),
+            None => builder.config(&r.address),
+        };
         // Most resources of a large stack are unchanged: they are told apart without building
         // their configuration.
+        let unchanged = |b: &panka_state::ResourceState, scratch: &mut Scratch| match component {
+            Some(c) => builder.component_is_recorded(c, &b.config, scratch),
+            None => builder.is_recorded(&r.address, &b.config, scratch),
+        };
         let (action, changes, desired) = match before {
-            Some(b) if ready(b) && builder.is_recorded(&r.address, &b.config, &mut scratch) => {
+            Some(b) if ready(b) && unchanged(b, &mut scratch) => {
                 (ActionKind::NoOp, Vec::new(), None)
             }
-            None => (
-                ActionKind::Create,
-                Vec::new(),
-                Some(builder.config(&r.address)),
-            ),
+            None => (ActionKind::Create, Vec::new(), Some(build())),
             Some(b) => {
-                let config = builder.config(&r.address);
+                let config = build();
                 let changes = diff(&b.config, &config, r.kind);
                 // A resource left pending or failed is updated so that apply re-converges it.
                 let action = if ready(b) {
@@ -408,11 +422,11 @@ pub fn plan(
         ));
     }
 
-    refresh_dependents(stack, |a| builder.config(a), &resources, &mut actions);
+    refresh_dependents(stack, |a| builder.config(a), resources, &mut actions);
 
     // Resources recorded in state but no longer desired: deleted after every other wave, each
     // after the deleted resources that depend on it.
-    let doomed: Vec<(&String, &panka_state::ResourceState)> = if matched == recorded.len() {
+    let doomed: Vec<(&String, &panka_state::ResourceState)> = if unmatched == 0 {
         Vec::new()
     } else {
         let desired_addresses: HashSet<&str> =
