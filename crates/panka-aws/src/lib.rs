@@ -98,8 +98,14 @@ impl Aws {
         aws_sdk_lambda::Client::new(&self.config)
     }
 
+    /// API Gateway's HTTP APIs (v2).
     pub fn apigateway(&self) -> aws_sdk_apigatewayv2::Client {
         aws_sdk_apigatewayv2::Client::new(&self.config)
+    }
+
+    /// API Gateway's REST APIs (v1).
+    pub fn apigateway_rest(&self) -> aws_sdk_apigateway::Client {
+        aws_sdk_apigateway::Client::new(&self.config)
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {

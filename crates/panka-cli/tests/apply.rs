@@ -1139,6 +1139,177 @@ print(json.dumps(out))
     assert_eq!(gone["domains"], serde_json::json!([]));
 }
 
+/// A REST API (`type: REST`) routing to a Lambda function, read back with boto3: a resource per
+/// path segment, the methods with their `AWS_PROXY` integrations, CORS preflights answered by
+/// `MOCK` integrations with the origin, the stage with its deployment and throttling, the custom
+/// domain's mapping and one invoke permission; a second plan is empty; another route and rate is
+/// one update that leaves no stale resource, method or deployment; destroy removes API and domain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_routes_to_a_function() {
+    let env = stack(0, 0);
+    let root = env.root();
+    let artifacts = format!("{}-artifacts", env.stack);
+    boto(&format!(
+        r#"
+s3 = boto3.client('s3', **kw)
+s3.create_bucket(Bucket='{artifacts}')
+import io, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w') as z:
+    z.writestr('webhook.py', 'def handler(e, c): return 1')
+s3.put_object(Bucket='{artifacts}', Key='webhook.zip', Body=buf.getvalue())
+print('{{}}')
+"#
+    ));
+    write(
+        &root.join("services/payments/components/webhook/lambda.yaml"),
+        &format!(
+            "apiVersion: components.panka.io/v1\nkind: Lambda\nmetadata: {{name: webhook, service: payments}}\nspec:\n  runtime: python3.12\n  handler: webhook.handler\n  code: {{s3: {{bucket: {artifacts}, key: webhook.zip}}}}\n"
+        ),
+    );
+    let gateway = root.join("services/web/components/gateway/apigateway.yaml");
+    let spec = |path: &str, rate: u32| {
+        format!(
+            "apiVersion: components.panka.io/v1\nkind: APIGateway\nmetadata: {{name: gateway, service: web}}\nspec:\n  type: REST\n  stage: v1\n  routes:\n    - {{name: hook, method: POST, path: {path}, target: {{component: payments/webhook}}}}\n    - {{name: status, method: GET, path: \"/status/{{proxy+}}\", target: {{component: payments/webhook}}, authorization: AWS_IAM}}\n  cors: {{allowOrigins: [\"https://shop.example.test\"]}}\n  throttling: {{rateLimit: {rate}, burstLimit: 200}}\n  domain: {{name: rest.example.test, certificateArn: \"arn:aws:acm:us-east-1:123456789012:certificate/0b9c\"}}\n"
+        )
+    };
+    write(&gateway, &spec("/webhooks/payments", 100));
+    env.apply();
+
+    let name = format!("{}-dev-web-gateway", env.stack);
+    let function = format!("{}-dev-payments-webhook", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+gw = boto3.client('apigateway', **kw); lam = boto3.client('lambda', **kw)
+apis = [a for a in gw.get_rest_apis()['items'] if a['name'] == '{name}']
+out = {{'apis': len(apis), 'domains': [d['domainName'] for d in gw.get_domain_names()['items']]}}
+if apis:
+    a = apis[0]; i = a['id']
+    resources = gw.get_resources(restApiId=i, embed=['methods'])['items']
+    methods = []
+    for r in resources:
+        for m, d in (r.get('resourceMethods') or {{}}).items():
+            integ = gw.get_integration(restApiId=i, resourceId=r['id'], httpMethod=m)
+            origin = None
+            if integ['type'] == 'MOCK':
+                resp = gw.get_integration_response(restApiId=i, resourceId=r['id'], httpMethod=m, statusCode='200')
+                origin = resp['responseParameters']['method.response.header.Access-Control-Allow-Origin']
+            method = gw.get_method(restApiId=i, resourceId=r['id'], httpMethod=m)
+            methods.append([r['path'], m, integ['type'], integ.get('uri', '').split(':')[-1].split('/')[0], method['authorizationType'], origin])
+    stage = gw.get_stage(restApiId=i, stageName='v1')
+    out.update({{'tags': a.get('tags', {{}}).get('panka:component'), 'endpoint': a['endpointConfiguration']['types'],
+      'paths': sorted(r['path'] for r in resources), 'methods': sorted(methods),
+      'stages': [s['stageName'] for s in gw.get_stages(restApiId=i)['item']],
+      'deployments': [d['id'] for d in gw.get_deployments(restApiId=i)['items']], 'deployment': stage['deploymentId'],
+      'rate': stage['methodSettings']['*/*']['throttlingRateLimit'], 'burst': stage['methodSettings']['*/*']['throttlingBurstLimit'],
+      'mappings': [(m['restApiId'] == i, m['stage']) for m in gw.get_base_path_mappings(domainName='rest.example.test').get('items', [])] if 'rest.example.test' in out['domains'] else [],
+      'permissions': [st['Sid'] for st in json.loads(lam.get_policy(FunctionName='{function}')['Policy'])['Statement']]}})
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["apis"], 1, "{seen}");
+    assert_eq!(seen["tags"], "gateway");
+    assert_eq!(seen["endpoint"], serde_json::json!(["REGIONAL"]));
+    assert_eq!(
+        seen["paths"],
+        serde_json::json!([
+            "/",
+            "/status",
+            "/status/{proxy+}",
+            "/webhooks",
+            "/webhooks/payments"
+        ])
+    );
+    let origin = "'https://shop.example.test'";
+    assert_eq!(
+        seen["methods"],
+        serde_json::json!([
+            [
+                "/status/{proxy+}",
+                "GET",
+                "AWS_PROXY",
+                function,
+                "AWS_IAM",
+                null
+            ],
+            ["/status/{proxy+}", "OPTIONS", "MOCK", "", "NONE", origin],
+            ["/webhooks/payments", "OPTIONS", "MOCK", "", "NONE", origin],
+            [
+                "/webhooks/payments",
+                "POST",
+                "AWS_PROXY",
+                function,
+                "NONE",
+                null
+            ],
+        ]),
+        "{seen}"
+    );
+    assert_eq!(seen["stages"], serde_json::json!(["v1"]));
+    assert_eq!(seen["deployments"], serde_json::json!([seen["deployment"]]));
+    assert_eq!(seen["rate"], 100.0);
+    assert_eq!(seen["burst"], 200);
+    assert_eq!(seen["mappings"], serde_json::json!([[true, "v1"]]));
+    let permissions = seen["permissions"].as_array().unwrap();
+    assert_eq!(permissions.len(), 1, "{seen}");
+    assert!(
+        permissions[0]
+            .as_str()
+            .unwrap()
+            .starts_with("panka-apigateway-"),
+        "{seen}"
+    );
+    let outputs = env.run(&["status", "--output", "json"]).1;
+    assert!(
+        outputs.contains(".execute-api.us-east-1.amazonaws.com/v1"),
+        "{outputs}"
+    );
+    env.assert_no_changes();
+
+    // Another path and rate: one update; the old resources go, and the old deployment with them.
+    write(&gateway, &spec("/hooks/refunds", 50));
+    let out = env.apply();
+    assert!(out.contains("1 updated"), "{out}");
+    let now = read();
+    assert_eq!(
+        now["paths"],
+        serde_json::json!([
+            "/",
+            "/hooks",
+            "/hooks/refunds",
+            "/status",
+            "/status/{proxy+}"
+        ])
+    );
+    assert!(
+        now["methods"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!([
+                "/hooks/refunds",
+                "POST",
+                "AWS_PROXY",
+                function,
+                "NONE",
+                null
+            ])),
+        "{now}"
+    );
+    assert_eq!(now["rate"], 50.0);
+    assert_eq!(now["deployments"], serde_json::json!([now["deployment"]]));
+    assert_ne!(now["deployment"], seen["deployment"]);
+    env.assert_no_changes();
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["apis"], 0);
+    assert_eq!(gone["domains"], serde_json::json!([]));
+}
+
 /// An EBS volume, read back with boto3 (found by its Name tag): size, type, IOPS, encryption,
 /// zone and tags; a refreshed plan is empty; growing it and raising its IOPS is one update; a
 /// smaller size is refused with a message and changes nothing; destroy needs --allow-destroy.

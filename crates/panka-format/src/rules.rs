@@ -692,6 +692,34 @@ impl Rules<'_> {
                         );
                     }
                 }
+                if s.api_type == ApiType::Rest {
+                    if let Some(c) = &s.cors
+                        && c.allow_origins.len() != 1
+                    {
+                        self.err(
+                            "invalid-combination",
+                            "cors.allowOrigins",
+                            format!(
+                                "a REST API answers preflight requests with one fixed origin, not {}",
+                                c.allow_origins.len()
+                            ),
+                        )
+                        .help = Some("list one origin (or \"*\"), or use `type: HTTP`".into());
+                    }
+                    let stage_ok = s.stage == "$default"
+                        || (!s.stage.is_empty()
+                            && s.stage.len() <= 128
+                            && s.stage
+                                .chars()
+                                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'));
+                    if !stage_ok {
+                        self.err(
+                            "invalid-value",
+                            "stage",
+                            "a REST API's stage name takes letters, digits, `-` and `_`",
+                        );
+                    }
+                }
             }
         }
         self.named_list_unique(spec);

@@ -89,6 +89,12 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         7,
     ),
     (
+        "rest-api-limits",
+        "invalid-combination",
+        "services/app/components/api/apigateway.yaml",
+        10,
+    ),
+    (
         "secret-literal-conflict",
         "invalid-combination",
         "services/app/components/web/microservice.yaml",

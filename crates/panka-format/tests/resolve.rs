@@ -215,7 +215,14 @@ fn components_are_found_by_their_address_text() {
         let found = stack.component(&text).expect("found by its text");
         assert!(std::ptr::eq(found, c), "{text} finds itself");
     }
-    for missing in ["orders", "orders/", "/api", "orders/api/x", "billing/api", ""] {
+    for missing in [
+        "orders",
+        "orders/",
+        "/api",
+        "orders/api/x",
+        "billing/api",
+        "",
+    ] {
         assert!(stack.component(missing).is_none(), "{missing}");
     }
 }

@@ -8,8 +8,8 @@
 //! balancer must answer from the internet. Routes, integrations and stages gone from the spec
 //! are deleted. Outputs: `url` (the stage's invoke URL), `apiId`, `arn`.
 //!
-//! REST APIs (`type: REST`) are a different AWS service and are not built: such a component
-//! fails with a message saying so.
+//! REST APIs (`type: REST`) are another AWS service: `apigateway_rest.rs` builds them, and this
+//! provider hands components of that type over to it.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +24,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{ApiGatewaySpec, ApiType, Route, RouteAuthorization};
 use serde_json::Value;
 
+use crate::apigateway_rest::RestApis;
 use crate::errors::{aws_error, unless_gone};
 use crate::policy::allow_to_invoke;
 
@@ -32,11 +33,20 @@ use crate::policy::allow_to_invoke;
 pub struct ApiGatewayProvider {
     api: Client,
     lambda: aws_sdk_lambda::Client,
+    rest: RestApis,
 }
 
 impl ApiGatewayProvider {
-    pub fn new(api: Client, lambda: aws_sdk_lambda::Client) -> Self {
-        ApiGatewayProvider { api, lambda }
+    pub fn new(
+        api: Client,
+        rest: aws_sdk_apigateway::Client,
+        lambda: aws_sdk_lambda::Client,
+    ) -> Self {
+        ApiGatewayProvider {
+            api,
+            rest: RestApis::new(rest, lambda.clone()),
+            lambda,
+        }
     }
 }
 
@@ -68,14 +78,18 @@ fn route_settings(spec: &ApiGatewaySpec) -> RouteSettings {
 }
 
 /// Where a route sends requests.
-enum Backend {
+pub(crate) enum Backend {
     /// A Lambda function's ARN.
     Function(String),
     /// A URL answering HTTP.
     Http(String),
 }
 
-fn backend(t: &Target<'_, ApiGatewaySpec>, i: usize, r: &Route) -> Result<Backend, ProviderError> {
+pub(crate) fn backend(
+    t: &Target<'_, ApiGatewaySpec>,
+    i: usize,
+    r: &Route,
+) -> Result<Backend, ProviderError> {
     let outputs = input(t.config, &format!("routes[{i}].target"))
         .map(|x| x.outputs)
         .unwrap_or_default();
@@ -191,13 +205,7 @@ impl ApiGatewayProvider {
     ) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
         if s.api_type == ApiType::Rest {
-            return Err(ProviderError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "{}: REST APIs are not built yet; use `type: HTTP`",
-                    t.address
-                ),
-            ));
+            return self.rest.converge(t, ids).await;
         }
         let api = match self.find_api(t, ids).await? {
             Some(api) => api,
@@ -581,6 +589,9 @@ impl KindProvider for ApiGatewayProvider {
         t: &Target<'_, ApiGatewaySpec>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Option<Observed>, ProviderError> {
+        if t.spec.api_type == ApiType::Rest {
+            return self.rest.read(t, ids).await;
+        }
         let Some(api) = self.find_api(t, ids).await? else {
             return Ok(None);
         };
@@ -619,6 +630,10 @@ impl KindProvider for ApiGatewayProvider {
         _spec: Option<ApiGatewaySpec>,
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
+        // The recorded ids say which kind of API this was (the type may have changed since).
+        if ids.contains_key("restApi") {
+            return self.rest.delete(ids).await;
+        }
         if let Some(d) = ids.get("domain") {
             self.delete_domain(d).await?;
         }
@@ -638,6 +653,9 @@ impl KindProvider for ApiGatewayProvider {
         t: &Target<'_, ApiGatewaySpec>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
+        if t.spec.api_type == ApiType::Rest {
+            return self.rest.health(t, ids).await;
+        }
         let Some(api) = self.find_api(t, ids).await? else {
             return Ok(None);
         };
@@ -651,6 +669,9 @@ impl KindProvider for ApiGatewayProvider {
     }
 
     async fn find(&self, t: &Target<'_, ApiGatewaySpec>) -> Result<Option<Outcome>, ProviderError> {
+        if t.spec.api_type == ApiType::Rest {
+            return self.rest.find(t).await;
+        }
         Ok(self
             .find_api(t, &BTreeMap::new())
             .await?

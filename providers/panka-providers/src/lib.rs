@@ -6,6 +6,7 @@
 
 pub mod alb;
 pub mod apigateway;
+mod apigateway_rest;
 pub mod cloudfront;
 pub mod cronjob;
 pub mod dynamodb;
@@ -73,6 +74,7 @@ pub fn registry(aws: &Aws) -> Registry {
     ));
     r.register(apigateway::ApiGatewayProvider::new(
         aws.apigateway(),
+        aws.apigateway_rest(),
         aws.lambda(),
     ));
     r.register(lambda::LambdaProvider::new(

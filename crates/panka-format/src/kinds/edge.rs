@@ -227,20 +227,21 @@ pub enum PriceClass {
     PriceClassAll,
 }
 
-/// An API Gateway HTTP API routing to Lambda functions or MicroServices.
+/// An API Gateway API (HTTP or REST) routing to Lambda functions or MicroServices.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ApiGatewaySpec {
-    /// API type. Changing it forces replacement.
+    /// API type: `HTTP` (API Gateway v2) or `REST` (v1). Changing it forces replacement.
     #[serde(default, rename = "type")]
     pub api_type: ApiType,
     /// Routes, merged by name.
     #[schemars(length(min = 1))]
     pub routes: Vec<Route>,
-    /// Stage name.
+    /// Stage name. `$default` serves an HTTP API at its root; a REST API deploys it as a stage
+    /// named `default`. REST stage names take letters, digits, `-` and `_`.
     #[serde(default = "default_stage")]
     pub stage: String,
-    /// CORS configuration.
+    /// CORS configuration. A REST API answers preflights from its paths with one fixed origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<ApiCors>,
     /// Throttling of the stage.
