@@ -158,7 +158,8 @@ pub struct ResourceState {
     pub physical_ids: BTreeMap<String, String>,
     /// The configuration it was last applied with, defaults filled in, secrets as references.
     pub config: serde_json::Value,
-    /// SHA-256 of `config` in canonical JSON.
+    /// SHA-256 of `config` in canonical JSON (informative: plans compare configurations).
+    #[serde(default)]
     pub config_hash: String,
     /// Outputs usable by `valueFrom`.
     #[serde(default)]
@@ -209,6 +210,19 @@ fn canonical(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_needs_only_its_kind_and_configuration() {
+        let state: State = serde_json::from_value(serde_json::json!({
+            "formatVersion": 1, "lineage": "l", "serial": 3, "stack": "shop", "environment": "dev",
+            "resources": {"orders/queue": {"kind": "SQS", "config": {"spec": {"fifo": false}}}},
+        }))
+        .unwrap();
+        let r = &state.resources["orders/queue"];
+        assert_eq!(r.kind, "SQS");
+        assert_eq!(r.status, ResourceStatus::Ready);
+        assert!(r.config_hash.is_empty() && r.physical_ids.is_empty());
+    }
 
     #[test]
     fn hash_ignores_key_order() {
