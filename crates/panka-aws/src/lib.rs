@@ -103,6 +103,10 @@ impl Aws {
         aws_sdk_apigatewayv2::Client::new(&self.config)
     }
 
+    pub fn kafka(&self) -> aws_sdk_kafka::Client {
+        aws_sdk_kafka::Client::new(&self.config)
+    }
+
     /// API Gateway's REST APIs (v1).
     pub fn apigateway_rest(&self) -> aws_sdk_apigateway::Client {
         aws_sdk_apigateway::Client::new(&self.config)

@@ -566,6 +566,16 @@ impl Rules<'_> {
                         "brokerNodes",
                         "MSK needs at least two brokers (one per Availability Zone)",
                     );
+                } else if !s.broker_nodes.is_multiple_of(2) && !s.broker_nodes.is_multiple_of(3) {
+                    self.err(
+                        "invalid-value",
+                        "brokerNodes",
+                        format!(
+                            "MSK spreads brokers evenly over two or three Availability Zones: \
+                             {} is a multiple of neither",
+                            s.broker_nodes
+                        ),
+                    );
                 }
                 if !s.authentication.iam
                     && !s.authentication.scram

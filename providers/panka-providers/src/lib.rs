@@ -21,6 +21,7 @@ pub mod lambda;
 pub mod logs;
 pub mod memcached;
 pub mod microservice;
+pub mod msk;
 pub mod network;
 pub mod nlb;
 mod policy;
@@ -54,6 +55,7 @@ pub fn registry(aws: &Aws) -> Registry {
         aws.ec2(),
     ));
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
+    r.register(msk::MskProvider::new(aws.kafka(), aws.ec2()));
     r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
     r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));

@@ -1813,7 +1813,7 @@ fn url(ctx: &Context, s: &Workload<'_>) -> String {
     url_of(&ctx.lb_dns, &ctx.listeners, s)
 }
 
-/// The data stores (RDS, Redis, Memcached) among the components a service references: their security
+/// The data stores (RDS, Redis, Memcached, MSK) among the components a service references: their security
 /// group and port, which they admit the service's tasks on.
 fn referenced_stores(config: &Value) -> Vec<(String, i32)> {
     let Some(inputs) = config.get("inputs").and_then(Value::as_object) else {

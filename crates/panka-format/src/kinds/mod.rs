@@ -495,6 +495,10 @@ impl Kind {
                     out!("bootstrapBrokers", "Plaintext bootstrap brokers"),
                     out!("bootstrapBrokersTls", "TLS bootstrap brokers"),
                     out!("bootstrapBrokersIam", "IAM-authenticated bootstrap brokers"),
+                    out!(
+                        "port",
+                        "Port clients connect on: that of the first enabled authentication (9098 IAM, 9096 SASL/SCRAM, 9094 TLS, 9092 plaintext)"
+                    ),
                     out!("securityGroupId", "ID of the brokers' security group"),
                 ],
                 replace_on: &["encryption.kmsKeyId", "instanceType"],
