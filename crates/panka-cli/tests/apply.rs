@@ -1025,16 +1025,9 @@ print(json.dumps(out))
     assert_eq!(gone["groups"], serde_json::json!([]));
 }
 
-/// An HTTP API in front of a Lambda function: a route per spec route with a proxy integration,
-/// the function's policy letting the API invoke it, a stage deploying automatically with its
-/// throttling, CORS, and a custom domain mapped to the stage (all read back with boto3). A
-/// refreshed plan is empty; a route replaced by another is one update that deletes the old route
-/// and integration; destroy deletes the API and the domain. (Moto gap: moto has no UpdateStage,
-/// so the throttling is not changed here.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_api_routes_to_a_function() {
-    let env = stack(0, 0);
-    let root = env.root();
+/// The Lambda component `payments/webhook`, its code zipped into the stack's artifacts bucket
+/// (created here) the way a build would publish it.
+fn webhook_function(env: &Env) {
     let artifacts = format!("{}-artifacts", env.stack);
     boto(&format!(
         r#"
@@ -1049,11 +1042,25 @@ print('{{}}')
 "#
     ));
     write(
-        &root.join("services/payments/components/webhook/lambda.yaml"),
+        &env.root()
+            .join("services/payments/components/webhook/lambda.yaml"),
         &format!(
             "apiVersion: components.panka.io/v1\nkind: Lambda\nmetadata: {{name: webhook, service: payments}}\nspec:\n  runtime: python3.12\n  handler: webhook.handler\n  code: {{s3: {{bucket: {artifacts}, key: webhook.zip}}}}\n"
         ),
     );
+}
+
+/// An HTTP API in front of a Lambda function: a route per spec route with a proxy integration,
+/// the function's policy letting the API invoke it, a stage deploying automatically with its
+/// throttling, CORS, and a custom domain mapped to the stage (all read back with boto3). A
+/// refreshed plan is empty; a route replaced by another is one update that deletes the old route
+/// and integration; destroy deletes the API and the domain. (Moto gap: moto has no UpdateStage,
+/// so the throttling is not changed here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_api_routes_to_a_function() {
+    let env = stack(0, 0);
+    let root = env.root();
+    webhook_function(&env);
     let gateway = root.join("services/web/components/gateway/apigateway.yaml");
     let spec = |route: &str, path: &str, rate: u32| {
         format!(
@@ -1148,25 +1155,7 @@ print(json.dumps(out))
 async fn rest_api_routes_to_a_function() {
     let env = stack(0, 0);
     let root = env.root();
-    let artifacts = format!("{}-artifacts", env.stack);
-    boto(&format!(
-        r#"
-s3 = boto3.client('s3', **kw)
-s3.create_bucket(Bucket='{artifacts}')
-import io, zipfile
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, 'w') as z:
-    z.writestr('webhook.py', 'def handler(e, c): return 1')
-s3.put_object(Bucket='{artifacts}', Key='webhook.zip', Body=buf.getvalue())
-print('{{}}')
-"#
-    ));
-    write(
-        &root.join("services/payments/components/webhook/lambda.yaml"),
-        &format!(
-            "apiVersion: components.panka.io/v1\nkind: Lambda\nmetadata: {{name: webhook, service: payments}}\nspec:\n  runtime: python3.12\n  handler: webhook.handler\n  code: {{s3: {{bucket: {artifacts}, key: webhook.zip}}}}\n"
-        ),
-    );
+    webhook_function(&env);
     let gateway = root.join("services/web/components/gateway/apigateway.yaml");
     let spec = |path: &str, rate: u32| {
         format!(

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName, Tag};
-use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use serde_json::Value;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, poll_while};
 
 /// Tasks of a deleted service take up to their stop timeout (and the load balancer's
 /// deregistration delay) to stop; the cluster cannot be deleted before.
@@ -179,15 +178,8 @@ impl KindProvider for ClusterProvider {
                 }
             }
         };
-        attempt
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(DRAIN_POLL)
-                    .with_max_times((DRAIN_WAIT.as_secs() / DRAIN_POLL.as_secs()) as usize),
-            )
-            .sleep(tokio::time::sleep)
-            .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
-            .await
+        let polls = (DRAIN_WAIT.as_secs() / DRAIN_POLL.as_secs()) as usize;
+        poll_while(DRAIN_POLL, polls, ErrorKind::Retryable, attempt).await
     }
 
     async fn health(

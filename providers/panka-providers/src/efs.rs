@@ -16,12 +16,11 @@ use aws_sdk_efs::types::{
     LifecyclePolicy, PerformanceMode, PosixUser, RootDirectory, Status, Tag, ThroughputMode,
     TransitionToIaRules,
 };
-use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{AccessPoint, EfsPerformanceMode, EfsSpec, EfsThroughputMode};
 
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, poll_while, unless_gone};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// EFS documents file systems and mount targets becoming available within minutes.
@@ -149,15 +148,7 @@ impl EfsProvider {
                 )),
             }
         };
-        check
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(POLL)
-                    .with_max_times(POLLS),
-            )
-            .sleep(tokio::time::sleep)
-            .when(|e: &ProviderError| e.kind == ErrorKind::Timeout)
-            .await
+        poll_while(POLL, POLLS, ErrorKind::Timeout, check).await
     }
 
     /// One mount target per Availability Zone of `subnets`, in the security group `sg`; mount
@@ -545,15 +536,7 @@ impl KindProvider for EfsProvider {
                     Err(e) => Err(aws_error(format!("deleting EFS file system {id}"), e)),
                 }
             };
-            delete
-                .retry(
-                    ConstantBuilder::default()
-                        .with_delay(POLL)
-                        .with_max_times(POLLS),
-                )
-                .sleep(tokio::time::sleep)
-                .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
-                .await?;
+            poll_while(POLL, POLLS, ErrorKind::Retryable, delete).await?;
         }
         if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
             delete_security_group(&self.ec2, sg).await?;

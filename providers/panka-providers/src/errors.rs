@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use backon::{ExponentialBuilder, Retryable};
+use backon::{ConstantBuilder, ExponentialBuilder, Retryable};
 use panka_engine::{ErrorKind, ProviderError};
 
 /// Tries for eventual consistency the SDK's own retries do not cover (a bucket just created
@@ -84,4 +84,28 @@ where
     .sleep(tokio::time::sleep)
     .when(|e: &ProviderError| e.kind == ErrorKind::NotFound)
     .await
+}
+
+/// Calls `check` every `delay`, at most `times` more times, while it fails with an error of
+/// `kind` (a resource still changing state, say); its success, its other errors and its last
+/// error end the polling.
+pub(crate) async fn poll_while<T, F, Fut>(
+    delay: Duration,
+    times: usize,
+    kind: ErrorKind,
+    check: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    check
+        .retry(
+            ConstantBuilder::default()
+                .with_delay(delay)
+                .with_max_times(times),
+        )
+        .sleep(tokio::time::sleep)
+        .when(|e: &ProviderError| e.kind == kind)
+        .await
 }

@@ -21,14 +21,13 @@ use aws_sdk_kafka::types::{
     ClusterState, ConfigurationInfo, EbsStorageInfo, EncryptionAtRest, EncryptionInTransit,
     EncryptionInfo, EnhancedMonitoring, Iam, Sasl, Scram, StorageInfo, Unauthenticated,
 };
-use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{MskClientBroker, MskMonitoring, MskSpec};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 
-use crate::errors::{HasStatus, aws_error, unless_gone};
+use crate::errors::{HasStatus, aws_error, poll_while, unless_gone};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// MSK documents 15 to 30 minutes for a new cluster and as long for some updates (a version
@@ -275,15 +274,7 @@ impl MskProvider {
                 )),
             }
         };
-        check
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(POLL)
-                    .with_max_times(POLLS),
-            )
-            .sleep(tokio::time::sleep)
-            .when(|e: &ProviderError| e.kind == ErrorKind::Timeout)
-            .await
+        poll_while(POLL, POLLS, ErrorKind::Timeout, check).await
     }
 
     /// Polls until no cluster of that name is left.
@@ -301,15 +292,7 @@ impl MskProvider {
                 )),
             }
         };
-        check
-            .retry(
-                ConstantBuilder::default()
-                    .with_delay(POLL)
-                    .with_max_times(POLLS),
-            )
-            .sleep(tokio::time::sleep)
-            .when(|e: &ProviderError| e.kind == ErrorKind::Timeout)
-            .await
+        poll_while(POLL, POLLS, ErrorKind::Timeout, check).await
     }
 
     /// The configuration holding the spec's broker properties, at the revision that has them;
