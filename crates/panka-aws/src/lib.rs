@@ -103,6 +103,10 @@ impl Aws {
         aws_sdk_apigatewayv2::Client::new(&self.config)
     }
 
+    pub fn docdb(&self) -> aws_sdk_docdb::Client {
+        aws_sdk_docdb::Client::new(&self.config)
+    }
+
     pub fn kafka(&self) -> aws_sdk_kafka::Client {
         aws_sdk_kafka::Client::new(&self.config)
     }

@@ -9,6 +9,7 @@ pub mod apigateway;
 mod apigateway_rest;
 pub mod cloudfront;
 pub mod cronjob;
+pub mod docdb;
 pub mod dynamodb;
 pub mod ebs;
 pub mod ecs_cluster;
@@ -56,6 +57,7 @@ pub fn registry(aws: &Aws) -> Registry {
     ));
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
     r.register(msk::MskProvider::new(aws.kafka(), aws.ec2()));
+    r.register(docdb::DocumentDbProvider::new(aws.docdb(), aws.ec2()));
     r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
     r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));

@@ -506,7 +506,8 @@ impl KindProvider for RdsProvider {
 }
 
 /// Seconds since the epoch: final snapshot names end with it, so the newest sorts last.
-fn epoch_seconds() -> u64 {
+/// Seconds since 1970, for the names of final snapshots.
+pub(crate) fn epoch_seconds() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
