@@ -59,6 +59,12 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         4,
     ),
     (
+        "msk-broker-spread",
+        "invalid-value",
+        "services/app/components/events/msk.yaml",
+        7,
+    ),
+    (
         "name-mismatch",
         "name-mismatch",
         "services/app/components/queue/sqs.yaml",
