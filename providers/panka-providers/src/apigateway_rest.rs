@@ -822,6 +822,35 @@ mod tests {
     }
 
     #[test]
+    fn routes_to_services_pass_the_rest_of_the_path_on() {
+        let route: Route = serde_json::from_value(serde_json::json!({
+            "name": "orders", "method": "any", "path": "/orders/{proxy+}",
+            "target": {"component": "orders/api"}, "authorization": "AWS_IAM",
+        }))
+        .unwrap();
+        let to = Backend::Http("http://lb.example/orders/{proxy}".into());
+        let shape = route_shape(&route, &to, "eu-west-1");
+        assert_eq!(shape.integration, IntegrationType::HttpProxy);
+        assert_eq!(shape.integration_method.as_deref(), Some("ANY"));
+        assert_eq!(shape.authorization, "AWS_IAM");
+        assert!(shape.method_parameters["method.request.path.proxy"]);
+        assert_eq!(
+            shape.integration_parameters["integration.request.path.proxy"],
+            "method.request.path.proxy"
+        );
+        let to = Backend::Function("arn:aws:lambda:eu-west-1:1:function:f".into());
+        let shape = route_shape(&route, &to, "eu-west-1");
+        assert_eq!(shape.integration_method.as_deref(), Some("POST"));
+        assert_eq!(
+            shape.uri.as_deref(),
+            Some(
+                "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:f/invocations"
+            )
+        );
+        assert!(shape.method_parameters.is_empty());
+    }
+
+    #[test]
     fn paths_stages_and_preflights() {
         assert_eq!(prefixes("/orders/{id}"), ["/orders", "/orders/{id}"]);
         assert_eq!(prefixes("/"), Vec::<String>::new());
