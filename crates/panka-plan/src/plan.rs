@@ -367,6 +367,12 @@ pub fn plan(
             .checked_sub(first_component)
             .and_then(|c| stack.components.get_index(c))
             .map(|(_, c)| c);
+        debug_assert!(
+            component.is_none_or(|c| c.address.to_text() == r.address),
+            "resource {i} is component {:?}, not {}",
+            component.map(|c| &c.address),
+            r.address
+        );
         let before = recorded_at[i];
         let ready = |b: &panka_state::ResourceState| b.status == panka_state::ResourceStatus::Ready;
         let build = || match component {
