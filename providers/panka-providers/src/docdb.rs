@@ -22,7 +22,7 @@ use panka_format::naming::shorten;
 
 use crate::errors::{aws_error, poll_while};
 use crate::network::{delete_security_group, ensure_security_group, placement};
-use crate::rds::epoch_seconds;
+use crate::rds::{ensure_subnet_group, epoch_seconds};
 
 /// DocumentDB documents about 10 minutes for an instance to become available; a modification
 /// or a deletion takes less. An hour leaves room for a cluster of many instances.
@@ -36,12 +36,14 @@ const POLLS: usize = 240;
 #[derive(Clone, Debug)]
 pub struct DocumentDbProvider {
     docdb: Client,
+    /// DB subnet groups are RDS's, shared with DocumentDB.
+    rds: aws_sdk_rds::Client,
     ec2: aws_sdk_ec2::Client,
 }
 
 impl DocumentDbProvider {
-    pub fn new(docdb: Client, ec2: aws_sdk_ec2::Client) -> Self {
-        DocumentDbProvider { docdb, ec2 }
+    pub fn new(docdb: Client, rds: aws_sdk_rds::Client, ec2: aws_sdk_ec2::Client) -> Self {
+        DocumentDbProvider { docdb, rds, ec2 }
     }
 }
 
@@ -177,41 +179,6 @@ impl DocumentDbProvider {
                 )
             })?;
         Ok(())
-    }
-
-    /// Creates or updates the DB subnet group `name` over `subnets`.
-    async fn ensure_subnet_group(
-        &self,
-        name: &str,
-        subnets: &[String],
-        t: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let created = self
-            .docdb
-            .create_db_subnet_group()
-            .db_subnet_group_name(name)
-            .db_subnet_group_description(format!("panka: subnets of {name}"))
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .set_tags(Some(tags(t)))
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_subnet_group_already_exists_fault()) =>
-            {
-                self.docdb
-                    .modify_db_subnet_group()
-                    .db_subnet_group_name(name)
-                    .set_subnet_ids(Some(subnets.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(format!("updating DB subnet group {name}"), e))?;
-                Ok(())
-            }
-            Err(e) => Err(aws_error(format!("creating DB subnet group {name}"), e)),
-        }
     }
 
     /// The cluster parameter group for the spec's `parameters`, created or updated; `None`
@@ -376,8 +343,7 @@ impl KindProvider for DocumentDbProvider {
         .await?;
         // A cluster created by a run that did not finish is taken over, not created again.
         if self.describe(t.name).await?.is_none() {
-            self.ensure_subnet_group(t.name, &place.subnets, t.tags)
-                .await?;
+            ensure_subnet_group(&self.rds, t.name, &place.subnets, t.tags).await?;
             let parameters = self.ensure_parameter_group(t.name, s, t.tags).await?;
             self.docdb
                 .create_db_cluster()
@@ -553,7 +519,7 @@ impl KindProvider for DocumentDbProvider {
             poll_while(POLL, POLLS, ErrorKind::Timeout, gone).await?;
         }
         let _ = self
-            .docdb
+            .rds
             .delete_db_subnet_group()
             .db_subnet_group_name(name)
             .send()
@@ -602,12 +568,12 @@ mod tests {
     use aws_sdk_docdb::operation::create_db_cluster::CreateDbClusterOutput;
     use aws_sdk_docdb::operation::create_db_cluster_parameter_group::CreateDbClusterParameterGroupOutput;
     use aws_sdk_docdb::operation::create_db_instance::CreateDbInstanceOutput;
-    use aws_sdk_docdb::operation::create_db_subnet_group::CreateDbSubnetGroupOutput;
     use aws_sdk_docdb::operation::delete_db_cluster::DeleteDbClusterOutput;
     use aws_sdk_docdb::operation::describe_db_clusters::DescribeDbClustersOutput;
     use aws_sdk_docdb::operation::describe_db_instances::DescribeDbInstancesOutput;
     use aws_sdk_docdb::operation::modify_db_cluster_parameter_group::ModifyDbClusterParameterGroupOutput;
     use aws_sdk_docdb::types::ClusterMasterUserSecret;
+    use aws_sdk_rds::operation::create_db_subnet_group::CreateDbSubnetGroupOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -636,6 +602,11 @@ mod tests {
                 .build()
         });
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&groups])
+    }
+
+    /// An RDS client for a test whose path makes no RDS call.
+    fn rds_unused() -> aws_sdk_rds::Client {
+        mock_client!(aws_sdk_rds, RuleMode::MatchAny, [])
     }
 
     fn cluster(protected: bool) -> DbCluster {
@@ -683,9 +654,10 @@ mod tests {
                 out.build()
             }
         });
-        let subnet_group = mock!(Client::create_db_subnet_group)
+        let subnet_group = mock!(aws_sdk_rds::Client::create_db_subnet_group)
             .match_requests(|r| r.subnet_ids() == ["s-1", "s-2"])
             .then_output(|| CreateDbSubnetGroupOutput::builder().build());
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&subnet_group]);
         let group = mock!(Client::create_db_cluster_parameter_group)
             .match_requests(|r| r.db_parameter_group_family() == Some("docdb5.0"))
             .then_output(|| CreateDbClusterParameterGroupOutput::builder().build());
@@ -750,17 +722,9 @@ mod tests {
         let docdb = mock_client!(
             aws_sdk_docdb,
             RuleMode::MatchAny,
-            [
-                &describe,
-                &subnet_group,
-                &group,
-                &params,
-                &create,
-                &create_instance,
-                &list
-            ]
+            [&describe, &group, &params, &create, &create_instance, &list]
         );
-        let provider = DocumentDbProvider::new(docdb, ec2_with_group());
+        let provider = DocumentDbProvider::new(docdb, rds, ec2_with_group());
         let tags = BTreeMap::new();
         let config =
             serde_json::json!({"network": {"vpcId": "vpc-1", "privateSubnets": ["s-1", "s-2"]}});
@@ -801,7 +765,7 @@ mod tests {
         let delete = mock!(Client::delete_db_cluster)
             .then_output(|| DeleteDbClusterOutput::builder().build());
         let docdb = mock_client!(aws_sdk_docdb, RuleMode::MatchAny, [&describe, &delete]);
-        let provider = DocumentDbProvider::new(docdb, ec2_with_group());
+        let provider = DocumentDbProvider::new(docdb, rds_unused(), ec2_with_group());
         let err = provider
             .delete(NAME, None, &BTreeMap::new())
             .await

@@ -57,7 +57,11 @@ pub fn registry(aws: &Aws) -> Registry {
     ));
     r.register(dynamodb::DynamoDbProvider::new(aws.dynamodb()));
     r.register(msk::MskProvider::new(aws.kafka(), aws.ec2()));
-    r.register(docdb::DocumentDbProvider::new(aws.docdb(), aws.ec2()));
+    r.register(docdb::DocumentDbProvider::new(
+        aws.docdb(),
+        aws.rds(),
+        aws.ec2(),
+    ));
     r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
     r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));

@@ -32,6 +32,40 @@ pub struct RdsProvider {
     ec2: aws_sdk_ec2::Client,
 }
 
+/// Creates or updates the DB subnet group `name` over `subnets`. RDS and DocumentDB share DB
+/// subnet groups: both providers make theirs here.
+pub(crate) async fn ensure_subnet_group(
+    rds: &Client,
+    name: &str,
+    subnets: &[String],
+    t: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let created = rds
+        .create_db_subnet_group()
+        .db_subnet_group_name(name)
+        .db_subnet_group_description(format!("panka: subnets of {name}"))
+        .set_subnet_ids(Some(subnets.to_vec()))
+        .set_tags(Some(tags(t)))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_subnet_group_already_exists_fault()) =>
+        {
+            rds.modify_db_subnet_group()
+                .db_subnet_group_name(name)
+                .set_subnet_ids(Some(subnets.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("updating DB subnet group {name}"), e))?;
+            Ok(())
+        }
+        Err(e) => Err(aws_error(format!("creating DB subnet group {name}"), e)),
+    }
+}
+
 impl RdsProvider {
     pub fn new(rds: Client, ec2: aws_sdk_ec2::Client) -> Self {
         RdsProvider { rds, ec2 }
@@ -153,41 +187,6 @@ impl RdsProvider {
         })
     }
 
-    /// Creates or updates the DB subnet group `name` over the placement's subnets.
-    async fn ensure_subnet_group(
-        &self,
-        name: &str,
-        subnets: &[String],
-        t: &BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let created = self
-            .rds
-            .create_db_subnet_group()
-            .db_subnet_group_name(name)
-            .db_subnet_group_description(format!("panka: subnets of {name}"))
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .set_tags(Some(tags(t)))
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_subnet_group_already_exists_fault()) =>
-            {
-                self.rds
-                    .modify_db_subnet_group()
-                    .db_subnet_group_name(name)
-                    .set_subnet_ids(Some(subnets.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(format!("updating DB subnet group {name}"), e))?;
-                Ok(())
-            }
-            Err(e) => Err(aws_error(format!("creating DB subnet group {name}"), e)),
-        }
-    }
-
     /// The parameter group for the spec's `parameters`, created or updated; `None` without any.
     async fn ensure_parameter_group(
         &self,
@@ -268,8 +267,7 @@ impl KindProvider for RdsProvider {
             };
             return Ok(outcome(&db, &sg));
         }
-        self.ensure_subnet_group(t.name, &place.subnets, t.tags)
-            .await?;
+        ensure_subnet_group(&self.rds, t.name, &place.subnets, t.tags).await?;
         let params = self.ensure_parameter_group(t.name, s, t.tags).await?;
         let st = &s.instance.storage;
         let storage_type = match st.storage_type {
