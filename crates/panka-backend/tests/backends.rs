@@ -69,7 +69,7 @@ fn resource(n: usize) -> ResourceState {
         kind: "SQS".into(),
         physical_ids: BTreeMap::from([("url".to_string(), format!("https://q/{n}"))]),
         config_hash: panka_state::config_hash(&config),
-        config,
+        config: config.into(),
         outputs: BTreeMap::new(),
         dependencies: vec![],
         status: ResourceStatus::Ready,

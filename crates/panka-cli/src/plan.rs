@@ -170,7 +170,7 @@ where
         let req = match panka_engine::resolve::request(
             address,
             &r.kind,
-            &r.config,
+            &r.config.value(),
             &outputs,
             &stack.region,
         ) {
@@ -225,9 +225,11 @@ pub(crate) async fn refresh(
                 if let Some(r) = state.resources.get_mut(address.as_str()) {
                     let r = std::sync::Arc::make_mut(r);
                     // Shared resources keep their settings at the top level, not under `spec`.
-                    if r.config.get("spec").is_some() {
-                        r.config["spec"] = observed.spec;
-                    }
+                    r.config.edit(|config| {
+                        if let Some(spec) = config.get_mut("spec") {
+                            *spec = observed.spec;
+                        }
+                    });
                     r.outputs = observed.outcome.outputs;
                 }
             }

@@ -700,8 +700,9 @@ pub async fn drift(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             ),
             Ok(Some(observed)) => {
                 // Shared resources keep their settings outside `spec`; only specs are read.
-                let recorded = serde_json::json!({"spec": r.config.get("spec")});
-                let live = serde_json::json!({"spec": if r.config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
+                let config = r.config.value();
+                let recorded = serde_json::json!({"spec": config.get("spec")});
+                let live = serde_json::json!({"spec": if config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
                 let changes = panka_plan::diff::diff(&recorded, &live, kind);
                 if changes.is_empty() {
                     ("in-sync", changes, None)
@@ -818,7 +819,7 @@ pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<E
         kind: r.kind.name().to_string(),
         physical_ids: found.physical_ids.clone(),
         config_hash: panka_state::config_hash(&live),
-        config: live,
+        config: live.into(),
         outputs: observed.outcome.outputs,
         dependencies: r.depends_on.clone(),
         status: panka_state::ResourceStatus::Ready,

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use panka_backend::{Changes, StateKey, StateStore};
 use panka_plan::{ActionKind, Plan};
-use panka_state::{ChangeCounts, Intent, IntentOperation, ResourceState, ResourceStatus, State};
+use panka_state::{
+    ChangeCounts, Intent, IntentOperation, RecordedConfig, ResourceState, ResourceStatus, State,
+};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -500,7 +502,7 @@ async fn run_action(
     let config = a
         .config
         .clone()
-        .or_else(|| prior.map(|p| p.config.clone()))
+        .or_else(|| prior.map(|p| p.config.value()))
         .unwrap_or(Value::Null);
     let name = config
         .get("name")
@@ -545,7 +547,7 @@ async fn run_action(
             .map(Some)
             .map_err(describe),
         ActionKind::Replace => {
-            let old_config = prior.map(|p| p.config.clone()).unwrap_or(Value::Null);
+            let old_config = prior.map(|p| p.config.value()).unwrap_or(Value::Null);
             let old_name = old_config
                 .get("name")
                 .and_then(Value::as_str)
@@ -576,7 +578,7 @@ async fn run_action(
         kind: a.kind.name().to_string(),
         physical_ids: o.physical_ids,
         config_hash: panka_state::config_hash(&config),
-        config: config.clone(),
+        config: RecordedConfig::new(&config),
         outputs: o.outputs,
         dependencies: a.depends_on.clone(),
         status: ResourceStatus::Ready,

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use panka_backend::Changes;
-use panka_state::{IntentOperation, ResourceState, ResourceStatus, State};
+use panka_state::{IntentOperation, RecordedConfig, ResourceState, ResourceStatus, State};
 
 use crate::provider::Registry;
 use crate::resolve::request;
@@ -76,7 +76,7 @@ pub async fn recover(
                 kind: intent.kind.clone(),
                 physical_ids: o.physical_ids.clone(),
                 config_hash: panka_state::config_hash(&intent.config),
-                config: intent.config.clone(),
+                config: RecordedConfig::new(&intent.config),
                 outputs: o.outputs.clone(),
                 dependencies: existing.map(|e| e.dependencies.clone()).unwrap_or_default(),
                 status: ResourceStatus::Pending,

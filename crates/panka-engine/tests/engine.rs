@@ -289,10 +289,12 @@ async fn deletes_wait_for_other_changes_and_their_dependents() {
     let s = state(&store, &key).await.unwrap();
     let mut changes = panka_backend::Changes::default();
     let mut a = (*s.resources["orders/queue"]).clone();
-    a.config["name"] = serde_json::json!("shop-dev-orders-old-a");
+    a.config
+        .edit(|c| c["name"] = serde_json::json!("shop-dev-orders-old-a"));
     a.dependencies = vec!["orders/old-b".into()];
     let mut b = (*s.resources["orders/queue"]).clone();
-    b.config["name"] = serde_json::json!("shop-dev-orders-old-b");
+    b.config
+        .edit(|c| c["name"] = serde_json::json!("shop-dev-orders-old-b"));
     b.dependencies = vec![];
     changes.resources.insert("orders/old-a".into(), Some(a));
     changes.resources.insert("orders/old-b".into(), Some(b));

@@ -12,6 +12,9 @@ use panka_format::kinds::{ComponentSpec, InfraUse};
 use panka_format::model::{ComponentInfraSpec, Network, Scaling};
 use panka_format::naming::shorten;
 use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER};
+use panka_state::RecordedConfig;
+
+use crate::cost::{MonthlyCost, component_cost, component_priced_class};
 
 /// Builds the configuration of one resource of a stack at a time.
 pub struct ConfigBuilder<'a> {
@@ -58,38 +61,32 @@ impl<'a> ConfigBuilder<'a> {
     }
 
     /// Whether the configuration of the resource at `address` is `recorded`, told without
-    /// building it: both are written as JSON into `scratch`'s buffers and compared byte by byte.
-    /// Equal bytes mean equal configurations; unequal bytes (keys recorded in another order, say)
-    /// answer `false`, and the caller compares the trees.
-    pub fn is_recorded(&self, address: &str, recorded: &Value, scratch: &mut Scratch) -> bool {
+    /// building it: it is written as JSON into `scratch` and compared byte by byte with the
+    /// recorded text. Equal bytes mean equal configurations; unequal bytes (keys recorded in
+    /// another order, say) answer `false`, and the caller compares the trees.
+    pub fn is_recorded(
+        &self,
+        address: &str,
+        recorded: &RecordedConfig,
+        scratch: &mut Scratch,
+    ) -> bool {
         if matches!(address, SHARED_CLUSTER | SHARED_LOAD_BALANCER) {
-            return self.config(address) == *recorded;
+            scratch.desired.clear();
+            return serde_json::to_writer(&mut scratch.desired, &self.config(address)).is_ok()
+                && scratch.desired == recorded.as_str().as_bytes();
         }
         self.stack
             .component(address)
-            .is_some_and(|c| self.component_is_recorded(c, recorded, scratch))
-    }
-
-    /// [`ConfigBuilder::is_recorded`] for component `c` of the stack.
-    pub fn component_is_recorded(
-        &self,
-        c: &panka_format::Component,
-        recorded: &Value,
-        scratch: &mut Scratch,
-    ) -> bool {
-        scratch.desired.clear();
-        scratch.recorded.clear();
-        serde_json::to_writer(&mut scratch.desired, &self.component(c)).is_ok()
-            && serde_json::to_writer(&mut scratch.recorded, recorded).is_ok()
-            && scratch.desired == scratch.recorded
+            .is_some_and(|c| self.component(c).is_recorded(recorded, scratch))
     }
 
     /// The configuration of component `c` of the stack.
     pub fn component_config(&self, c: &panka_format::Component) -> Value {
-        serde_json::to_value(self.component(c)).unwrap_or(Value::Null)
+        self.component(c).to_value()
     }
 
-    fn component<'c>(&'c self, c: &'c panka_format::Component) -> ComponentConfig<'c> {
+    /// Component `c`'s configuration, not yet built: compared, priced or built from it.
+    pub fn component<'c>(&'c self, c: &'c panka_format::Component) -> ComponentConfig<'c> {
         ComponentConfig {
             name: &c.physical_name,
             spec: &c.spec,
@@ -101,16 +98,15 @@ impl<'a> ConfigBuilder<'a> {
     }
 }
 
-/// Buffers [`ConfigBuilder::is_recorded`] reuses from one resource to the next.
+/// The buffer [`ConfigBuilder::is_recorded`] reuses from one resource to the next.
 #[derive(Default)]
 pub struct Scratch {
     desired: Vec<u8>,
-    recorded: Vec<u8>,
 }
 
 /// A component's configuration: `{name, spec, tags, network?, infra?}`.
 #[derive(Serialize)]
-struct ComponentConfig<'a> {
+pub struct ComponentConfig<'a> {
     name: &'a str,
     spec: &'a ComponentSpec,
     tags: &'a IndexMap<String, String>,
@@ -119,6 +115,31 @@ struct ComponentConfig<'a> {
     network: Option<&'a Option<Network>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     infra: Option<ComponentInfraSpec>,
+}
+
+impl ComponentConfig<'_> {
+    /// Whether this is the `recorded` configuration (see [`ConfigBuilder::is_recorded`]).
+    pub fn is_recorded(&self, recorded: &RecordedConfig, scratch: &mut Scratch) -> bool {
+        scratch.desired.clear();
+        serde_json::to_writer(&mut scratch.desired, self).is_ok()
+            && scratch.desired == recorded.as_str().as_bytes()
+    }
+
+    /// The configuration as a JSON tree.
+    pub fn to_value(&self) -> Value {
+        // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Its monthly cost: [`monthly_cost`](crate::cost::monthly_cost) of [`Self::to_value`].
+    pub fn monthly_cost(&self, region: &str) -> MonthlyCost {
+        component_cost(self.spec, self.infra.as_ref(), region)
+    }
+
+    /// The instance class, node type or broker type it is priced by.
+    pub fn priced_class(&self) -> Option<&str> {
+        component_priced_class(self.spec)
+    }
 }
 
 fn with_defaults(base: &Value, stack: &Stack) -> Value {

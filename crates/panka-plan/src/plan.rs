@@ -9,9 +9,9 @@ use serde_json::Value;
 use panka_format::Stack;
 use panka_format::diagnostic::did_you_mean;
 use panka_graph::{GraphError, Resource, ResourceGraph, ResourceKind, stack_resources};
-use panka_state::State;
+use panka_state::{RecordedConfig, State};
 
-use crate::cost::{MonthlyCost, PRICED_REGIONS, PRICES_AS_OF, monthly_cost};
+use crate::cost::{MonthlyCost, PRICED_REGIONS, PRICES_AS_OF, monthly_cost, priced_class};
 use crate::desired::{ConfigBuilder, Scratch};
 use crate::diff::{FieldChange, diff};
 
@@ -375,14 +375,15 @@ pub fn plan(
         );
         let before = recorded_at[i];
         let ready = |b: &panka_state::ResourceState| b.status == panka_state::ResourceStatus::Ready;
-        let build = || match component {
-            Some(c) => builder.component_config(c),
+        let view = component.map(|c| builder.component(c));
+        let build = || match &view {
+            Some(v) => v.to_value(),
             None => builder.config(&r.address),
         };
         // Most resources of a large stack are unchanged: they are told apart without building
-        // their configuration.
-        let unchanged = |b: &panka_state::ResourceState, scratch: &mut Scratch| match component {
-            Some(c) => builder.component_is_recorded(c, &b.config, scratch),
+        // their configuration or parsing the recorded one.
+        let unchanged = |b: &panka_state::ResourceState, scratch: &mut Scratch| match &view {
+            Some(v) => v.is_recorded(&b.config, scratch),
             None => builder.is_recorded(&r.address, &b.config, scratch),
         };
         let (action, changes, desired) = match before {
@@ -392,7 +393,7 @@ pub fn plan(
             None => (ActionKind::Create, Vec::new(), Some(build())),
             Some(b) => {
                 let config = build();
-                let changes = diff(&b.config, &config, r.kind);
+                let changes = diff(&b.config.value(), &config, r.kind);
                 // A resource left pending or failed is updated so that apply re-converges it.
                 let action = if ready(b) {
                     action_of(&changes)
@@ -402,18 +403,25 @@ pub fn plan(
                 (action, changes, Some(config))
             }
         };
-        // Unchanged, the recorded configuration is the desired one.
-        let config = desired
-            .as_ref()
-            .or(before.map(|b| &b.config))
-            .expect("a resource not recorded has its configuration built");
-        let cost = monthly_cost(r.kind, config, &stack.region);
+        // The desired configuration's cost (unchanged, it is the recorded one's).
+        let (cost, class) = match (&view, &desired) {
+            (Some(v), _) => (v.monthly_cost(&stack.region), v.priced_class()),
+            (None, Some(config)) => (
+                monthly_cost(r.kind, config, &stack.region),
+                priced_class(r.kind, config),
+            ),
+            // The stack's shared resources are priced by kind alone.
+            (None, None) => (monthly_cost(r.kind, &Value::Null, &stack.region), None),
+        };
         match cost {
             MonthlyCost::UsageBased => {
                 cost_notes.insert(r.address.clone(), CostNote::UsageBased);
             }
             MonthlyCost::Unknown => {
-                cost_notes.insert(r.address.clone(), CostNote::Unpriced(class_of(config)));
+                cost_notes.insert(
+                    r.address.clone(),
+                    CostNote::Unpriced(class.unwrap_or("unknown class").to_string()),
+                );
             }
             MonthlyCost::Fixed(_) => {}
         }
@@ -449,7 +457,7 @@ pub fn plan(
     let levels = delete_levels(&doomed);
     for (address, r) in &doomed {
         let kind = ResourceKind::parse(&r.kind).unwrap_or(ResourceKind::SharedCluster);
-        let current = monthly_cost(kind, &r.config, &stack.region).amount();
+        let current = monthly_cost(kind, &r.config.value(), &stack.region).amount();
         actions.push(Action {
             address: (*address).clone(),
             kind,
@@ -563,13 +571,14 @@ pub fn rollback_plan(
         ) else {
             continue;
         };
-        let changes = diff(&now.config, &then.config, r.kind);
+        let then_config = then.config.value();
+        let changes = diff(&now.config.value(), &then_config, r.kind);
         let action = action_of(&changes);
         let wave = graph.wave_of(&r.address).unwrap_or(0) + 1;
-        let planned = monthly_cost(r.kind, &then.config, &stack.region).amount();
+        let planned = monthly_cost(r.kind, &then_config, &stack.region).amount();
         actions.push(action_for(
             r,
-            (action != ActionKind::NoOp).then(|| then.config.clone()),
+            (action != ActionKind::NoOp).then_some(then_config),
             action,
             wave,
             changes,
@@ -585,7 +594,7 @@ pub fn rollback_plan(
             target
                 .resources
                 .get(a)
-                .map(|r| r.config.clone())
+                .map(|r| r.config.value())
                 .unwrap_or(Value::Null)
         },
         &resources,
@@ -928,25 +937,6 @@ fn estimate(actions: &[Action], notes: &HashMap<String, CostNote>, region: &str)
     }
 }
 
-fn class_of(config: &Value) -> String {
-    let spec = &config["spec"];
-    for p in [
-        &["instance", "class"][..],
-        &["instanceClass"],
-        &["nodeType"],
-        &["instanceType"],
-    ] {
-        let mut cur = spec;
-        for k in p {
-            cur = &cur[*k];
-        }
-        if let Some(s) = cur.as_str() {
-            return s.to_string();
-        }
-    }
-    "unknown class".into()
-}
-
 /// Records in `state` what a fully successful apply of `plan` would: each created, updated or
 /// replaced resource with its planned configuration, each deleted one removed, serial bumped.
 /// Physical ids and outputs are left to the engine; this is the in-memory model used to check
@@ -964,7 +954,7 @@ pub fn record_in_memory(plan: &Plan, state: &mut State) {
                     std::sync::Arc::new(panka_state::ResourceState {
                         kind: a.kind.to_string(),
                         physical_ids: BTreeMap::new(),
-                        config: Value::Null,
+                        config: RecordedConfig::default(),
                         config_hash: String::new(),
                         outputs: BTreeMap::new(),
                         dependencies: Vec::new(),
@@ -976,7 +966,7 @@ pub fn record_in_memory(plan: &Plan, state: &mut State) {
                 let entry = std::sync::Arc::make_mut(entry);
                 entry.kind = a.kind.to_string();
                 entry.config_hash = panka_state::config_hash(&config);
-                entry.config = config;
+                entry.config = RecordedConfig::new(&config);
                 entry.dependencies = a.depends_on.clone();
                 entry.status = panka_state::ResourceStatus::Ready;
             }

@@ -122,7 +122,7 @@ proptest! {
                 0 => { state.resources.remove(&address); }
                 1 => {
                     let r = std::sync::Arc::make_mut(state.resources.get_mut(&address).unwrap());
-                    r.config["spec"]["drift"] = json!(true);
+                    r.config.edit(|c| c["spec"]["drift"] = json!(true));
                 }
                 _ => {}
             }
@@ -134,7 +134,7 @@ proptest! {
                 kind: if *stateful { "S3".into() } else { "SQS".into() },
                 physical_ids: Default::default(),
                 config_hash: config_hash(&config),
-                config,
+                config: config.into(),
                 outputs: Default::default(),
                 dependencies: if n % 2 == 0 { vec![format!("gone/x{}", n + 1)] } else { vec![] },
                 status: ResourceStatus::Ready,

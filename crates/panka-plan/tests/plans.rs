@@ -116,8 +116,9 @@ fn a_replace() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
     // As if the queue had been created FIFO: `fifo` cannot change in place.
-    std::sync::Arc::make_mut(state.resources.get_mut("orders/queue").unwrap()).config["spec"]["fifo"] =
-        json!(true);
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/queue").unwrap())
+        .config
+        .edit(|c| c["spec"]["fifo"] = json!(true));
     let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
     let a = p
         .actions
@@ -157,7 +158,9 @@ fn a_delete_in_reverse_dependency_order() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
     let mut extra = state.resources["orders/queue"].clone();
-    std::sync::Arc::make_mut(&mut extra).config["name"] = json!("shop-dev-orders-old-queue");
+    std::sync::Arc::make_mut(&mut extra)
+        .config
+        .edit(|c| c["name"] = json!("shop-dev-orders-old-queue"));
     state
         .resources
         .insert("orders/old-queue".into(), extra.clone());
@@ -203,8 +206,9 @@ fn a_blocked_stateful_delete() {
 fn a_blocked_stateful_replace() {
     let stack = example("dev", &[]);
     let mut state = applied(&stack);
-    std::sync::Arc::make_mut(state.resources.get_mut("orders/db").unwrap()).config["spec"]["engine"]
-        ["type"] = json!("mysql");
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/db").unwrap())
+        .config
+        .edit(|c| c["spec"]["engine"]["type"] = json!("mysql"));
     let err = plan(&stack, Some(&state), &PlanOptions::default()).unwrap_err();
     assert!(
         err.to_string().contains(
@@ -330,10 +334,12 @@ fn a_rollback_plan_goes_back_and_protects_data() {
     let before = applied(&stack);
     // Since then: the queue's timeout changed and the database's engine was swapped.
     let mut now = before.clone();
-    std::sync::Arc::make_mut(now.resources.get_mut("orders/queue").unwrap()).config["spec"]["visibilityTimeoutSeconds"] =
-        json!(90);
-    std::sync::Arc::make_mut(now.resources.get_mut("orders/db").unwrap()).config["spec"]["engine"]
-        ["type"] = json!("mysql");
+    std::sync::Arc::make_mut(now.resources.get_mut("orders/queue").unwrap())
+        .config
+        .edit(|c| c["spec"]["visibilityTimeoutSeconds"] = json!(90));
+    std::sync::Arc::make_mut(now.resources.get_mut("orders/db").unwrap())
+        .config
+        .edit(|c| c["spec"]["engine"]["type"] = json!("mysql"));
     let err =
         panka_plan::rollback_plan(&stack, &now, &before, &PlanOptions::default()).unwrap_err();
     assert!(
@@ -356,7 +362,8 @@ fn a_rollback_plan_goes_back_and_protects_data() {
     assert_eq!(
         queue.changes[0].new,
         Some(json!(
-            before.resources["orders/queue"].config["spec"]["visibilityTimeoutSeconds"].clone()
+            before.resources["orders/queue"].config.value()["spec"]["visibilityTimeoutSeconds"]
+                .clone()
         ))
     );
     let db = p.actions.iter().find(|a| a.address == "orders/db").unwrap();
@@ -374,7 +381,7 @@ fn a_rollback_plan_goes_back_and_protects_data() {
     );
     assert_eq!(
         api.config.as_ref(),
-        Some(&before.resources["orders/api"].config)
+        Some(&before.resources["orders/api"].config.value())
     );
     json_of(&p);
 }
@@ -397,7 +404,7 @@ fn unchanged_resources_are_recognised_from_their_bytes() {
                 "{env}: {address} is not recognised as unchanged"
             );
             let mut changed = r.config.clone();
-            changed["tags"]["team"] = json!("someone-else");
+            changed.edit(|c| c["tags"]["team"] = json!("someone-else"));
             assert!(
                 !builder.is_recorded(address, &changed, &mut scratch),
                 "{env}: a changed tag of {address} goes unnoticed"

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 /// The version of the state document's shape.
@@ -157,7 +159,7 @@ pub struct ResourceState {
     #[serde(default)]
     pub physical_ids: BTreeMap<String, String>,
     /// The configuration it was last applied with, defaults filled in, secrets as references.
-    pub config: serde_json::Value,
+    pub config: RecordedConfig,
     /// SHA-256 of `config` in canonical JSON (informative: plans compare configurations).
     #[serde(default)]
     pub config_hash: String,
@@ -174,6 +176,127 @@ pub struct ResourceState {
     pub created_at: String,
     #[serde(default)]
     pub updated_at: String,
+}
+
+/// A recorded configuration, kept as compact JSON text rather than as a parsed tree.
+///
+/// A parsed configuration is dozens of small allocations (about 9 KB for a typical component);
+/// the text is one (under 1 KB). A large state stays small in memory, is written back as it was
+/// read, and a plan compares a desired configuration with it byte for byte, serialized the same
+/// way, without building either tree. [`RecordedConfig::value`] parses it where a tree is
+/// needed (a field-by-field diff, a drift report).
+#[derive(Clone)]
+pub struct RecordedConfig(Box<RawValue>);
+
+impl RecordedConfig {
+    /// The compact text of `value`.
+    pub fn new(value: &Value) -> Self {
+        RecordedConfig(
+            serde_json::value::to_raw_value(value)
+                .expect("a JSON value always serializes (its keys are strings)"),
+        )
+    }
+
+    /// The configuration as a JSON tree.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).expect("recorded text was checked to be JSON")
+    }
+
+    /// The compact JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// Changes the configuration through its tree.
+    pub fn edit(&mut self, change: impl FnOnce(&mut Value)) {
+        let mut value = self.value();
+        change(&mut value);
+        *self = RecordedConfig::new(&value);
+    }
+
+    /// SHA-256 of the configuration in canonical form ([`config_hash`]).
+    pub fn hash(&self) -> String {
+        config_hash(&self.value())
+    }
+}
+
+impl Default for RecordedConfig {
+    fn default() -> Self {
+        RecordedConfig::new(&Value::Null)
+    }
+}
+
+impl From<Value> for RecordedConfig {
+    fn from(value: Value) -> Self {
+        RecordedConfig::new(&value)
+    }
+}
+
+impl From<&Value> for RecordedConfig {
+    fn from(value: &Value) -> Self {
+        RecordedConfig::new(value)
+    }
+}
+
+/// Equal configurations: the same text, or the same JSON written another way.
+impl PartialEq for RecordedConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for RecordedConfig {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == *other
+    }
+}
+
+impl std::fmt::Debug for RecordedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for RecordedConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// Read as the document has it; text with whitespace between tokens (a state edited by hand or
+/// pretty-printed) is made compact, so that equal configurations have equal text.
+impl<'de> Deserialize<'de> for RecordedConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        if is_compact(raw.get()) {
+            return Ok(RecordedConfig(raw));
+        }
+        let value: Value = serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)?;
+        Ok(RecordedConfig::new(&value))
+    }
+}
+
+/// Whether JSON text has no whitespace outside its strings.
+fn is_compact(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b' ' | b'\n' | b'\r' | b'\t' => return false,
+                _ => {}
+            }
+        }
+    }
+    true
 }
 
 /// SHA-256 (hex) of a configuration in canonical form: object keys sorted, no whitespace.
@@ -225,6 +348,32 @@ mod tests {
     }
 
     #[test]
+    fn recorded_configurations_are_kept_compact() {
+        let text = r#"{"kind": "SQS", "config": {
+            "name": "a b",
+            "spec": {"note": "x\" \n y", "n": [1, 2]}
+        }}"#;
+        let r: ResourceState = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            r.config.as_str(),
+            r#"{"name":"a b","spec":{"note":"x\" \n y","n":[1,2]}}"#
+        );
+        // Compact text is kept as it is, key order included.
+        let r: ResourceState =
+            serde_json::from_str(r#"{"kind":"SQS","config":{"b":1,"a":"c d"}}"#).unwrap();
+        assert_eq!(r.config.as_str(), r#"{"b":1,"a":"c d"}"#);
+        assert_eq!(r.config.value(), serde_json::json!({"b": 1, "a": "c d"}));
+        // Equal configurations written in another key order are equal.
+        assert_eq!(
+            r.config,
+            RecordedConfig::new(&serde_json::json!({"a": "c d", "b": 1}))
+        );
+        assert_eq!(r.config.hash(), config_hash(&r.config.value()));
+        assert!(is_compact(r#"{"a":" ","b":"\\"}"#));
+        assert!(!is_compact(r#"{"a":"\\" ,"b":1}"#));
+    }
+
+    #[test]
     fn hash_ignores_key_order() {
         let a = serde_json::json!({"a": 1, "b": {"c": [1, 2], "d": "x"}});
         let b = serde_json::json!({"b": {"d": "x", "c": [1, 2]}, "a": 1});
@@ -240,7 +389,7 @@ mod tests {
             Arc::new(ResourceState {
                 kind: "SQS".into(),
                 physical_ids: BTreeMap::from([("url".into(), "https://q".into())]),
-                config: serde_json::json!({"spec": {"fifo": false}}),
+                config: serde_json::json!({"spec": {"fifo": false}}).into(),
                 config_hash: config_hash(&serde_json::json!({"spec": {"fifo": false}})),
                 outputs: BTreeMap::new(),
                 dependencies: vec![],

@@ -81,7 +81,9 @@ pub fn state_with_one_change(stack: &Stack) -> State {
     let first = plan(stack, Some(&state), &PlanOptions::default()).unwrap();
     record_in_memory(&first, &mut state);
     let changed = std::sync::Arc::make_mut(state.resources.get_mut("svc000/c0").unwrap());
-    changed.config["spec"]["visibilityTimeoutSeconds"] = json!(60);
-    changed.config_hash = panka_state::config_hash(&changed.config);
+    changed
+        .config
+        .edit(|c| c["spec"]["visibilityTimeoutSeconds"] = json!(60));
+    changed.config_hash = changed.config.hash();
     serde_json::from_slice(&serde_json::to_vec(&state).unwrap()).unwrap()
 }
