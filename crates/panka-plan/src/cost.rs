@@ -569,22 +569,55 @@ mod tests {
     #[test]
     fn typed_specs_and_configurations_are_priced_alike() {
         let cases = [
-            (Kind::MicroService, json!({"image": {"repository": "a"}, "ports": [{"name": "http", "port": 80}], "cpuArchitecture": "ARM64"})),
+            (
+                Kind::MicroService,
+                json!({"image": {"repository": "a"}, "ports": [{"name": "http", "port": 80}], "cpuArchitecture": "ARM64"}),
+            ),
             (Kind::Worker, json!({"image": {"repository": "a"}})),
-            (Kind::RDS, json!({"engine": {"type": "postgres", "version": "16"}, "database": {"name": "d", "username": "u"},
+            (
+                Kind::RDS,
+                json!({"engine": {"type": "postgres", "version": "16"}, "database": {"name": "d", "username": "u"},
                 "instance": {"class": "db.m7g.large", "storage": {"allocatedGB": 100, "type": "io1", "iops": 3000}},
-                "availability": {"multiAZ": true}})),
-            (Kind::RDS, json!({"engine": {"type": "postgres", "version": "16"}, "database": {"name": "d", "username": "u"}, "instance": {"class": "db.x9.huge"}})),
-            (Kind::DocumentDB, json!({"engineVersion": "5.0.0", "masterUsername": "u", "instanceClass": "db.r6g.large", "instances": 3})),
-            (Kind::ElastiCacheRedis, json!({"engineVersion": "7.1", "nodeType": "cache.r7g.large", "shards": 2, "replicas": 1})),
-            (Kind::ElastiCacheMemcached, json!({"engineVersion": "1.6.22", "nodeType": "cache.t4g.small", "nodes": 3})),
-            (Kind::MSK, json!({"kafkaVersion": "3.6.0", "instanceType": "kafka.m7g.large", "brokerNodes": 3, "storageGB": 500})),
-            (Kind::EBS, json!({"sizeGB": 200, "type": "io2", "iops": 4000})),
+                "availability": {"multiAZ": true}}),
+            ),
+            (
+                Kind::RDS,
+                json!({"engine": {"type": "postgres", "version": "16"}, "database": {"name": "d", "username": "u"}, "instance": {"class": "db.x9.huge"}}),
+            ),
+            (
+                Kind::DocumentDB,
+                json!({"engineVersion": "5.0.0", "masterUsername": "u", "instanceClass": "db.r6g.large", "instances": 3}),
+            ),
+            (
+                Kind::ElastiCacheRedis,
+                json!({"engineVersion": "7.1", "nodeType": "cache.r7g.large", "shards": 2, "replicas": 1}),
+            ),
+            (
+                Kind::ElastiCacheMemcached,
+                json!({"engineVersion": "1.6.22", "nodeType": "cache.t4g.small", "nodes": 3}),
+            ),
+            (
+                Kind::MSK,
+                json!({"kafkaVersion": "3.6.0", "instanceType": "kafka.m7g.large", "brokerNodes": 3, "storageGB": 500}),
+            ),
+            (
+                Kind::EBS,
+                json!({"sizeGB": 200, "type": "io2", "iops": 4000}),
+            ),
             (Kind::EBS, json!({"sizeGB": 500, "type": "st1"})),
-            (Kind::DynamoDB, json!({"partitionKey": {"name": "id", "type": "S"},
-                "billing": {"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5}})),
-            (Kind::DynamoDB, json!({"partitionKey": {"name": "id", "type": "S"}})),
-            (Kind::NLB, json!({"listeners": [{"port": 80, "protocol": "TCP", "target": {"component": "api"}}]})),
+            (
+                Kind::DynamoDB,
+                json!({"partitionKey": {"name": "id", "type": "S"},
+                "billing": {"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5}}),
+            ),
+            (
+                Kind::DynamoDB,
+                json!({"partitionKey": {"name": "id", "type": "S"}}),
+            ),
+            (
+                Kind::NLB,
+                json!({"listeners": [{"port": 80, "protocol": "TCP", "target": {"component": "api"}}]}),
+            ),
             (Kind::SQS, json!({})),
         ];
         let infra: ComponentInfraSpec = serde_json::from_value(

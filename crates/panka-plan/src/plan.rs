@@ -344,17 +344,24 @@ pub fn plan(
 
     // Each desired resource's recorded state, found in one pass over the state; what the pass
     // does not place is no longer desired.
+    // The pass visits them in address order, which orders the plan's actions at the end.
     let mut recorded_at = vec![None; resources.len()];
+    let mut recorded_in_order = Vec::with_capacity(recorded.len());
     let mut unmatched = 0;
     for (address, r) in recorded {
         match graph.position(address) {
-            Some(i) => recorded_at[i] = Some(r.as_ref()),
+            Some(i) => {
+                recorded_at[i] = Some(r.as_ref());
+                recorded_in_order.push(i);
+            }
             None => unmatched += 1,
         }
     }
     let mut actions = Vec::with_capacity(resources.len());
+    // The resource (position) of each action.
+    let mut action_positions = Vec::with_capacity(resources.len());
     let mut scratch = Scratch::default();
-    let mut cost_notes: HashMap<String, CostNote> = HashMap::new();
+    let mut cost_notes = CostNotes::default();
     for (i, r) in resources.iter().enumerate() {
         if in_scope
             .as_ref()
@@ -415,16 +422,17 @@ pub fn plan(
         };
         match cost {
             MonthlyCost::UsageBased => {
-                cost_notes.insert(r.address.clone(), CostNote::UsageBased);
+                cost_notes.usage_based.insert(r.kind.name());
             }
             MonthlyCost::Unknown => {
-                cost_notes.insert(
+                cost_notes.unpriced.insert(
                     r.address.clone(),
-                    CostNote::Unpriced(class.unwrap_or("unknown class").to_string()),
+                    class.unwrap_or("unknown class").to_string(),
                 );
             }
             MonthlyCost::Fixed(_) => {}
         }
+        action_positions.push(i);
         actions.push(action_for(
             r,
             desired,
@@ -453,12 +461,14 @@ pub fn plan(
             })
             .collect()
     };
-    let base_wave = actions.iter().map(|a| a.wave).max().unwrap_or(0);
+    let mut actions = in_wave_order(actions, &action_positions, resources, &recorded_in_order);
+    let base_wave = actions.last().map_or(0, |a| a.wave);
     let levels = delete_levels(&doomed);
+    let mut deletes = Vec::with_capacity(doomed.len());
     for (address, r) in &doomed {
         let kind = ResourceKind::parse(&r.kind).unwrap_or(ResourceKind::SharedCluster);
         let current = monthly_cost(kind, &r.config.value(), &stack.region).amount();
-        actions.push(Action {
+        deletes.push(Action {
             address: (*address).clone(),
             kind,
             action: ActionKind::Delete,
@@ -473,7 +483,9 @@ pub fn plan(
             },
         });
     }
-    actions.sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
+    // Found in address order; stable, so by address within a wave.
+    deletes.sort_by_key(|a| a.wave);
+    actions.append(&mut deletes);
 
     let protected = protected(&actions, options);
     if !protected.is_empty() {
@@ -494,6 +506,81 @@ pub fn plan(
         summary,
         cost,
     })
+}
+
+/// `actions` (action `k` is for the resource at `positions[k]`, positions increasing) by wave,
+/// and by address within a wave, in time linear in their number: the resources the state
+/// records come in address order from it (`recorded_in_order`, positions), only the others are
+/// sorted, the two are merged, and a counting sort by wave keeps that order within each wave.
+fn in_wave_order(
+    actions: Vec<Action>,
+    positions: &[usize],
+    resources: &[Resource],
+    recorded_in_order: &[usize],
+) -> Vec<Action> {
+    const NONE: usize = usize::MAX;
+    let mut action_at = vec![NONE; resources.len()];
+    for (k, &p) in positions.iter().enumerate() {
+        action_at[p] = k;
+    }
+    let mut recorded = vec![false; resources.len()];
+    for &p in recorded_in_order {
+        recorded[p] = true;
+    }
+    let mut unrecorded: Vec<usize> = positions
+        .iter()
+        .copied()
+        .filter(|&p| !recorded[p])
+        .collect();
+    unrecorded.sort_by(|&a, &b| resources[a].address.cmp(&resources[b].address));
+    let in_scope: Vec<usize> = recorded_in_order
+        .iter()
+        .copied()
+        .filter(|&p| action_at[p] != NONE)
+        .collect();
+    // Merge the two address-ordered lists into action indices in address order.
+    let mut by_address = Vec::with_capacity(actions.len());
+    let (mut x, mut y) = (0, 0);
+    while x < in_scope.len() || y < unrecorded.len() {
+        let take_recorded = y == unrecorded.len()
+            || (x < in_scope.len()
+                && resources[in_scope[x]].address < resources[unrecorded[y]].address);
+        let p = if take_recorded {
+            x += 1;
+            in_scope[x - 1]
+        } else {
+            y += 1;
+            unrecorded[y - 1]
+        };
+        by_address.push(action_at[p]);
+    }
+    // Counting sort by wave, stable.
+    let waves = actions.iter().map(|a| a.wave).max().unwrap_or(0);
+    let mut start = vec![0usize; waves + 2];
+    for a in &actions {
+        start[a.wave + 1] += 1;
+    }
+    for w in 1..start.len() {
+        start[w] += start[w - 1];
+    }
+    let mut order = vec![NONE; actions.len()];
+    for k in by_address {
+        let w = actions[k].wave;
+        order[start[w]] = k;
+        start[w] += 1;
+    }
+    let mut slots: Vec<Option<Action>> = actions.into_iter().map(Some).collect();
+    let sorted: Vec<Action> = order
+        .into_iter()
+        .map(|k| slots[k].take().expect("each action is placed once"))
+        .collect();
+    debug_assert!(
+        sorted
+            .windows(2)
+            .all(|w| (w[0].wave, &w[0].address) < (w[1].wave, &w[1].address)),
+        "actions are not in wave and address order"
+    );
+    sorted
 }
 
 /// What a recorded resource's changes call for: nothing, an update in place, or a replacement.
@@ -606,7 +693,7 @@ pub fn rollback_plan(
         return Err(PlanError::ProtectedDestroy(protected));
     }
     let summary = Summary::of(&actions);
-    let cost = estimate(&actions, &HashMap::new(), &stack.region);
+    let cost = estimate(&actions, &CostNotes::default(), &stack.region);
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: stack.name.clone(),
@@ -886,27 +973,26 @@ fn delete_levels<'a>(
     level
 }
 
-/// What the estimate says of a resource its price table does not cover.
-enum CostNote {
-    UsageBased,
-    /// The instance class or node type the table lacks.
-    Unpriced(String),
+/// What the estimate says beside its amounts.
+#[derive(Default)]
+struct CostNotes {
+    /// Kinds priced by use, counted as zero.
+    usage_based: BTreeSet<&'static str>,
+    /// Resources whose instance class or node type the table lacks, with that class.
+    unpriced: HashMap<String, String>,
 }
 
-fn estimate(actions: &[Action], notes: &HashMap<String, CostNote>, region: &str) -> CostEstimate {
-    let mut by_kind: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    let mut usage: BTreeSet<String> = BTreeSet::new();
+fn estimate(actions: &[Action], notes: &CostNotes, region: &str) -> CostEstimate {
+    let mut by_kind: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     let mut unpriced = Vec::new();
     for a in actions {
-        let e = by_kind.entry(a.kind.to_string()).or_default();
+        let e = by_kind.entry(a.kind.name()).or_default();
         e.0 += a.monthly_cost.current;
         e.1 += a.monthly_cost.planned;
-        match notes.get(&a.address) {
-            Some(CostNote::UsageBased) => {
-                usage.insert(a.kind.to_string());
-            }
-            Some(CostNote::Unpriced(class)) => unpriced.push(format!("{} ({class})", a.address)),
-            None => {}
+        if !notes.unpriced.is_empty()
+            && let Some(class) = notes.unpriced.get(&a.address)
+        {
+            unpriced.push(format!("{} ({class})", a.address));
         }
     }
     let round = |v: f64| (v * 100.0).round() / 100.0;
@@ -927,12 +1013,12 @@ fn estimate(actions: &[Action], notes: &HashMap<String, CostNote>, region: &str)
             .into_iter()
             .filter(|(_, (c, p))| *c != 0.0 || *p != 0.0)
             .map(|(kind, (c, p))| KindCost {
-                kind,
+                kind: kind.to_string(),
                 current: round(c),
                 planned: round(p),
             })
             .collect(),
-        usage_based: usage.into_iter().collect(),
+        usage_based: notes.usage_based.iter().map(|k| k.to_string()).collect(),
         unpriced,
     }
 }
