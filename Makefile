@@ -69,6 +69,7 @@ docs:
 bench:
 	$(CARGO) bench -p panka-format --bench load_validate
 	$(CARGO) bench -p panka-plan --bench plan
+	$(CARGO) bench -p panka-plan --bench footprint
 	$(CARGO) bench -p panka-engine --bench scheduler
 
 fuzz:

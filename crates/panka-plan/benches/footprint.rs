@@ -7,7 +7,7 @@ use panka_plan::{PlanOptions, plan};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 mod support;
-use support::{stack, state_with_one_change};
+use support::{stack, state_document_with_one_change};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<std::alloc::System> = &INSTRUMENTED_SYSTEM;
@@ -32,12 +32,24 @@ fn main() {
         &[100]
     };
     println!(
-        "| Components | Stack B (allocations) | State B (allocations) | Plan kept B (allocations) | Plan allocated and freed B |"
+        "| Components | Stack B (allocations) | State B (allocations) | Its configurations as trees B (allocations) | Plan kept B (allocations) | Plan allocated and freed B |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|");
     for &n in sizes {
         let (stack, stack_b, stack_n) = held(n, || stack(n));
-        let (state, state_b, state_n) = held(n, || state_with_one_change(&stack));
+        let document = state_document_with_one_change(&stack);
+        let (state, state_b, state_n) = held(n, || {
+            serde_json::from_slice::<panka_state::State>(&document).unwrap()
+        });
+        // What the recorded configurations would take parsed (as the state once kept them).
+        let (trees, tree_b, tree_n) = held(n, || {
+            state
+                .resources
+                .values()
+                .map(|r| r.config.value())
+                .collect::<Vec<_>>()
+        });
+        drop(trees);
         let region = Region::new(GLOBAL);
         let (planned, plan_b, plan_n) = held(n, || {
             plan(&stack, Some(&state), &PlanOptions::default()).unwrap()
@@ -48,7 +60,7 @@ fn main() {
         let transient =
             (all.bytes_allocated as f64 + all.bytes_reallocated as f64) / n as f64 - plan_b;
         println!(
-            "| {n} | {stack_b:.0} ({stack_n:.1}) | {state_b:.0} ({state_n:.1}) | {plan_b:.0} ({plan_n:.1}) | {transient:.0} |"
+            "| {n} | {stack_b:.0} ({stack_n:.1}) | {state_b:.0} ({state_n:.1}) | {tree_b:.0} ({tree_n:.1}) | {plan_b:.0} ({plan_n:.1}) | {transient:.0} |"
         );
     }
 }

@@ -6,7 +6,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use panka_plan::{PlanOptions, plan};
 
 mod support;
-use support::{stack, state_with_one_change};
+use support::{stack, state_document_with_one_change};
 
 // The allocator the panka binary uses.
 #[global_allocator]
@@ -17,7 +17,9 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     for n in [1_000usize, 2_000, 5_000, 10_000, 20_000] {
         let stack = stack(n);
-        let state = state_with_one_change(&stack);
+        // The state is read from its document, as the backends read it.
+        let state: panka_state::State =
+            serde_json::from_slice(&state_document_with_one_change(&stack)).unwrap();
         let check = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
         assert_eq!(check.summary.update, 1);
         group.throughput(Throughput::Elements(n as u64));
