@@ -64,7 +64,11 @@ pub async fn show(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         .resources
         .get(&args.address)
         .with_context(|| format!("no resource `{}` in the state", args.address))?;
-    println!("{}", serde_json::to_string_pretty(r)?);
+    // The configuration, kept as compact text, is shown expanded like the rest.
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::to_value(r)?)?
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -275,6 +275,10 @@ async fn s3_backend_commands() {
         ],
     );
     assert_eq!(code, 0, "{out}");
+    // The recorded configuration is shown expanded like the rest of the resource.
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(shown["config"]["spec"].is_object(), "{out}");
+    assert!(out.contains("\"config\": {\n"), "{out}");
 
     // Locks: none held now; a stale one is listed and removed.
     let ddb = aws_sdk_dynamodb::Client::new(&sdk_config().await);
