@@ -51,7 +51,7 @@ demo: build
 	@echo "== publish the payments webhook's code, as a build pipeline would"
 	@$(DEMO_ENV) scripts/publish-artifact.sh $(STACK)/src/payments/webhook shop-build-artifacts payments/webhook-1.27.zip
 	@echo "== apply $(STACK) / dev: every service and component"
-	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev --refresh --auto-approve
+	@$(DEMO_ENV) $(PANKA) apply --stack $(STACK) --environment dev --refresh --auto-approve --policy $(STACK)/policies
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
 

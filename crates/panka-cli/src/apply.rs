@@ -26,6 +26,7 @@ fn lock_scope(t: &TargetArgs) -> LockScope {
 
 pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
+    let policies = crate::policy::load(&args.policy)?;
     let saved = match &args.plan_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -70,6 +71,7 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             auto_approve: args.auto_approve,
             refresh: args.refresh && saved.is_none(),
             parallelism,
+            policies,
         },
         |state| match &saved {
             Some(p) => {
@@ -110,6 +112,7 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
             auto_approve: args.auto_approve,
             refresh: false,
             parallelism,
+            policies: crate::policy::load(&args.policy)?,
         },
         |state| {
             let mut p = plan(&empty, state, &options)?;
@@ -184,6 +187,8 @@ pub async fn rollback(args: &RollbackArgs, global: &GlobalArgs) -> anyhow::Resul
             auto_approve: args.auto_approve,
             refresh: false,
             parallelism,
+            // A rollback goes back to a configuration that was applied before.
+            policies: panka_policy::Policies::none(),
         },
         |state| match state {
             Some(current) => panka_plan::rollback_plan(&stack, current, &target_state, &options),
@@ -270,11 +275,12 @@ fn merge_reports(
     }
 }
 
-/// How a run goes: ask or not, refresh or not, how many at once.
+/// How a run goes: ask or not, refresh or not, how many at once, which policies judge it.
 struct RunOptions {
     auto_approve: bool,
     refresh: bool,
     parallelism: usize,
+    policies: panka_policy::Policies,
 }
 
 /// Shared by apply and destroy.
@@ -290,6 +296,7 @@ async fn run(
         auto_approve,
         refresh,
         parallelism,
+        mut policies,
     } = run_options;
     if !auto_approve && !std::io::stdin().is_terminal() {
         bail!(
@@ -313,6 +320,7 @@ async fn run(
         auto_approve,
         refresh,
         parallelism,
+        &mut policies,
         &make_plan,
     )
     .await;
@@ -333,6 +341,7 @@ async fn run_locked(
     auto_approve: bool,
     refresh: bool,
     parallelism: usize,
+    policies: &mut panka_policy::Policies,
     make_plan: &impl Fn(Option<&State>) -> Result<Plan, PlanError>,
 ) -> anyhow::Result<ExitCode> {
     let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
@@ -416,6 +425,7 @@ async fn run_locked(
         }
     }
     print!("{}", render_text(&plan));
+    crate::policy::check(policies, &plan, operation, &mut std::io::stdout())?;
     if !plan.has_changes() {
         println!("Nothing to do.");
         return Ok(ExitCode::SUCCESS);

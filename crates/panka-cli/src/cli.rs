@@ -111,12 +111,23 @@ pub struct ValidateArgs {
     pub output: OutputFormat,
 }
 
+/// `--policy`, on the commands that plan.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// Rego policies judging the plan (a .rego file, or a folder of them; repeatable): `deny`
+    /// rules stop it, `warn` rules are shown. Their input is the plan document.
+    #[arg(long = "policy", value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Compare against this state file instead of the stack's backend.
     #[arg(long, value_name = "FILE")]
     pub state: Option<std::path::PathBuf>,
@@ -278,6 +289,8 @@ pub struct ApplyArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Apply without asking.
     #[arg(long)]
     pub auto_approve: bool,
@@ -295,6 +308,8 @@ pub struct DestroyArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Destroy without asking.
     #[arg(long)]
     pub auto_approve: bool,

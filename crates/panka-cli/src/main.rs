@@ -5,6 +5,7 @@ mod apply;
 mod backend;
 mod cli;
 mod plan;
+mod policy;
 mod stack;
 mod state_cmd;
 mod validate;

@@ -46,6 +46,7 @@ async fn read_state(
 
 pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let stack = load_valid(&args.stack)?;
+    let mut policies = crate::policy::load(&args.policy)?;
     let mut state = read_state(&stack, args.state.as_deref(), global).await?;
     if args.refresh
         && let Some(s) = &mut state
@@ -65,14 +66,26 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         Err(e) => return Err(e.into()),
     };
     let json = serde_json::to_string_pretty(&plan)?;
+    // The plan is shown whatever the policies say; a denied plan is not saved.
+    match args.output {
+        OutputFormat::Json => println!("{json}"),
+        OutputFormat::Text => print!("{}", render_text(&plan)),
+    }
+    match args.output {
+        OutputFormat::Json => {
+            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stderr())?
+        }
+        OutputFormat::Text => {
+            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stdout())?
+        }
+    };
     if let Some(out) = &args.out {
         write_atomically(out, json.as_bytes())
             .with_context(|| format!("writing the plan to {}", out.display()))?;
     }
     match args.output {
-        OutputFormat::Json => println!("{json}"),
+        OutputFormat::Json => {}
         OutputFormat::Text => {
-            print!("{}", render_text(&plan));
             if let Some(out) = &args.out {
                 println!(
                     "Plan saved to {}; apply exactly this plan with `panka apply {}`.",

@@ -274,3 +274,126 @@ fn plan_schema_is_checked_in() {
         "run `make docs`"
     );
 }
+
+#[test]
+fn policies_judge_the_plan() {
+    let fresh = fresh_example();
+    let dir = fresh.path();
+    let run = |args: &[&str]| {
+        let out = panka(dir).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The example's own policies pass its dev plan.
+    let (code, out, err) = run(&[
+        "plan",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--policy",
+        "shop/policies",
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.contains("Policies: passed."), "{out}");
+
+    // A public bucket is denied: the plan is shown, the reason given, nothing saved.
+    let s3 = dir.join("shop/services/orders/components/assets/s3.yaml");
+    let text = std::fs::read_to_string(&s3).unwrap();
+    std::fs::write(
+        &s3,
+        text.replace("publicAccess: blocked", "publicAccess: allowed"),
+    )
+    .unwrap();
+    let saved = dir.join("denied.plan.json");
+    let (code, out, err) = run(&[
+        "plan",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--policy",
+        "shop/policies/guard.rego",
+        "--out",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(out.contains("+ orders/assets (S3) create"), "{out}");
+    assert!(out.contains("Policies: 1 denial, 0 warnings."), "{out}");
+    assert!(
+        out.contains(
+            "deny  shop.guard: orders/assets would be open to the public (publicAccess: allowed)"
+        ),
+        "{out}"
+    );
+    assert!(err.contains("the plan is denied by 1 policy rule"), "{err}");
+    assert!(!saved.exists(), "a denied plan was saved");
+    // apply refuses it before asking anything or touching AWS.
+    let (code, out, err) = run(&[
+        "apply",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--policy",
+        "shop/policies",
+        "--auto-approve",
+    ]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("the apply is denied by 1 policy rule"),
+        "{err}"
+    );
+    std::fs::write(&s3, &text).unwrap();
+
+    // Warnings are shown and the plan goes on; with JSON output they go to stderr.
+    let policies = dir.join("more");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("size.rego"),
+        "package shop.size\n\nwarn contains msg if {\n\tcount(input.actions) > 10\n\tmsg := sprintf(\"%d actions in one plan\", [count(input.actions)])\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "plan",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--policy",
+        "shop/policies",
+        "--policy",
+        policies.to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions = plan["actions"].as_array().unwrap().len();
+    assert!(
+        err.contains(&format!("warn  shop.size: {actions} actions in one plan")),
+        "{err}"
+    );
+
+    // A policy that does not parse stops the plan, naming its file and line.
+    std::fs::write(
+        policies.join("broken.rego"),
+        "package broken\n\ndeny contains msg if {\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&[
+        "plan",
+        "--stack",
+        "shop",
+        "-e",
+        "dev",
+        "--policy",
+        policies.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains("broken.rego"), "{err}");
+}
