@@ -287,17 +287,10 @@ fn policies_judge_the_plan() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let plan_dev =
+        |extra: &[&str]| run(&[&["plan", "--stack", "shop", "-e", "dev"], extra].concat());
     // The example's own policies pass its dev plan.
-    let (code, out, err) = run(&[
-        "plan",
-        "--stack",
-        "shop",
-        "-e",
-        "dev",
-        "--policy",
-        "shop/policies",
-        "--detailed-exitcode",
-    ]);
+    let (code, out, err) = plan_dev(&["--policy", "shop/policies", "--detailed-exitcode"]);
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(out.contains("Policies: passed."), "{out}");
 
@@ -310,12 +303,7 @@ fn policies_judge_the_plan() {
     )
     .unwrap();
     let saved = dir.join("denied.plan.json");
-    let (code, out, err) = run(&[
-        "plan",
-        "--stack",
-        "shop",
-        "-e",
-        "dev",
+    let (code, out, err) = plan_dev(&[
         "--policy",
         "shop/policies/guard.rego",
         "--out",
@@ -358,12 +346,7 @@ fn policies_judge_the_plan() {
         "package shop.size\n\nwarn contains msg if {\n\tcount(input.actions) > 10\n\tmsg := sprintf(\"%d actions in one plan\", [count(input.actions)])\n}\n",
     )
     .unwrap();
-    let (code, out, err) = run(&[
-        "plan",
-        "--stack",
-        "shop",
-        "-e",
-        "dev",
+    let (code, out, err) = plan_dev(&[
         "--policy",
         "shop/policies",
         "--policy",
@@ -385,15 +368,7 @@ fn policies_judge_the_plan() {
         "package broken\n\ndeny contains msg if {\n",
     )
     .unwrap();
-    let (code, out, err) = run(&[
-        "plan",
-        "--stack",
-        "shop",
-        "-e",
-        "dev",
-        "--policy",
-        policies.to_str().unwrap(),
-    ]);
+    let (code, out, err) = plan_dev(&["--policy", policies.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}{err}");
     assert!(err.contains("broken.rego"), "{err}");
 }
