@@ -71,9 +71,7 @@ impl<'a> ConfigBuilder<'a> {
         scratch: &mut Scratch,
     ) -> bool {
         if matches!(address, SHARED_CLUSTER | SHARED_LOAD_BALANCER) {
-            scratch.desired.clear();
-            return serde_json::to_writer(&mut scratch.desired, &self.config(address)).is_ok()
-                && scratch.desired == recorded.as_str().as_bytes();
+            return scratch.writes_as(&self.config(address), recorded);
         }
         self.stack
             .component(address)
@@ -104,6 +102,15 @@ pub struct Scratch {
     desired: Vec<u8>,
 }
 
+impl Scratch {
+    /// Whether `desired`, written as compact JSON, is the `recorded` text byte for byte.
+    fn writes_as(&mut self, desired: &impl Serialize, recorded: &RecordedConfig) -> bool {
+        self.desired.clear();
+        serde_json::to_writer(&mut self.desired, desired).is_ok()
+            && self.desired == recorded.as_str().as_bytes()
+    }
+}
+
 /// A component's configuration: `{name, spec, tags, network?, infra?}`.
 #[derive(Serialize)]
 pub struct ComponentConfig<'a> {
@@ -120,9 +127,7 @@ pub struct ComponentConfig<'a> {
 impl ComponentConfig<'_> {
     /// Whether this is the `recorded` configuration (see [`ConfigBuilder::is_recorded`]).
     pub fn is_recorded(&self, recorded: &RecordedConfig, scratch: &mut Scratch) -> bool {
-        scratch.desired.clear();
-        serde_json::to_writer(&mut scratch.desired, self).is_ok()
-            && scratch.desired == recorded.as_str().as_bytes()
+        scratch.writes_as(self, recorded)
     }
 
     /// The configuration as a JSON tree.

@@ -343,8 +343,8 @@ pub fn plan(
     let recorded = state.map(|s| &s.resources).unwrap_or(&empty);
 
     // Each desired resource's recorded state, found in one pass over the state; what the pass
-    // does not place is no longer desired.
-    // The pass visits them in address order, which orders the plan's actions at the end.
+    // does not place is no longer desired. The pass goes in address order, and the positions it
+    // places, in that order, put the plan's actions in order at the end.
     let mut recorded_at = vec![None; resources.len()];
     let mut recorded_in_order = Vec::with_capacity(recorded.len());
     let mut unmatched = 0;
