@@ -133,6 +133,8 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Vec<FieldChange>)
                 path.truncate(len);
             }
         }
+        // 30 and 30.0 are one number (a state written by hand or by another tool).
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => {}
         _ => out.push(change(path, Some(old.clone()), Some(new.clone()))),
     }
 }
@@ -205,6 +207,15 @@ mod tests {
             ]
         );
         assert!(changes.iter().all(|c| !c.forces_replacement));
+    }
+
+    #[test]
+    fn numbers_written_another_way_are_not_changes() {
+        let old = json!({"spec": {"visibilityTimeoutSeconds": 30.0, "delaySeconds": 0}});
+        let new = json!({"spec": {"visibilityTimeoutSeconds": 30, "delaySeconds": 5}});
+        let changes = diff(&old, &new, ResourceKind::Component(Kind::SQS));
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(changes[0].path, "spec.delaySeconds");
     }
 
     #[test]
