@@ -68,31 +68,24 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let json = serde_json::to_string_pretty(&plan)?;
     // The plan is shown whatever the policies say; a denied plan is not saved.
     match args.output {
-        OutputFormat::Json => println!("{json}"),
-        OutputFormat::Text => print!("{}", render_text(&plan)),
-    }
-    match args.output {
         OutputFormat::Json => {
-            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stderr())?
+            println!("{json}");
+            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stderr())?;
         }
         OutputFormat::Text => {
-            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stdout())?
+            print!("{}", render_text(&plan));
+            crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stdout())?;
         }
-    };
+    }
     if let Some(out) = &args.out {
         write_atomically(out, json.as_bytes())
             .with_context(|| format!("writing the plan to {}", out.display()))?;
-    }
-    match args.output {
-        OutputFormat::Json => {}
-        OutputFormat::Text => {
-            if let Some(out) = &args.out {
-                println!(
-                    "Plan saved to {}; apply exactly this plan with `panka apply {}`.",
-                    out.display(),
-                    out.display()
-                );
-            }
+        if args.output == OutputFormat::Text {
+            println!(
+                "Plan saved to {}; apply exactly this plan with `panka apply {}`.",
+                out.display(),
+                out.display()
+            );
         }
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
