@@ -181,10 +181,10 @@ pub struct ResourceState {
 /// A recorded configuration, kept as compact JSON text rather than as a parsed tree.
 ///
 /// A parsed configuration is dozens of small allocations (about 5 KB in 37 for the components of
-/// the plan benchmark); the text is one (about 500 bytes). A large state stays small in memory, is written back as it was
-/// read, and a plan compares a desired configuration with it byte for byte, serialized the same
-/// way, without building either tree. [`RecordedConfig::value`] parses it where a tree is
-/// needed (a field-by-field diff, a drift report).
+/// the plan benchmark); the text is one (about 500 bytes). A large state stays small in memory,
+/// is written back as it was read, and a plan compares a desired configuration with it byte for
+/// byte, serialized the same way, without building either tree. [`RecordedConfig::value`]
+/// parses it where a tree is needed (a field-by-field diff, a drift report).
 #[derive(Clone)]
 pub struct RecordedConfig(Box<RawValue>);
 
