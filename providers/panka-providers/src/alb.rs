@@ -23,7 +23,7 @@ use panka_format::kinds::{AlbListener, AlbProtocol, AlbSpec, Scheme};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_missing};
 use crate::network::{
     Source, Tier, authorize_ingress, delete_security_group, ensure_security_group,
     find_security_group, placement_in, revoke_ingress, vpc_cidr,
@@ -179,16 +179,12 @@ pub(crate) async fn describe_load_balancer(
     elb: &Client,
     name: &str,
 ) -> Result<Option<LoadBalancer>, ProviderError> {
-    match elb.describe_load_balancers().names(name).send().await {
-        Ok(r) => Ok(r.load_balancers().first().cloned()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_load_balancer_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(aws_error(format!("reading load balancer {name}"), e)),
-    }
+    Ok(unless_missing(
+        elb.describe_load_balancers().names(name).send().await,
+        |s| s.is_load_balancer_not_found_exception(),
+        format!("reading load balancer {name}"),
+    )?
+    .and_then(|r| r.load_balancers().first().cloned()))
 }
 
 /// The listeners of the load balancer `arn`.

@@ -25,7 +25,7 @@ use panka_format::kinds::{ApiGatewaySpec, ApiType, Route, RouteAuthorization};
 use serde_json::Value;
 
 use crate::apigateway_rest::RestApis;
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::policy::allow_to_invoke;
 
 /// The APIGateway provider.
@@ -512,16 +512,12 @@ impl ApiGatewayProvider {
         let Some(d) = wanted else {
             return Ok(None);
         };
-        let exists = match self.api.get_domain_name().domain_name(&d.name).send().await {
-            Ok(_) => true,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                false
-            }
-            Err(e) => return Err(aws_error(format!("reading domain {}", d.name), e)),
-        };
+        let exists = unless_missing(
+            self.api.get_domain_name().domain_name(&d.name).send().await,
+            |s| s.is_not_found_exception(),
+            format!("reading domain {}", d.name),
+        )?
+        .is_some();
         if !exists {
             self.api
                 .create_domain_name()

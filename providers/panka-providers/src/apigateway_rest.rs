@@ -24,7 +24,7 @@ use panka_format::kinds::{ApiCors, ApiGatewaySpec, Route, RouteAuthorization};
 use serde_json::Value;
 
 use crate::apigateway::{Backend, backend};
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::policy::allow_to_invoke;
 
 /// Headers a preflight allows when the spec names none: the ones AWS SDKs and browsers send to
@@ -669,16 +669,12 @@ impl RestApis {
         let Some(d) = wanted else {
             return Ok(None);
         };
-        let exists = match self.api.get_domain_name().domain_name(&d.name).send().await {
-            Ok(_) => true,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                false
-            }
-            Err(e) => return Err(aws_error(format!("reading domain {}", d.name), e)),
-        };
+        let exists = unless_missing(
+            self.api.get_domain_name().domain_name(&d.name).send().await,
+            |s| s.is_not_found_exception(),
+            format!("reading domain {}", d.name),
+        )?
+        .is_some();
         if !exists {
             self.api
                 .create_domain_name()

@@ -36,7 +36,7 @@ use panka_format::kinds::{
 use panka_format::naming::shorten;
 use serde_json::{Value, json};
 
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::policy::add_bucket_statement;
 
 /// CloudFront documents several minutes, up to about half an hour, for a change to reach every
@@ -396,21 +396,19 @@ impl CloudFrontProvider {
             }
         };
         let Some(id) = id else { return Ok(None) };
-        match self.cf.get_distribution().id(&id).send().await {
-            Ok(r) => Ok(r.distribution().map(|d| Found {
+        Ok(unless_missing(
+            self.cf.get_distribution().id(&id).send().await,
+            |s| s.is_no_such_distribution(),
+            format!("reading distribution {id}"),
+        )?
+        .and_then(|r| {
+            r.distribution().map(|d| Found {
                 id: d.id().to_string(),
                 arn: d.arn().to_string(),
                 domain: d.domain_name().to_string(),
                 status: d.status().to_string(),
-            })),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_no_such_distribution()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading distribution {id}"), e)),
-        }
+            })
+        }))
     }
 
     async fn wait_deployed(&self, id: &str) -> Result<(), ProviderError> {

@@ -27,7 +27,7 @@ use panka_format::kinds::CronJobSpec;
 use panka_format::naming::shorten;
 use serde_json::{Value, json};
 
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::iam::{delete_role, ensure_role, role_propagation};
 use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group, task_role};
 
@@ -170,16 +170,11 @@ impl CronJobProvider {
         name: &str,
     ) -> Result<Option<aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput>, ProviderError>
     {
-        match self.scheduler.get_schedule().name(name).send().await {
-            Ok(s) => Ok(Some(s)),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading schedule {name}"), e)),
-        }
+        unless_missing(
+            self.scheduler.get_schedule().name(name).send().await,
+            |s| s.is_resource_not_found_exception(),
+            format!("reading schedule {name}"),
+        )
     }
 
     /// Creates or updates the state machine; returns its ARN.

@@ -20,7 +20,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::DocumentDbSpec;
 use panka_format::naming::shorten;
 
-use crate::errors::{aws_error, poll_while};
+use crate::errors::{aws_error, poll_while, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 use crate::rds::{ensure_subnet_group, epoch_seconds};
 
@@ -101,22 +101,16 @@ fn outcome(c: &DbCluster, sg: &str) -> Outcome {
 
 impl DocumentDbProvider {
     async fn describe(&self, id: &str) -> Result<Option<DbCluster>, ProviderError> {
-        match self
-            .docdb
-            .describe_db_clusters()
-            .db_cluster_identifier(id)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r.db_clusters().first().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_cluster_not_found_fault()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading DocumentDB cluster {id}"), e)),
-        }
+        Ok(unless_missing(
+            self.docdb
+                .describe_db_clusters()
+                .db_cluster_identifier(id)
+                .send()
+                .await,
+            |s| s.is_db_cluster_not_found_fault(),
+            format!("reading DocumentDB cluster {id}"),
+        )?
+        .and_then(|r| r.db_clusters().first().cloned()))
     }
 
     /// The cluster's instances that panka made, by number.

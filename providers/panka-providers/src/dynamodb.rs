@@ -26,7 +26,7 @@ use panka_format::kinds::{
     StreamViewType, TableClass,
 };
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_missing};
 
 /// A new table is usually active within seconds; a table with indexes, or an index being
 /// built over existing items, can take much longer.
@@ -216,16 +216,12 @@ fn outcome(d: &TableDescription) -> Outcome {
 
 impl DynamoDbProvider {
     async fn describe(&self, name: &str) -> Result<Option<TableDescription>, ProviderError> {
-        match self.client.describe_table().table_name(name).send().await {
-            Ok(r) => Ok(r.table().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading DynamoDB table {name}"), e)),
-        }
+        Ok(unless_missing(
+            self.client.describe_table().table_name(name).send().await,
+            |s| s.is_resource_not_found_exception(),
+            format!("reading DynamoDB table {name}"),
+        )?
+        .and_then(|r| r.table().cloned()))
     }
 
     /// Waits until the table and every index are ACTIVE.

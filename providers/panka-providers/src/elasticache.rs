@@ -16,7 +16,7 @@ use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::ElastiCacheRedisSpec;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// ElastiCache documents 10-20 minutes for a new replication group; more with many shards.
@@ -135,25 +135,16 @@ fn outcome(g: &ReplicationGroup, sg: &str, port: u32) -> Outcome {
 
 impl RedisProvider {
     async fn describe(&self, id: &str) -> Result<Option<ReplicationGroup>, ProviderError> {
-        match self
-            .cache
-            .describe_replication_groups()
-            .replication_group_id(id)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r.replication_groups().first().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_replication_group_not_found_fault()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(
-                format!("reading ElastiCache replication group {id}"),
-                e,
-            )),
-        }
+        let found = unless_missing(
+            self.cache
+                .describe_replication_groups()
+                .replication_group_id(id)
+                .send()
+                .await,
+            |s| s.is_replication_group_not_found_fault(),
+            format!("reading ElastiCache replication group {id}"),
+        )?;
+        Ok(found.and_then(|r| r.replication_groups().first().cloned()))
     }
 
     async fn wait_available(&self, id: &str) -> Result<ReplicationGroup, ProviderError> {

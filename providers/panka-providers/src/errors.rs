@@ -59,6 +59,24 @@ where
     }
 }
 
+/// The outcome of a call that reads something: `None` when `missing` says the thing is not
+/// there; any other error is wrapped with `action`.
+pub fn unless_missing<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    missing: impl Fn(&E) -> bool,
+    action: impl Into<String>,
+) -> Result<Option<T>, ProviderError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: HasStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.as_service_error().is_some_and(&missing) => Ok(None),
+        Err(e) => Err(aws_error(action, e)),
+    }
+}
+
 /// Access to the HTTP status of a raw response.
 pub trait HasStatus {
     fn status_code(&self) -> u16;

@@ -18,7 +18,7 @@ use panka_format::kinds::{EventBridgeSpec, EventRule};
 use panka_format::naming::shorten;
 use serde_json::Value;
 
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::policy::{allow_to_invoke, allow_to_publish, allow_to_send};
 
 const DEFAULT_BUS: &str = "default";
@@ -113,11 +113,12 @@ fn outcome(
 impl EventBridgeProvider {
     /// The bus's ARN, or `None` when it does not exist.
     async fn bus_arn(&self, bus: &str) -> Result<Option<String>, ProviderError> {
-        match self.events.describe_event_bus().name(bus).send().await {
-            Ok(r) => Ok(Some(r.arn().unwrap_or_default().to_string())),
-            Err(e) if e.as_service_error().is_some_and(not_found) => Ok(None),
-            Err(e) => Err(aws_error(format!("reading event bus {bus}"), e)),
-        }
+        let found = unless_missing(
+            self.events.describe_event_bus().name(bus).send().await,
+            not_found,
+            format!("reading event bus {bus}"),
+        )?;
+        Ok(found.map(|r| r.arn().unwrap_or_default().to_string()))
     }
 
     async fn ensure_bus(&self, t: &Target<'_, EventBridgeSpec>) -> Result<String, ProviderError> {
@@ -162,17 +163,16 @@ impl EventBridgeProvider {
         days: Option<u32>,
     ) -> Result<Option<String>, ProviderError> {
         let archive = archive_name(name);
-        let exists = match self
-            .events
-            .describe_archive()
-            .archive_name(&archive)
-            .send()
-            .await
-        {
-            Ok(_) => true,
-            Err(e) if e.as_service_error().is_some_and(not_found) => false,
-            Err(e) => return Err(aws_error(format!("reading archive {archive}"), e)),
-        };
+        let exists = unless_missing(
+            self.events
+                .describe_archive()
+                .archive_name(&archive)
+                .send()
+                .await,
+            not_found,
+            format!("reading archive {archive}"),
+        )?
+        .is_some();
         match (days, exists) {
             (Some(days), true) => {
                 self.events

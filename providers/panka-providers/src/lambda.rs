@@ -32,7 +32,7 @@ use panka_format::naming::shorten;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::iam::{delete_role, ensure_role, role_propagation};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::microservice::{environment, reference_statements, secret_refs, secret_resource};
@@ -233,16 +233,12 @@ struct Settings {
 
 impl LambdaProvider {
     async fn get(&self, name: &str) -> Result<Option<FunctionConfiguration>, ProviderError> {
-        match self.lambda.get_function().function_name(name).send().await {
-            Ok(r) => Ok(r.configuration().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading Lambda function {name}"), e)),
-        }
+        Ok(unless_missing(
+            self.lambda.get_function().function_name(name).send().await,
+            |s| s.is_resource_not_found_exception(),
+            format!("reading Lambda function {name}"),
+        )?
+        .and_then(|r| r.configuration().cloned()))
     }
 
     async fn wait_ready(&self, name: &str) -> Result<FunctionConfiguration, ProviderError> {

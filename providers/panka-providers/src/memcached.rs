@@ -17,7 +17,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::ElastiCacheMemcachedSpec;
 
 use crate::elasticache::{ensure_subnet_group, tags};
-use crate::errors::{aws_error, unless_gone};
+use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// ElastiCache documents about 10 minutes for a new cluster; adding many nodes takes longer.
@@ -95,23 +95,17 @@ fn nodes_to_remove(c: &CacheCluster, want: u32) -> Vec<String> {
 
 impl MemcachedProvider {
     async fn describe(&self, id: &str) -> Result<Option<CacheCluster>, ProviderError> {
-        match self
-            .cache
-            .describe_cache_clusters()
-            .cache_cluster_id(id)
-            .show_cache_node_info(true)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r.cache_clusters().first().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cache_cluster_not_found_fault()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading ElastiCache cluster {id}"), e)),
-        }
+        Ok(unless_missing(
+            self.cache
+                .describe_cache_clusters()
+                .cache_cluster_id(id)
+                .show_cache_node_info(true)
+                .send()
+                .await,
+            |s| s.is_cache_cluster_not_found_fault(),
+            format!("reading ElastiCache cluster {id}"),
+        )?
+        .and_then(|r| r.cache_clusters().first().cloned()))
     }
 
     async fn wait_available(&self, id: &str) -> Result<CacheCluster, ProviderError> {

@@ -49,7 +49,7 @@ use sha2::{Digest, Sha256};
 
 use crate::alb::elb_tags;
 use crate::ecs_cluster::ecs_tags;
-use crate::errors::{aws_error, until_visible};
+use crate::errors::{aws_error, unless_missing, until_visible};
 use crate::iam::{delete_role, ensure_role};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::network::{
@@ -1082,27 +1082,22 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         if cluster.is_empty() {
             return Ok(None);
         }
-        match self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r
-                .services()
+        Ok(unless_missing(
+            self.ecs
+                .describe_services()
+                .cluster(cluster)
+                .services(name)
+                .send()
+                .await,
+            |s| s.is_cluster_not_found_exception(),
+            format!("reading ECS service {name}"),
+        )?
+        .and_then(|r| {
+            r.services()
                 .iter()
                 .find(|s| s.status() == Some("ACTIVE"))
-                .cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_cluster_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading ECS service {name}"), e)),
-        }
+                .cloned()
+        }))
     }
 
     /// Creates what is missing and brings the rest to the spec, in order: log group, roles,

@@ -27,7 +27,7 @@ use panka_format::kinds::{MskClientBroker, MskMonitoring, MskSpec};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 
-use crate::errors::{HasStatus, aws_error, poll_while, unless_gone};
+use crate::errors::{HasStatus, aws_error, poll_while, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// MSK documents 15 to 30 minutes for a new cluster and as long for some updates (a version
@@ -237,16 +237,12 @@ impl MskProvider {
         else {
             return Ok(None);
         };
-        match self.kafka.describe_cluster().cluster_arn(arn).send().await {
-            Ok(d) => Ok(d.cluster_info().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading MSK cluster {name}"), e)),
-        }
+        Ok(unless_missing(
+            self.kafka.describe_cluster().cluster_arn(arn).send().await,
+            |s| s.is_not_found_exception(),
+            format!("reading MSK cluster {name}"),
+        )?
+        .and_then(|d| d.cluster_info().cloned()))
     }
 
     /// Polls until the cluster is `ACTIVE` (after a create or an update); a cluster that turns

@@ -17,7 +17,7 @@ use panka_engine::provider::Outcome;
 use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{RdsEngineType, RdsSpec, RdsStorageType};
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// RDS documents up to about 40 minutes for a Multi-AZ instance to become available; a minor
@@ -148,22 +148,16 @@ fn outcome(db: &DbInstance, sg: &str) -> Outcome {
 
 impl RdsProvider {
     async fn describe(&self, id: &str) -> Result<Option<DbInstance>, ProviderError> {
-        match self
-            .rds
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-        {
-            Ok(r) => Ok(r.db_instances().first().cloned()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_db_instance_not_found_fault()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading RDS instance {id}"), e)),
-        }
+        let found = unless_missing(
+            self.rds
+                .describe_db_instances()
+                .db_instance_identifier(id)
+                .send()
+                .await,
+            |s| s.is_db_instance_not_found_fault(),
+            format!("reading RDS instance {id}"),
+        )?;
+        Ok(found.and_then(|r| r.db_instances().first().cloned()))
     }
 
     async fn wait_available(&self, id: &str) -> Result<DbInstance, ProviderError> {

@@ -16,7 +16,7 @@ use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
 use panka_format::kinds::{SnsSpec, Subscription, SubscriptionProtocol};
 use serde_json::Value;
 
-use crate::errors::aws_error;
+use crate::errors::{aws_error, unless_missing};
 
 /// The SNS provider.
 #[derive(Clone, Debug)]
@@ -109,20 +109,16 @@ fn attributes(spec: &SnsSpec) -> Vec<(&'static str, String)> {
 impl SnsProvider {
     /// The topic's attributes, or `None` when it does not exist.
     async fn topic(&self, arn: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-        match self.sns.get_topic_attributes().topic_arn(arn).send().await {
-            Ok(r) => Ok(Some(
-                r.attributes()
-                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_not_found_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(aws_error(format!("reading SNS topic {arn}"), e)),
-        }
+        Ok(unless_missing(
+            self.sns.get_topic_attributes().topic_arn(arn).send().await,
+            |s| s.is_not_found_exception(),
+            format!("reading SNS topic {arn}"),
+        )?
+        .map(|r| {
+            r.attributes()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
+        }))
     }
 
     /// Creates the topic (CreateTopic returns the existing one of the same name) and sets its
