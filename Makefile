@@ -6,7 +6,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/panka/target
 PANKA := $(CARGO_TARGET_DIR)/debug/panka
 STACK ?= examples/shop
 
-.PHONY: all build test lint fmt fmt-check clippy unit demo emulator-up emulator-down emulator-venv schema docs bench fuzz clean
+.PHONY: all build test lint fmt fmt-check clippy unit demo emulator-up emulator-down emulator-venv schema docs bench fuzz soak clean
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 	$(CARGO) build --workspace
 
 ## Every test: formatting, clippy with warnings as errors, unit, snapshot, property and
-## emulator tests (moto is installed in a venv and started by the tests themselves).
+## emulator tests (moto and LocalStack are installed in venvs and started by the tests themselves).
 test: fmt-check clippy emulator-venv unit
 
 unit:
@@ -33,6 +33,7 @@ lint: fmt-check clippy
 
 emulator-venv:
 	@scripts/moto-venv.sh >/dev/null
+	@scripts/localstack-venv.sh >/dev/null
 
 # The demo keeps its state in S3 and its locks in DynamoDB on the emulator, as a team would on AWS.
 DEMO_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
@@ -55,8 +56,11 @@ demo: build
 	@echo "== status"
 	@$(DEMO_ENV) $(PANKA) status --stack $(STACK) --environment dev
 
+## The local AWS on 127.0.0.1:4566: moto server, or LocalStack on the host (no Docker) with
+## `make emulator-up EMULATOR=localstack`.
+EMULATOR ?= moto
 emulator-up:
-	@scripts/emulator.sh start
+	@EMULATOR=$(EMULATOR) scripts/emulator.sh start
 
 emulator-down:
 	@scripts/emulator.sh stop
@@ -65,12 +69,26 @@ emulator-down:
 docs:
 	PANKA_BLESS=1 $(CARGO) test -p panka-format --test generated_docs
 	PANKA_BLESS=1 $(CARGO) test -p panka-cli --test plan plan_schema_is_checked_in
+	PANKA_BLESS=1 $(CARGO) test --workspace --lib observed_state_reference_is_current
 
 bench:
 	$(CARGO) bench -p panka-format --bench load_validate
 	$(CARGO) bench -p panka-plan --bench plan
 	$(CARGO) bench -p panka-plan --bench footprint
 	$(CARGO) bench -p panka-engine --bench scheduler
+
+## Long reliability runs, not in CI (results in docs/reliability.md): 1,000 trials of 32
+## concurrent appliers on shared state, 1,000 SIGKILLs of applies, updates, replaces and
+## destroys, and the example stack through the hostile proxy with ten seeds.
+SOAK_TRIALS ?= 1000
+SOAK_KILLS ?= 1000
+SOAK_SEEDS ?= 1 2 3 4 5 6 7 8 9 10
+soak: emulator-venv
+	PANKA_SOAK_TRIALS=$(SOAK_TRIALS) $(CARGO) test -p panka-deploy --test soak -- --nocapture
+	PANKA_SOAK_KILLS=$(SOAK_KILLS) $(CARGO) test -p panka-cli --test hostile killed_runs -- --nocapture
+	@for seed in $(SOAK_SEEDS); do \
+	  PANKA_SOAK_SEED=$$seed $(CARGO) test -p panka-cli --test hostile the_example_stack -- --nocapture || exit 1; \
+	done
 
 fuzz:
 	PROPTEST_CASES=20000 $(CARGO) test -p panka-format --release --test robustness -- --nocapture

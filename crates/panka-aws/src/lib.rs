@@ -57,6 +57,12 @@ impl Aws {
         }
     }
 
+    /// The SDK configuration (credentials, region, endpoint, retries), for building clients of
+    /// services this crate has no constructor for.
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// The region in effect.
     pub fn region(&self) -> Option<&str> {
         self.config.region().map(|r| r.as_ref())

@@ -28,6 +28,12 @@ pub struct Changes {
     /// Replace the whole state with this one (`state push`, `state restore`), keeping the
     /// stored lineage check and bumping the serial past the stored one.
     pub replace_with: Option<State>,
+    /// The locks the writer holds, as (lock name, holder id): the write is refused when one of
+    /// them was taken over since the writer took it (see [`State::fences`]). Empty: unfenced.
+    pub fence: Vec<(String, String)>,
+    /// Records the writer's locks in [`State::fences`] (its first write after taking them),
+    /// instead of checking them.
+    pub take_fences: bool,
 }
 
 impl Changes {
@@ -37,18 +43,74 @@ impl Changes {
             && self.resolve_intents.is_empty()
             && self.deployment.is_none()
             && self.replace_with.is_none()
+            && !self.take_fences
+    }
+
+    /// Refuses a write from a holder whose lock was taken over: the stored fence of one of its
+    /// locks names another holder, or a lock that covers it (the whole stack's lock for a
+    /// service's, any for the stack's) was taken after it.
+    fn check_fences(&self, key: &StateKey, state: &State) -> Result<(), BackendError> {
+        if self.take_fences {
+            return Ok(());
+        }
+        let fenced = |lock: &str, why: String| BackendError::Fenced {
+            key: key.to_string(),
+            lock: lock.to_string(),
+            why,
+        };
+        for (lock, holder) in &self.fence {
+            let Some(mine) = state.fences.get(lock) else {
+                return Err(fenced(lock, "the state has no record of taking it".into()));
+            };
+            if mine.holder_id != *holder {
+                return Err(fenced(
+                    lock,
+                    format!(
+                        "holder {} took it at serial {}",
+                        mine.holder_id, mine.serial
+                    ),
+                ));
+            }
+            for (other, fence) in &state.fences {
+                let covers = other != lock && (other == "*" || lock == "*");
+                if covers && fence.serial > mine.serial {
+                    return Err(fenced(
+                        lock,
+                        format!(
+                            "lock `{other}` was taken at serial {}, after this run's at {}",
+                            fence.serial, mine.serial
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn apply(&self, state: &mut State) {
         if let Some(replacement) = &self.replace_with {
             // The result is a new serial: past the stored one, and not below the replacement's.
-            let (lineage, serial) = (
+            // The fences stay: they say who holds the locks now, whatever the content.
+            let (lineage, serial, fences) = (
                 state.lineage.clone(),
                 state.serial.max(replacement.serial.saturating_sub(1)),
+                std::mem::take(&mut state.fences),
             );
             *state = replacement.clone();
             state.lineage = lineage;
             state.serial = serial;
+            state.fences = fences;
+        }
+        if self.take_fences {
+            for (lock, holder) in &self.fence {
+                state.fences.insert(
+                    lock.clone(),
+                    panka_state::Fence {
+                        holder_id: holder.clone(),
+                        serial: state.serial + 1,
+                    },
+                );
+            }
         }
         for (address, r) in &self.resources {
             match r {
@@ -85,6 +147,7 @@ impl Changes {
 ///
 /// # Errors
 /// [`BackendError::LineageMismatch`] when the stored state is another lineage;
+/// [`BackendError::Fenced`] when `changes.fence` names a lock taken over since;
 /// [`BackendError::TooManyConflicts`] after [`MAX_COMMIT_ATTEMPTS`]; store errors.
 ///
 /// # Guarantees
@@ -135,6 +198,7 @@ pub async fn commit_from(
                 found: state.lineage,
             });
         }
+        changes.check_fences(key, &state)?;
         changes.apply(&mut state);
         state.serial += 1;
         match store.write(key, &state, version.as_ref()).await? {

@@ -49,6 +49,14 @@ pub enum BackendError {
     LockLive { id: String, holder: String },
     #[error("no history entry {0}")]
     NoSuchDeployment(String),
+    #[error(
+        "refusing to write {key}: this run's lock `{lock}` was taken over ({why}); another run owns the state now"
+    )]
+    Fenced {
+        key: String,
+        lock: String,
+        why: String,
+    },
 }
 
 impl BackendError {

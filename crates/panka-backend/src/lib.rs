@@ -191,6 +191,14 @@ impl StateStore {
 }
 
 /// `user@host` of the current process, for lock holders and deployment records.
+/// This host's name.
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}
+
 pub fn who() -> String {
     let user = ["USER", "LOGNAME", "USERNAME"]
         .iter()
@@ -201,11 +209,7 @@ pub fn who() -> String {
             Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|u| !u.is_empty())
         })
         .unwrap_or_else(|| "unknown".into());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{user}@{host}")
+    format!("{user}@{}", host())
 }
 
 /// Seconds since the Unix epoch.

@@ -38,6 +38,19 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
 /// Pause between attempts while waiting for a lock.
 const WAIT_POLL: Duration = Duration::from_millis(500);
 
+/// How many heartbeats in a row may fail (the lock store unreachable) before the holder is told
+/// its lock is lost. Heartbeats come every quarter of the TTL, so after three failures the lock
+/// has a quarter of its TTL left: the holder stops scheduling work before anyone else can take
+/// the lock. A heartbeat that finds the lock taken over reports it lost at once.
+pub const HEARTBEAT_TOLERANCE: u32 = 3;
+
+/// How far two hosts' clocks may disagree. A lock whose expiry, by this host's clock, passed
+/// longer ago than this is taken over at once; one that expired more recently is taken over
+/// only after this host has watched it go without a heartbeat for a whole TTL on its own
+/// monotonic clock (the lock's `rvn` unchanged), so that a fast or slow clock never takes a
+/// live holder's lock (the lease scheme of AWS's DynamoDB Lock Client).
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
 /// What a lock covers.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum LockScope {
@@ -106,6 +119,18 @@ pub struct LockInfo {
     /// Local locks only: whether a process still holds the file lock.
     #[serde(default = "yes")]
     pub held: bool,
+    /// Record version: changed by every heartbeat, so a waiter can tell a live holder (whose
+    /// `rvn` changes) from a dead one without trusting either clock.
+    #[serde(default)]
+    pub rvn: String,
+    /// How long the holder's lease lasts without a heartbeat, in seconds: how long a waiter
+    /// watches an unchanged `rvn` before it takes the lock over.
+    #[serde(default = "default_ttl")]
+    pub ttl: u64,
+}
+
+fn default_ttl() -> u64 {
+    LOCK_TTL.as_secs()
 }
 
 fn yes() -> bool {
@@ -116,6 +141,32 @@ impl LockInfo {
     /// Whether the lock still counts: not expired and (for local locks) still held.
     pub fn live(&self, now: u64) -> bool {
         self.held && self.expires >= now
+    }
+
+    /// The host part of `holder` (`user@host`).
+    pub fn host(&self) -> &str {
+        self.holder.rsplit_once('@').map_or("", |(_, h)| h)
+    }
+
+    /// Why this lock may be taken over at once, if it may: its holder ran on this host and no
+    /// longer runs, or it expired longer ago than [`MAX_CLOCK_SKEW`].
+    pub fn stale(&self, now: u64) -> Option<String> {
+        if !self.held {
+            return Some("its holder released it".into());
+        }
+        if self.host() == crate::host() && self.pid != 0 && !process_runs(self.pid) {
+            return Some(format!(
+                "its holder, {} (pid {}), no longer runs on this host",
+                self.holder, self.pid
+            ));
+        }
+        if self.expires != u64::MAX && self.expires.saturating_add(MAX_CLOCK_SKEW.as_secs()) < now {
+            return Some(format!(
+                "it expired {} ago",
+                human_age(now.saturating_sub(self.expires))
+            ));
+        }
+        None
     }
 
     fn describe(&self, now: u64) -> String {
@@ -156,6 +207,20 @@ pub enum LockStore {
     Dynamo(DynamoLocks),
 }
 
+/// Whether a process with this id runs on this host (one of another user counts).
+fn process_runs(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e != rustix::io::Errno::SRCH,
+    }
+}
+
 /// A held lock. Release it with [`LockGuard::release`]; dropping it stops the heartbeat, after
 /// which a DynamoDB or memory lock expires within [`LOCK_TTL`] and a local lock is freed at once.
 pub struct LockGuard {
@@ -163,6 +228,9 @@ pub struct LockGuard {
     info: LockInfo,
     heartbeat: Option<tokio::task::JoinHandle<()>>,
     lost: Arc<AtomicBool>,
+    lost_signal: tokio::sync::watch::Receiver<bool>,
+    /// The holder this lock was taken over from, and why that was allowed.
+    taken_over: Option<(LockInfo, String)>,
     _files: Vec<File>,
 }
 
@@ -187,9 +255,20 @@ impl LockGuard {
         &self.info
     }
 
-    /// Whether a heartbeat found the lock taken over (after a long stall): the holder should stop.
+    /// Whether the lock is lost: a heartbeat found it taken over (after a long stall), or
+    /// [`HEARTBEAT_TOLERANCE`] heartbeats in a row failed. The holder should stop.
     pub fn lost(&self) -> bool {
         self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Turns true when the lock is lost (see [`LockGuard::lost`]).
+    pub fn lost_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.lost_signal.clone()
+    }
+
+    /// The holder this lock was taken over from when it was acquired, and why.
+    pub fn taken_over(&self) -> Option<&(LockInfo, String)> {
+        self.taken_over.as_ref()
     }
 
     /// Releases the lock.
@@ -221,7 +300,24 @@ impl LockStore {
     /// # Errors
     /// [`BackendError::LockHeld`] naming the holder, operation and age of the conflicting lock.
     pub async fn acquire(&self, request: &LockRequest) -> Result<LockGuard, BackendError> {
+        self.acquire_observed(request, &mut |_| {}).await
+    }
+
+    /// [`LockStore::acquire`], telling `waiting` who holds the lock each time an attempt finds
+    /// it held (at most every few seconds), so a caller can say whom it waits for.
+    ///
+    /// # Errors
+    /// As [`LockStore::acquire`].
+    pub async fn acquire_observed(
+        &self,
+        request: &LockRequest,
+        waiting: &mut (dyn FnMut(&LockInfo) + Send),
+    ) -> Result<LockGuard, BackendError> {
         let deadline = tokio::time::Instant::now() + request.wait;
+        // The holder's record version as first seen, and when: unchanged for a whole TTL means
+        // its heartbeats stopped.
+        let mut watched: Option<(String, String, tokio::time::Instant, Duration)> = None;
+        let mut told: Option<tokio::time::Instant> = None;
         loop {
             let holder_id = uuid::Uuid::new_v4().to_string();
             let now = now_epoch();
@@ -236,15 +332,25 @@ impl LockStore {
                 created: now,
                 expires: now + request.ttl.as_secs().max(1),
                 held: true,
+                rvn: uuid::Uuid::new_v4().to_string(),
+                ttl: request.ttl.as_secs().max(1),
             };
+            let silent = watched.as_ref().and_then(|(holder_id, rvn, since, ttl)| {
+                (since.elapsed() >= *ttl).then(|| (holder_id.clone(), rvn.clone()))
+            });
             let attempt = match self {
                 LockStore::Memory(m) => m.try_acquire(info),
                 LockStore::Local(l) => l.try_acquire(info),
-                LockStore::Dynamo(d) => d.try_acquire(info).await,
+                LockStore::Dynamo(d) => d.try_acquire(info, silent).await,
             };
             match attempt {
-                Ok((info, files)) => {
+                Ok(Acquired {
+                    info,
+                    files,
+                    taken_over,
+                }) => {
                     let lost = Arc::new(AtomicBool::new(false));
+                    let (lost_tx, lost_signal) = tokio::sync::watch::channel(false);
                     let heartbeat = match self {
                         LockStore::Local(_) => None,
                         store => Some(tokio::spawn(heartbeat(
@@ -252,6 +358,7 @@ impl LockStore {
                             info.clone(),
                             request.ttl,
                             lost.clone(),
+                            lost_tx,
                         ))),
                     };
                     return Ok(LockGuard {
@@ -259,10 +366,23 @@ impl LockStore {
                         info,
                         heartbeat,
                         lost,
+                        lost_signal,
+                        taken_over,
                         _files: files,
                     });
                 }
                 Err(Conflict(holder)) => {
+                    let same = watched
+                        .as_ref()
+                        .is_some_and(|(h, rvn, _, _)| *h == holder.holder_id && *rvn == holder.rvn);
+                    if !same {
+                        watched = Some((
+                            holder.holder_id.clone(),
+                            holder.rvn.clone(),
+                            tokio::time::Instant::now(),
+                            Duration::from_secs(holder.ttl.max(1)),
+                        ));
+                    }
                     if tokio::time::Instant::now() + WAIT_POLL > deadline {
                         let mut msg = holder.describe(now_epoch());
                         if !request.wait.is_zero() {
@@ -272,6 +392,10 @@ impl LockStore {
                             ));
                         }
                         return Err(BackendError::LockHeld(msg));
+                    }
+                    if told.is_none_or(|t| t.elapsed() >= WAIT_REPORT) {
+                        waiting(&holder);
+                        told = Some(tokio::time::Instant::now());
                     }
                     tokio::time::sleep(WAIT_POLL).await;
                 }
@@ -320,6 +444,27 @@ impl LockStore {
     }
 }
 
+/// How often a waiter is told who holds the lock it waits for.
+const WAIT_REPORT: Duration = Duration::from_secs(15);
+
+/// A lock an attempt took.
+struct Acquired {
+    info: LockInfo,
+    files: Vec<File>,
+    /// The holder it was taken over from, and why.
+    taken_over: Option<(LockInfo, String)>,
+}
+
+impl Acquired {
+    fn new(info: LockInfo, files: Vec<File>) -> Self {
+        Acquired {
+            info,
+            files,
+            taken_over: None,
+        }
+    }
+}
+
 /// Why an attempt did not take the lock.
 enum AttemptError {
     Conflict(Box<LockInfo>),
@@ -327,23 +472,46 @@ enum AttemptError {
 }
 use AttemptError::{Conflict, Failed};
 
-async fn heartbeat(store: LockStore, info: LockInfo, ttl: Duration, lost: Arc<AtomicBool>) {
+async fn heartbeat(
+    store: LockStore,
+    mut info: LockInfo,
+    ttl: Duration,
+    lost: Arc<AtomicBool>,
+    lost_tx: tokio::sync::watch::Sender<bool>,
+) {
     let interval = if ttl == LOCK_TTL {
         HEARTBEAT_INTERVAL
     } else {
         ttl / 4
     };
+    let mut failures = 0u32;
     loop {
         tokio::time::sleep(interval).await;
         let expires = now_epoch() + ttl.as_secs().max(1);
+        let rvn = uuid::Uuid::new_v4().to_string();
         let kept = match &store {
-            LockStore::Memory(m) => m.extend(&info, expires),
-            LockStore::Dynamo(d) => d.extend(&info, expires).await,
-            LockStore::Local(_) => true,
+            LockStore::Memory(m) => Ok(m.extend(&info, expires)),
+            LockStore::Dynamo(d) => d.extend(&info, expires, &rvn).await,
+            LockStore::Local(_) => Ok(true),
         };
-        if !kept {
-            lost.store(true, Ordering::SeqCst);
-            return;
+        match kept {
+            Ok(true) => {
+                failures = 0;
+                info.rvn = rvn;
+            }
+            Ok(false) => {
+                lost.store(true, Ordering::SeqCst);
+                let _ = lost_tx.send(true);
+                return;
+            }
+            Err(_) => {
+                failures += 1;
+                if failures >= HEARTBEAT_TOLERANCE {
+                    lost.store(true, Ordering::SeqCst);
+                    let _ = lost_tx.send(true);
+                    return;
+                }
+            }
         }
     }
 }
@@ -370,7 +538,7 @@ impl MemoryLocks {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn try_acquire(&self, info: LockInfo) -> Result<(LockInfo, Vec<File>), AttemptError> {
+    fn try_acquire(&self, info: LockInfo) -> Result<Acquired, AttemptError> {
         let mut map = self.map();
         let now = now_epoch();
         if let Some(other) = map
@@ -380,7 +548,7 @@ impl MemoryLocks {
             return Err(Conflict(Box::new(other.clone())));
         }
         map.insert(info.id.clone(), info.clone());
-        Ok((info, Vec::new()))
+        Ok(Acquired::new(info, Vec::new()))
     }
 
     fn extend(&self, info: &LockInfo, expires: u64) -> bool {
@@ -454,7 +622,7 @@ impl LocalLocks {
             .map_err(|e| BackendError::io(path, e))
     }
 
-    fn try_acquire(&self, mut info: LockInfo) -> Result<(LockInfo, Vec<File>), AttemptError> {
+    fn try_acquire(&self, mut info: LockInfo) -> Result<Acquired, AttemptError> {
         info.expires = u64::MAX;
         let dir = self.dir(&info.scope);
         std::fs::create_dir_all(&dir).map_err(|e| Failed(BackendError::io(&dir, e)))?;
@@ -485,7 +653,7 @@ impl LocalLocks {
         let bytes = serde_json::to_vec_pretty(&info)
             .map_err(|e| Failed(BackendError::Encode { source: e }))?;
         crate::local::write_atomically(&record, &bytes).map_err(Failed)?;
-        Ok((info, files))
+        Ok(Acquired::new(info, files))
     }
 
     fn read_info(&self, scope: &str, name: &str) -> Option<LockInfo> {
@@ -511,6 +679,8 @@ impl LocalLocks {
                 created: now_epoch(),
                 expires: u64::MAX,
                 held: true,
+                rvn: String::new(),
+                ttl: default_ttl(),
             })
     }
 
@@ -620,6 +790,8 @@ impl DynamoLocks {
             ("operation".to_string(), s(&info.operation)),
             ("created".to_string(), n(info.created)),
             ("expiresAt".to_string(), n(info.expires)),
+            ("rvn".to_string(), s(&info.rvn)),
+            ("ttl".to_string(), n(info.ttl)),
         ])
     }
 
@@ -643,6 +815,8 @@ impl DynamoLocks {
             created: get_n("created").unwrap_or(0),
             expires: get_n("expiresAt").unwrap_or(0),
             held: true,
+            rvn: get_s("rvn").unwrap_or_default(),
+            ttl: get_n("ttl").unwrap_or_else(default_ttl),
         })
     }
 
@@ -671,31 +845,78 @@ impl DynamoLocks {
         Ok(resp.item().and_then(Self::parse))
     }
 
-    async fn try_acquire(&self, info: LockInfo) -> Result<(LockInfo, Vec<File>), AttemptError> {
+    /// Claims the lock item. A held item is taken over only when its holder is stale
+    /// ([`LockInfo::stale`]) or `silent` names it (holder id and record version a waiter has
+    /// seen unchanged for a whole TTL), with a write conditional on that same holder and
+    /// version, so two waiters cannot both take it. Then checks the other level.
+    async fn try_acquire(
+        &self,
+        info: LockInfo,
+        silent: Option<(String, String)>,
+    ) -> Result<Acquired, AttemptError> {
         let now = now_epoch();
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::item(&info)))
-            .condition_expression("attribute_not_exists(lockName) OR expiresAt < :now")
-            .expression_attribute_values(":now", n(now))
+            .condition_expression("attribute_not_exists(lockName)")
             .send()
             .await;
+        let mut taken_over = None;
         if let Err(e) = put {
             let e = e.into_service_error();
-            if e.is_conditional_check_failed_exception() {
-                let holder = self.get(&info.scope, &info.name).await.map_err(Failed)?;
-                return Err(Conflict(Box::new(
-                    holder.unwrap_or_else(|| unknown_holder(&info)),
+            if !e.is_conditional_check_failed_exception() {
+                return Err(Failed(BackendError::aws(
+                    format!("taking lock {} in {}", info.id, self.table),
+                    e,
                 )));
             }
-            return Err(Failed(BackendError::aws(
-                format!("taking lock {} in {}", info.id, self.table),
-                e,
-            )));
+            let Some(holder) = self.get(&info.scope, &info.name).await.map_err(Failed)? else {
+                // Released between the two calls: the next attempt claims it.
+                return Err(Conflict(Box::new(unknown_holder(&info))));
+            };
+            let why = holder.stale(now).or_else(|| {
+                silent
+                    .as_ref()
+                    .filter(|(id, rvn)| *id == holder.holder_id && *rvn == holder.rvn)
+                    .map(|_| {
+                        format!(
+                            "it had no heartbeat for {} (its holder stopped)",
+                            human_age(holder.ttl)
+                        )
+                    })
+            });
+            let Some(why) = why else {
+                return Err(Conflict(Box::new(holder)));
+            };
+            let replaced = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(Self::item(&info)))
+                .condition_expression("holderId = :h AND rvn = :r")
+                .expression_attribute_values(":h", s(&holder.holder_id))
+                .expression_attribute_values(":r", s(&holder.rvn))
+                .send()
+                .await;
+            match replaced {
+                Ok(_) => taken_over = Some((holder, why)),
+                Err(e) => {
+                    let e = e.into_service_error();
+                    if e.is_conditional_check_failed_exception() {
+                        // Someone renewed or took it in between.
+                        return Err(Conflict(Box::new(holder)));
+                    }
+                    return Err(Failed(BackendError::aws(
+                        format!("taking over lock {} in {}", info.id, self.table),
+                        e,
+                    )));
+                }
+            }
         }
         // Claimed; now check the other level of the hierarchy.
+        let live = |o: &LockInfo| o.stale(now).is_none();
         let rival = if info.name == "*" {
             let resp = self
                 .client
@@ -715,32 +936,53 @@ impl DynamoLocks {
             resp.items()
                 .iter()
                 .filter_map(Self::parse)
-                .find(|o| o.name != "*" && o.live(now))
+                .find(|o| o.name != "*" && live(o))
         } else {
             self.get(&info.scope, "*")
                 .await
                 .map_err(Failed)?
-                .filter(|o| o.live(now))
+                .filter(|o| live(o))
         };
         if let Some(rival) = rival {
-            let _ = self.delete(&info, true).await;
+            self.delete(&info, true).await.map_err(Failed)?;
             return Err(Conflict(Box::new(rival)));
         }
-        Ok((info, Vec::new()))
+        Ok(Acquired {
+            info,
+            files: Vec::new(),
+            taken_over,
+        })
     }
 
-    async fn extend(&self, info: &LockInfo, expires: u64) -> bool {
-        self.client
+    /// Extends the lock and changes its record version; `Ok(false)` when it is no longer this
+    /// holder's.
+    async fn extend(&self, info: &LockInfo, expires: u64, rvn: &str) -> Result<bool, BackendError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(&info.scope, &info.name)))
-            .update_expression("SET expiresAt = :e")
+            .update_expression("SET expiresAt = :e, rvn = :r")
             .condition_expression("holderId = :h")
             .expression_attribute_values(":e", n(expires))
+            .expression_attribute_values(":r", s(rvn))
             .expression_attribute_values(":h", s(&info.holder_id))
             .send()
-            .await
-            .is_ok()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let e = e.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(false)
+                } else {
+                    Err(BackendError::aws(
+                        format!("renewing lock {} in {}", info.id, self.table),
+                        e,
+                    ))
+                }
+            }
+        }
     }
 
     async fn release(&self, info: &LockInfo) -> Result<(), BackendError> {

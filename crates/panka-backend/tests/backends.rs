@@ -19,11 +19,30 @@ use panka_state::{
 const TRIALS: usize = 50;
 
 async fn aws() -> Aws {
-    let emu = panka_test_support::emulator();
+    aws_at(&panka_test_support::emulator().endpoint).await
+}
+
+/// S3 through a proxy that makes conditional writes to one object atomic, as S3 does: moto
+/// checks an `If-Match` and writes in two steps, so two concurrent writers can both succeed
+/// there (a moto gap; see panka_test_support::proxy).
+fn s3_endpoint() -> &'static str {
+    static PROXY: std::sync::OnceLock<panka_test_support::proxy::FaultProxy> =
+        std::sync::OnceLock::new();
+    &PROXY
+        .get_or_init(|| {
+            panka_test_support::proxy::FaultProxy::start(
+                &panka_test_support::emulator().endpoint,
+                panka_test_support::proxy::Faults::none(),
+            )
+        })
+        .endpoint
+}
+
+async fn aws_at(endpoint: &str) -> Aws {
     // The emulator takes any credentials; fixed ones keep the SDK from looking for real ones.
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(emu.endpoint.clone())
+        .endpoint_url(endpoint.to_string())
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing",
             "testing",
@@ -44,7 +63,7 @@ fn unique(prefix: &str) -> String {
 }
 
 async fn s3_store() -> StateStore {
-    let aws = aws().await;
+    let aws = aws_at(s3_endpoint()).await;
     let bucket = unique("panka-state");
     let mut report = panka_backend::init::InitReport::default();
     panka_backend::init::ensure_bucket(&aws.s3(), &bucket, "us-east-1", &mut report)
@@ -95,6 +114,8 @@ fn deployment(id: &str) -> Deployment {
             ..ChangeCounts::default()
         },
         services: vec![],
+        lock_wait_seconds: 0.0,
+        rollback_of: None,
     }
 }
 
@@ -417,7 +438,8 @@ async fn heartbeat_extends_expiry(locks: LockStore) {
     guard.release().await.unwrap();
 }
 
-/// A lock whose holder stopped heartbeating is taken over once expired; a live one is not.
+/// A lock whose holder stopped heartbeating is taken over once its lease has run out (for
+/// DynamoDB: once a waiter has seen it go a whole lease without a heartbeat); a live one is not.
 async fn expired_lock_is_taken_over(locks: LockStore) {
     let key = StateKey::new("shop", "expiry");
     let guard = locks
@@ -425,7 +447,7 @@ async fn expired_lock_is_taken_over(locks: LockStore) {
         .await
         .unwrap();
     let id = guard.info().id.clone();
-    // The holder dies: no release, no more heartbeats.
+    // The holder hangs: no release, no more heartbeats (its process still runs).
     drop(guard);
     let live = locks
         .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
@@ -433,9 +455,11 @@ async fn expired_lock_is_taken_over(locks: LockStore) {
     if let Ok(g) = live {
         panic!("a live lock was taken over: {:?}", g.info());
     }
-    tokio::time::sleep(Duration::from_millis(2200)).await;
     let taken = locks
-        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+        .acquire(&LockRequest {
+            wait: Duration::from_secs(10),
+            ..request(&key, LockScope::Stack, Duration::from_secs(60))
+        })
         .await
         .unwrap();
     assert_eq!(taken.info().id, id);
@@ -646,6 +670,176 @@ async fn backend_init_is_idempotent_and_configures_the_bucket_and_table() {
             .unwrap()
             .restrict_public_buckets(),
         Some(true)
+    );
+}
+
+/// A pid that no longer runs on this host.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// Writes a lock item as another process would have.
+async fn plant_lock(table: &str, key: &StateKey, holder: &str, pid: u32, expires: u64) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let n = |v: u64| AttributeValue::N(v.to_string());
+    aws()
+        .await
+        .dynamodb()
+        .put_item()
+        .table_name(table)
+        .item("lockScope", s(&key.to_string()))
+        .item("lockName", s("*"))
+        .item("holder", s(holder))
+        .item("holderId", s("planted"))
+        .item("pid", n(u64::from(pid)))
+        .item("operation", s("apply"))
+        .item("created", n(panka_backend::now_epoch()))
+        .item("expiresAt", n(expires))
+        .item("rvn", s("r-1"))
+        .item("ttl", n(60))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A lock whose holder ran on this host and no longer runs is taken over at once (the re-run
+/// after a crash or SIGKILL), saying so; one of another host is not, even when this host's
+/// clock says it expired a moment ago (clocks may disagree), until it expired longer ago than
+/// the allowed skew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dead_and_stale_holders_are_taken_over_at_once() {
+    let table = unique("panka-locks");
+    let aws = aws().await;
+    let mut report = panka_backend::init::InitReport::default();
+    panka_backend::init::ensure_lock_table(&aws.dynamodb(), &table, &mut report)
+        .await
+        .unwrap();
+    let locks = LockStore::Dynamo(DynamoLocks::new(aws.dynamodb(), &table));
+    let now = panka_backend::now_epoch();
+
+    let key = StateKey::new("shop", "crashed");
+    plant_lock(&table, &key, &panka_backend::who(), dead_pid(), now + 3600).await;
+    let guard = locks
+        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let (previous, why) = guard.taken_over().expect("taken over");
+    assert_eq!(previous.holder_id, "planted");
+    assert!(why.contains("no longer runs on this host"), "{why}");
+    guard.release().await.unwrap();
+
+    let key = StateKey::new("shop", "skewed");
+    plant_lock(&table, &key, "ci@elsewhere", 4242, now - 10).await;
+    let refused = locks
+        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+        .await;
+    assert!(
+        matches!(refused, Err(BackendError::LockHeld(_))),
+        "a lock that expired seconds ago on another host's clock was taken: {refused:?}"
+    );
+
+    let key = StateKey::new("shop", "abandoned");
+    plant_lock(&table, &key, "ci@elsewhere", 4242, now - 3600).await;
+    let guard = locks
+        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert!(guard.taken_over().unwrap().1.contains("expired"));
+    guard.release().await.unwrap();
+}
+
+/// A holder whose lock was taken over learns it at its next heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_learns_that_its_lock_was_taken_over() {
+    let memory = MemoryLocks::new();
+    let locks = LockStore::Memory(memory.clone());
+    let key = StateKey::new("shop", "lost");
+    let guard = locks
+        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let mut lost = guard.lost_signal();
+    memory.expire(&guard.info().id);
+    let thief = locks
+        .acquire(&request(&key, LockScope::Stack, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), lost.wait_for(|l| *l))
+        .await
+        .expect("the heartbeat reports the loss")
+        .unwrap();
+    assert!(guard.lost());
+    thief.release().await.unwrap();
+}
+
+/// Writes carry the writer's locks: once a lock is taken over (or the whole stack's lock is
+/// taken after a service's), the former holder's writes are refused.
+#[tokio::test]
+async fn writes_of_a_holder_whose_lock_was_taken_over_are_refused() {
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "fenced");
+    let fence = |lock: &str, holder: &str| vec![(lock.to_string(), holder.to_string())];
+    let take = |lock: &str, holder: &str| Changes {
+        fence: fence(lock, holder),
+        take_fences: true,
+        ..Changes::default()
+    };
+    let write = |lock: &str, holder: &str, n: usize| {
+        let mut c = Changes {
+            fence: fence(lock, holder),
+            ..Changes::default()
+        };
+        c.resources
+            .insert(format!("orders/r{n}"), Some(resource(n)));
+        c
+    };
+    let first = commit(&store, &key, None, &take("service:orders", "a"))
+        .await
+        .unwrap();
+    let lineage = Some(first.lineage.as_str());
+    commit(&store, &key, lineage, &write("service:orders", "a", 1))
+        .await
+        .unwrap();
+    // Another service's holder writes alongside.
+    commit(&store, &key, lineage, &take("service:payments", "p"))
+        .await
+        .unwrap();
+    commit(&store, &key, lineage, &write("service:payments", "p", 2))
+        .await
+        .unwrap();
+    commit(&store, &key, lineage, &write("service:orders", "a", 3))
+        .await
+        .unwrap();
+    // b takes the orders lock over: a's writes are refused, b's land.
+    commit(&store, &key, lineage, &take("service:orders", "b"))
+        .await
+        .unwrap();
+    let refused = commit(&store, &key, lineage, &write("service:orders", "a", 4)).await;
+    assert!(
+        matches!(refused, Err(BackendError::Fenced { .. })),
+        "{refused:?}"
+    );
+    commit(&store, &key, lineage, &write("service:orders", "b", 5))
+        .await
+        .unwrap();
+    // The whole stack's lock taken after b's: b is fenced off too.
+    commit(&store, &key, lineage, &take("*", "s"))
+        .await
+        .unwrap();
+    let refused = commit(&store, &key, lineage, &write("service:orders", "b", 6)).await;
+    assert!(
+        matches!(refused, Err(BackendError::Fenced { .. })),
+        "{refused:?}"
+    );
+    let stored = store.read(&key).await.unwrap().unwrap().state;
+    let kept: Vec<&String> = stored.resources.keys().collect();
+    assert_eq!(
+        kept,
+        vec!["orders/r1", "orders/r2", "orders/r3", "orders/r5"]
     );
 }
 

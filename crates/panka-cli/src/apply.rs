@@ -3,17 +3,17 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{Context, bail};
-use panka_backend::{Changes, LockScope, commit, ops};
-use panka_engine::{Event, ExecuteOptions, Outcome, Registry, execute, recover};
+use panka_backend::LockScope;
+use panka_deploy::{DeployError, Deployer, Finished, Stop, Ui};
+use panka_engine::{Event, Outcome};
 use panka_format::Stack;
 use panka_plan::{ActionKind, Plan, PlanError, PlanOptions, Targeting, plan, render_text};
 use panka_state::{DeploymentResult, State};
 
-use crate::backend::{Backends, deployment};
-use crate::cli::{ApplyArgs, DestroyArgs, GlobalArgs, RollbackArgs, TargetArgs};
+use crate::backend::Backends;
+use crate::cli::{ApplyArgs, DestroyArgs, DriftArgs, GlobalArgs, RollbackArgs, TargetArgs};
 use crate::stack::{Reported, load_valid};
 
 /// A single targeted service takes that service's lock; anything else locks the whole stack.
@@ -58,6 +58,7 @@ pub async fn apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let options = PlanOptions {
         targeting: args.target.targeting(),
         allow_destroy: args.target.allow_destroy.clone(),
+        destroying: false,
     };
     let parallelism = args
         .parallelism
@@ -99,6 +100,7 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
     let options = PlanOptions {
         targeting: Targeting::default(),
         allow_destroy: args.target.allow_destroy.clone(),
+        destroying: true,
     };
     let parallelism = args
         .parallelism
@@ -127,6 +129,61 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
     )
     .await?;
     Ok(code)
+}
+
+/// `panka drift remediate`: an apply restricted to the resources that drifted or went missing,
+/// planned against what AWS reports (as `apply --refresh` plans it), so that each goes back to
+/// the YAML. Shown and approved like an apply; recorded in history as `remediate`.
+pub async fn remediate(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let stack = load_valid(&args.stack)?;
+    let backends = Backends::for_stack(&stack, global).await;
+    let Some(state) = backends.state.read(&backends.key).await?.map(|s| s.state) else {
+        bail!("no state for {}: nothing has been deployed", backends.key);
+    };
+    let found = crate::drift::detect(&stack, &state, &args.services, global).await?;
+    let drifted: std::collections::BTreeSet<String> = found
+        .iter()
+        .filter(|d| matches!(d.status, "drifted" | "missing"))
+        .map(|d| d.address.clone())
+        .collect();
+    if drifted.is_empty() {
+        println!("No drift: AWS matches what panka applied. Nothing to remediate.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", crate::drift::render(&found));
+    let options = PlanOptions {
+        targeting: Targeting::default(),
+        allow_destroy: Vec::new(),
+        destroying: false,
+    };
+    let parallelism = args
+        .parallelism
+        .unwrap_or(stack.deployment.parallelism as usize);
+    run(
+        "remediate",
+        &stack,
+        global,
+        &TargetArgs {
+            service: Vec::new(),
+            component: Vec::new(),
+            exclude: Vec::new(),
+            allow_destroy: Vec::new(),
+        },
+        RunOptions {
+            auto_approve: args.auto_approve,
+            refresh: true,
+            parallelism,
+            policies: crate::policy::load(&args.policy)?,
+        },
+        |state| {
+            let mut p = plan(&stack, state, &options)?;
+            // Only the drifted resources: the rest of the YAML's changes wait for an apply.
+            p.actions.retain(|a| drifted.contains(&a.address));
+            p.summary = panka_plan::Summary::of(&p.actions);
+            Ok(p)
+        },
+    )
+    .await
 }
 
 /// `panka rollback`: the resources go back to the configuration the chosen deployment left
@@ -168,6 +225,7 @@ pub async fn rollback(args: &RollbackArgs, global: &GlobalArgs) -> anyhow::Resul
     let options = PlanOptions {
         targeting: panka_plan::Targeting::default(),
         allow_destroy: args.allow_destroy.clone(),
+        destroying: false,
     };
     let parallelism = args
         .parallelism
@@ -235,46 +293,6 @@ fn kept_by_exclude(
     Ok(kept)
 }
 
-/// The service lock that serializes creating and changing the stack's shared resources.
-const SHARED_LOCK: &str = "_shared";
-/// How long a service apply waits for another one to finish the shared resources: creating a
-/// load balancer takes a few minutes.
-const SHARED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// The plan's actions on the stack's shared resources, and the others.
-fn split_shared(plan: &Plan) -> (Plan, Plan) {
-    let is_shared =
-        |a: &panka_plan::Action| a.address.starts_with(panka_engine::resolve::SHARED_PREFIX);
-    let mut shared = plan.clone();
-    shared.actions.retain(|a| is_shared(a));
-    let mut rest = plan.clone();
-    rest.actions.retain(|a| !is_shared(a));
-    (shared, rest)
-}
-
-/// One report of two runs made one after the other.
-fn merge_reports(
-    first: panka_engine::Report,
-    second: panka_engine::Report,
-) -> panka_engine::Report {
-    let mut results = first.results;
-    results.extend(second.results);
-    let (a, b) = (first.counts, second.counts);
-    panka_engine::Report {
-        results,
-        counts: panka_state::ChangeCounts {
-            created: a.created + b.created,
-            updated: a.updated + b.updated,
-            replaced: a.replaced + b.replaced,
-            deleted: a.deleted + b.deleted,
-            failed: a.failed + b.failed,
-        },
-        cancelled: first.cancelled || second.cancelled,
-        state: second.state.or(first.state),
-        writes: first.writes + second.writes,
-    }
-}
-
 /// How a run goes: ask or not, refresh or not, how many at once, which policies judge it.
 struct RunOptions {
     auto_approve: bool,
@@ -283,14 +301,15 @@ struct RunOptions {
     policies: panka_policy::Policies,
 }
 
-/// Shared by apply and destroy.
+/// Shared by apply, destroy, rollback and remediate: the orchestration is
+/// `panka_deploy::Deployer::run`; this shows it and turns its end into an exit code.
 async fn run(
     operation: &str,
     stack: &Stack,
     global: &GlobalArgs,
     target: &TargetArgs,
     run_options: RunOptions,
-    make_plan: impl Fn(Option<&State>) -> Result<Plan, PlanError>,
+    make_plan: impl Fn(Option<&State>) -> Result<Plan, PlanError> + Send + Sync,
 ) -> anyhow::Result<ExitCode> {
     let RunOptions {
         auto_approve,
@@ -303,265 +322,142 @@ async fn run(
             "refusing to ask for approval without a terminal on stdin; review the plan with `panka plan` and pass --auto-approve"
         );
     }
+    let stop = Stop::from_signals(
+        || {
+            eprintln!(
+                "\nInterrupted: no new action will start; the running ones finish and are recorded, then the lock is released. Press Ctrl-C again to stop at once (recorded intents are resolved by the next run)."
+            );
+        },
+        || {
+            eprintln!("\nStopped at once; the next run resolves what was in progress.");
+            std::process::exit(panka_deploy::stop::EXIT_INTERRUPTED);
+        },
+    )
+    .context("installing the Ctrl-C and SIGTERM handlers")?;
     let backends = Backends::for_stack(stack, global).await;
     backends.check().await?;
     let registry = crate::plan::providers(stack, global).await;
-    let scope = lock_scope(target);
-    let guard = backends
-        .lock(scope.clone(), operation, global.lock_timeout)
-        .await?;
-    let result = run_locked(
-        operation,
+    let deployer = Deployer {
         stack,
-        global,
-        &scope,
-        &backends,
-        &registry,
+        store: &backends.state,
+        locks: &backends.locks,
+        key: &backends.key,
+        registry: &registry,
+        ui: Arc::new(CliUi::new()),
+        stop,
+        metrics: metrics_sink(stack, global).await,
+    };
+    let options = panka_deploy::RunOptions {
         auto_approve,
         refresh,
         parallelism,
-        &mut policies,
-        &make_plan,
-    )
-    .await;
-    let released = guard.release().await;
-    let code = result?;
-    released.context("releasing the lock")?;
-    Ok(code)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_locked(
-    operation: &str,
-    stack: &Stack,
-    global: &GlobalArgs,
-    scope: &LockScope,
-    backends: &Backends,
-    registry: &Registry,
-    auto_approve: bool,
-    refresh: bool,
-    parallelism: usize,
-    policies: &mut panka_policy::Policies,
-    make_plan: &impl Fn(Option<&State>) -> Result<Plan, PlanError>,
-) -> anyhow::Result<ExitCode> {
-    let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
-    let mut state = backends.state.read(&backends.key).await?.map(|s| s.state);
-
-    // A previous run that was killed left intents: find their resources before planning.
-    // Only intents this run's lock covers can be left over from a dead run: under a service
-    // lock, another service's intents may belong to an apply running right now.
-    let orphaned = state.as_ref().map(|s| {
-        let mut s = s.clone();
-        s.pending.retain(|i| match scope {
-            LockScope::Stack => true,
-            LockScope::Service(svc) => i.address.split('/').next() == Some(svc.as_str()),
-        });
-        s
-    });
-    if let Some(s) = &orphaned
-        && !s.pending.is_empty()
-    {
-        eprintln!(
-            "Resolving {} operation{} a previous run left unfinished…",
-            s.pending.len(),
-            if s.pending.len() == 1 { "" } else { "s" }
-        );
-        let (changes, recovered) = recover(s, registry, &stack.region)
-            .await
-            .map_err(anyhow::Error::msg)?;
-        for r in &recovered {
-            eprintln!(
-                "  {} ({:?}): {}",
-                r.address,
-                r.operation,
-                if r.found {
-                    "found in AWS, adopted"
-                } else {
-                    "not in AWS"
-                }
-            );
-        }
-        commit(&backends.state, &backends.key, Some(&s.lineage), &changes).await?;
-        state = backends.state.read(&backends.key).await?.map(|s| s.state);
-    }
-
-    // With --refresh the plan compares against what AWS reports; the recorded state keeps its
-    // ids and is updated by the actions as usual.
-    let mut compared = state.clone();
-    if refresh && let Some(s) = &mut compared {
-        crate::plan::refresh(stack, s, global).await?;
-    }
-    let plan = match make_plan(compared.as_ref()) {
-        Ok(p) => p,
-        Err(e @ PlanError::ProtectedDestroy(_)) => {
+        lock_wait: global.lock_timeout,
+        ..panka_deploy::RunOptions::new(operation, lock_scope(target))
+    };
+    let finished = match deployer.run(&options, &mut policies, &make_plan).await {
+        Ok(f) => f,
+        Err(DeployError::Plan(e @ PlanError::ProtectedDestroy(_))) => {
             eprintln!("error: {e}");
             return Err(Reported(format!("{operation} refused")).into());
         }
+        Err(DeployError::Denied { denials }) => {
+            eprintln!(
+                "error: the {operation} is denied by {denials} policy rule{}",
+                if denials == 1 { "" } else { "s" }
+            );
+            return Err(Reported(format!("{operation} denied by policy")).into());
+        }
+        Err(DeployError::Stopped { phase }) => {
+            eprintln!("Stopped while {phase}; nothing was applied and the lock was released.");
+            return Ok(ExitCode::from(panka_deploy::stop::EXIT_INTERRUPTED as u8));
+        }
         Err(e) => return Err(e.into()),
     };
-    // A service lock covers that service only: changing another service's resources (a
-    // dependency that comes along with targeting) needs them applied first, or the stack lock.
-    // The stack's shared cluster and load balancer are the exception: a service apply creates or
-    // updates them when it needs them (their providers converge by name, so two service applies
-    // doing so at once end with one of each), but never deletes them.
-    if let LockScope::Service(svc) = scope {
-        let outside: Vec<String> = plan
-            .actions
-            .iter()
-            .filter(|a| {
-                let shared_ok = a.address.starts_with(panka_engine::resolve::SHARED_PREFIX)
-                    && matches!(a.action, ActionKind::Create | ActionKind::Update);
-                a.action != ActionKind::NoOp
-                    && !shared_ok
-                    && a.address.split('/').next() != Some(svc.as_str())
-            })
-            .map(|a| format!("{} ({})", a.address, a.action.verb()))
-            .collect();
-        if !outside.is_empty() {
-            bail!(
-                "this apply holds the lock of service `{svc}` only, but its plan also changes {}; apply those first, or run without --service to lock the whole stack",
-                outside.join(", ")
-            );
+    let applied = match finished {
+        Finished::NothingToDo { .. } => {
+            println!("Nothing to do.");
+            return Ok(ExitCode::SUCCESS);
         }
-    }
-    print!("{}", render_text(&plan));
-    crate::policy::check(policies, &plan, operation, &mut std::io::stdout())?;
-    if !plan.has_changes() {
-        println!("Nothing to do.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !auto_approve {
-        let question = format!(
-            "{} these changes to {}/{}?",
-            if operation == "destroy" {
-                "Destroy with"
-            } else {
-                "Apply"
-            },
-            stack.name,
-            stack.environment
-        );
-        let yes = tokio::task::spawn_blocking(move || {
-            dialoguer::Confirm::new()
-                .with_prompt(question)
-                .default(false)
-                .interact()
-        })
-        .await??;
-        if !yes {
+        Finished::Declined { .. } => {
             println!("Nothing applied.");
             return Ok(ExitCode::SUCCESS);
         }
-    }
-
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nInterrupted: no new action will start; waiting for the running ones to finish and saving state…"
-            );
-            let _ = cancel_tx.send(true);
+        Finished::Applied(applied) => applied,
+    };
+    summarize(operation, stack, &applied);
+    match applied.rollback.as_deref() {
+        None => {}
+        Some(panka_deploy::Rollback::NothingToGoBackTo) => {
+            println!("\nNo automatic rollback: no earlier successful deployment to go back to.");
         }
-    });
-    let options = ExecuteOptions {
-        parallelism: parallelism.max(1),
-        region: stack.region.clone(),
-        deployment_id: format!("d-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-    };
-    println!();
-    let display: Arc<dyn Fn(Event) + Send + Sync> = if std::io::stdout().is_terminal() {
-        let live = Arc::new(LiveDisplay::new());
-        Arc::new(move |e| live.show(e))
-    } else {
-        Arc::new(show_event)
-    };
-    // Under a service lock, the stack's shared resources are applied first and on their own,
-    // under the `_shared` lock, so that two service applies never create them at once.
-    let shared_first = matches!(scope, LockScope::Service(_))
-        && plan.actions.iter().any(|a| {
-            a.address.starts_with(panka_engine::resolve::SHARED_PREFIX)
-                && a.action != ActionKind::NoOp
-        });
-    // One execution of a plan against the state it starts from.
-    let execute_plan =
-        |plan: Plan, prior: Option<State>, display: Arc<dyn Fn(Event) + Send + Sync>| {
-            let (registry, backends, options, cancel) =
-                (registry, backends, &options, cancel_rx.clone());
-            async move {
-                execute(
-                    &plan,
-                    prior.as_ref(),
-                    registry,
-                    &backends.state,
-                    &backends.key,
-                    options,
-                    display,
-                    cancel,
-                )
-                .await
+        Some(panka_deploy::Rollback::Failed(e)) => {
+            eprintln!("error: the automatic rollback could not run: {e}");
+        }
+        Some(panka_deploy::Rollback::Ran {
+            to,
+            kept,
+            applied: back,
+        }) => {
+            println!("\nAutomatic rollback to deployment {to}:");
+            summarize("rollback", stack, back);
+            for k in kept {
+                println!("  kept as it is: {}: {}", k.address, k.reason);
             }
-        };
-    let report = if shared_first {
-        let (shared, rest) = split_shared(&plan);
-        println!("The stack's shared resources first, under the `_shared` lock:");
-        let shared_lock = backends
-            .lock(
-                LockScope::Service(SHARED_LOCK.into()),
-                operation,
-                global.lock_timeout.max(SHARED_LOCK_WAIT),
-            )
-            .await?;
-        let first = execute_plan(shared, state.clone(), display.clone()).await;
-        shared_lock
-            .release()
-            .await
-            .context("releasing the `_shared` lock")?;
-        let prior = first.state.clone().or_else(|| state.clone());
-        let second = execute_plan(rest, prior, display).await;
-        merge_reports(first, second)
-    } else {
-        execute_plan(plan.clone(), state.clone(), display).await
-    };
-    ctrl_c.abort();
+            let failed: Vec<&str> = applied
+                .report
+                .results
+                .iter()
+                .filter(|(_, _, o)| matches!(o, Outcome::Failed(_)))
+                .map(|(a, _, _)| a.as_str())
+                .collect();
+            eprintln!(
+                "error: the apply failed ({}); what it changed was rolled back to deployment {to} ({})",
+                failed.join(", "),
+                match back.result {
+                    DeploymentResult::Succeeded => "the rollback succeeded",
+                    _ => "the rollback did not finish: see above",
+                }
+            );
+        }
+    }
+    if let Some(e) = &applied.record_error {
+        eprintln!("error: the deployment could not be recorded in the history: {e}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(match applied.result {
+        DeploymentResult::Succeeded => ExitCode::SUCCESS,
+        DeploymentResult::Cancelled => ExitCode::from(panka_deploy::stop::EXIT_INTERRUPTED as u8),
+        DeploymentResult::Failed => ExitCode::from(1),
+    })
+}
 
-    let result = if report.cancelled {
-        DeploymentResult::Cancelled
-    } else if report.succeeded() {
-        DeploymentResult::Succeeded
-    } else {
-        DeploymentResult::Failed
-    };
-    let mut record = deployment(
-        operation,
-        stack,
-        started,
-        &started_at,
-        result,
-        report.counts.clone(),
-    );
-    record.id = options.deployment_id.clone();
-    record.services = plan.targeting.services.clone();
-    let lineage = report
-        .state
-        .as_ref()
-        .map(|s| s.lineage.clone())
-        .or_else(|| state.as_ref().map(|s| s.lineage.clone()));
-    ops::save_deployment(
-        &backends.state,
-        &backends.key,
-        lineage.as_deref(),
-        Changes::default(),
-        record,
-    )
-    .await
-    .context("recording the deployment")?;
+/// The CloudWatch namespace deployment metrics go to, with a client for the stack's region.
+async fn metrics_sink(
+    stack: &Stack,
+    global: &GlobalArgs,
+) -> Option<panka_deploy::metrics::MetricsSink> {
+    let namespace = stack.deployment.metrics.as_ref()?.namespace.clone();
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(stack.region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    Some(panka_deploy::metrics::MetricsSink::new(
+        panka_deploy::metrics::client(&aws),
+        namespace,
+    ))
+}
 
+/// What a run did: counts, failures with their class, retries, and the stack's outputs.
+fn summarize(operation: &str, stack: &Stack, applied: &panka_deploy::Applied) {
+    let report = &applied.report;
     println!();
     let c = &report.counts;
     println!(
         "{}: {} created, {} updated, {} replaced, {} deleted, {} failed ({:.1}s).",
-        match result {
+        match applied.result {
             DeploymentResult::Succeeded => "Done",
+            DeploymentResult::Failed if applied.lock_lost => "Stopped: the lock was lost",
             DeploymentResult::Failed => "Finished with errors",
             DeploymentResult::Cancelled => "Cancelled",
         },
@@ -570,17 +466,35 @@ async fn run_locked(
         c.replaced,
         c.deleted,
         c.failed,
-        started.elapsed().as_secs_f64()
+        applied.deployment.duration_seconds
     );
     for (address, action, outcome) in &report.results {
         match outcome {
-            Outcome::Failed(e) => println!("  ✗ {address} ({}): {e}", action.verb()),
+            Outcome::Failed(e) => {
+                println!("  ✗ {address} ({}, {}): {e}", action.verb(), e.class())
+            }
             Outcome::Skipped(why) => println!("  ↷ {address} ({}) skipped: {why}", action.verb()),
             Outcome::NotStarted => println!("  · {address} ({}) not started", action.verb()),
             Outcome::Done => {}
         }
     }
-    if result == DeploymentResult::Succeeded && operation == "apply" && !stack.outputs.is_empty() {
+    for (address, tried) in &report.retries {
+        let causes: Vec<String> = tried
+            .by_cause
+            .iter()
+            .map(|(cause, n)| format!("{} {n}", cause.describe()))
+            .collect();
+        println!(
+            "  ⟳ {address}: {} retr{} ({})",
+            tried.total(),
+            if tried.total() == 1 { "y" } else { "ies" },
+            causes.join(", ")
+        );
+    }
+    if applied.result == DeploymentResult::Succeeded
+        && operation == "apply"
+        && !stack.outputs.is_empty()
+    {
         let outputs = report.state.as_ref().map(|s| &s.resources);
         println!("\nOutputs:");
         for (name, o) in &stack.outputs {
@@ -591,16 +505,65 @@ async fn run_locked(
                     .and_then(|r| r.outputs.get(&vf.output))
                     .cloned()
                     .unwrap_or_else(|| "(not applied)".into()),
-                _ => String::new(),
+                _ => "(no value)".into(),
             };
             println!("  {name} = {value}");
         }
     }
-    Ok(if result == DeploymentResult::Succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+}
+
+/// The terminal side of a run: notes on stderr, the plan and policies on stdout, a prompt,
+/// and live progress (spinners on a terminal, one line per event otherwise).
+struct CliUi {
+    live: Option<LiveDisplay>,
+}
+
+impl CliUi {
+    fn new() -> Self {
+        CliUi {
+            live: std::io::stdout().is_terminal().then(LiveDisplay::new),
+        }
+    }
+}
+
+impl Ui for CliUi {
+    fn note(&self, text: &str) {
+        eprintln!("{text}");
+    }
+
+    fn plan(&self, plan: &Plan) {
+        print!("{}", render_text(plan));
+    }
+
+    fn verdict(&self, verdict: &panka_policy::Verdict) {
+        crate::policy::show(verdict, &mut std::io::stdout());
+    }
+
+    fn approve<'a>(
+        &'a self,
+        question: &'a str,
+    ) -> panka_engine::provider::BoxFuture<'a, Result<bool, String>> {
+        let question = question.to_string();
+        Box::pin(async move {
+            println!();
+            tokio::task::spawn_blocking(move || {
+                dialoguer::Confirm::new()
+                    .with_prompt(question)
+                    .default(false)
+                    .interact()
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+
+    fn event(&self, e: Event) {
+        match &self.live {
+            Some(live) => live.show(e),
+            None => show_event(e),
+        }
+    }
 }
 
 fn verbs(a: ActionKind) -> (&'static str, &'static str) {
@@ -643,6 +606,17 @@ fn show_event(e: Event) {
         Event::Skipped {
             address, because, ..
         } => println!("  ↷ {address}: skipped ({because})"),
+        Event::Retrying {
+            address,
+            cause,
+            attempt,
+            wait,
+            ..
+        } => println!(
+            "  ⟳ {address}: {} — retry {attempt} in {:.1}s",
+            cause.describe(),
+            wait.as_secs_f64()
+        ),
     }
 }
 
@@ -713,6 +687,21 @@ impl LiveDisplay {
                 let _ = self
                     .bars
                     .println(format!("  ↷ {address}: skipped ({because})"));
+            }
+            Event::Retrying {
+                address,
+                action,
+                cause,
+                attempt,
+                ..
+            } => {
+                if let Some(bar) = running.get(&address) {
+                    bar.set_message(format!(
+                        "{address}: {}… ({}, retry {attempt})",
+                        verbs(action).0,
+                        cause.describe()
+                    ));
+                }
             }
         }
     }

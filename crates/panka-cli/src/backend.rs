@@ -9,7 +9,6 @@ use panka_backend::{
     LocalStore, LockGuard, LockRequest, LockScope, LockStore, S3Store, StateKey, StateStore,
 };
 use panka_format::Stack;
-use panka_state::{ChangeCounts, Deployment, DeploymentResult};
 
 use crate::cli::GlobalArgs;
 
@@ -106,46 +105,7 @@ pub async fn with_lock<T>(
     Ok(value)
 }
 
-/// A deployment record for a command that changes state.
-pub fn deployment(
-    operation: &str,
-    stack: &Stack,
-    started: std::time::Instant,
-    started_at: &str,
-    result: DeploymentResult,
-    changes: ChangeCounts,
-) -> Deployment {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(&stack.root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
-    let mut vars: Vec<String> = stack
-        .variables
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    vars.sort();
-    Deployment {
-        id: format!("d-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-        operation: operation.to_string(),
-        who: panka_backend::who(),
-        started_at: started_at.to_string(),
-        finished_at: panka_backend::now_rfc3339(),
-        duration_seconds: started.elapsed().as_secs_f64(),
-        git_commit: git(&["rev-parse", "HEAD"]),
-        git_branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]),
-        variables_hash: panka_state::sha256_hex(vars.join("\n").as_bytes()),
-        result,
-        changes,
-        services: Vec::new(),
-    }
-}
+pub use panka_deploy::record::deployment;
 
 /// Parses `30s`, `5m`, `1h` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -17,8 +17,9 @@ pub struct GlobalArgs {
     /// Send every AWS call to this endpoint (an emulator such as LocalStack or moto).
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// How long to wait for a lock held by someone else (30s, 5m); 0 fails at once.
-    #[arg(long, global = true, default_value = "0", value_parser = crate::backend::parse_duration, value_name = "DURATION")]
+    /// How long to wait for a lock another live run holds (30s, 5m), saying who holds it; 0
+    /// fails at once. A lock whose holder died on this host is taken over at once.
+    #[arg(long, global = true, default_value = "5m", value_parser = crate::backend::parse_duration, value_name = "DURATION")]
     pub lock_timeout: std::time::Duration,
 }
 
@@ -47,7 +48,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Show (or follow) the CloudWatch logs of a MicroService, Worker or CronJob.
     Logs(LogsArgs),
-    /// Compare what AWS reports with what panka applied, field by field (nothing is changed).
+    /// Compare what AWS reports with what panka applied, field by field (`drift` or `drift
+    /// detect`; nothing is changed), or put drifted resources back (`drift remediate`).
     Drift(DriftArgs),
     /// Bring resources back to the configuration an earlier deployment left (the previous
     /// successful apply by default).
@@ -59,12 +61,46 @@ pub enum Command {
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
     Unlock(UnlockArgs),
+    /// Create a new stack that validates as written: stack.yaml, one environment, one service
+    /// with one MicroService, and the schema editors read.
+    Init(InitArgs),
+    /// Print the shell completion script (`source <(panka completions bash)`).
+    Completions(CompletionsArgs),
     /// Print the JSON Schema (draft-07) of every stack document, for editors.
     Schema {
         /// Print the schema of `panka plan --output json` instead.
         #[arg(long)]
         plan: bool,
     },
+}
+
+/// `panka init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The stack's name (made under ./stacks/, where `--stack NAME` finds it), or a folder path
+    /// whose last part is the name.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The first environment's name.
+    #[arg(
+        long,
+        short = 'e',
+        visible_alias = "env",
+        default_value = "dev",
+        value_name = "ENV"
+    )]
+    pub environment: String,
+    /// The AWS region the stack deploys to.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+/// `panka completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Selects a stack and an environment.
@@ -234,9 +270,13 @@ pub struct RestoreArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    /// Show at most this many, newest first.
+    /// Show at most this many, newest first (with --stats: the figures of the last this many).
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Success rate, median and p95 duration and lock contention rate of the last `--limit`
+    /// deployments (apply, destroy, rollback, remediate).
+    #[arg(long)]
+    pub stats: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -337,8 +377,23 @@ pub struct RollbackArgs {
     pub parallelism: Option<usize>,
 }
 
+/// What `panka drift` does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum DriftAction {
+    /// What changed in AWS outside panka, field by field (nothing is changed).
+    #[default]
+    Detect,
+    /// Plan and apply the updates that put drifted resources back to the YAML (and create
+    /// missing ones again), shown and approved like an apply, recorded in history as a
+    /// remediation.
+    Remediate,
+}
+
 #[derive(Debug, Args)]
 pub struct DriftArgs {
+    /// `detect` (the default) or `remediate`.
+    #[arg(value_enum, default_value_t = DriftAction::Detect)]
+    pub action: DriftAction,
     #[command(flatten)]
     pub stack: StackArgs,
     /// Only these services' resources.
@@ -350,6 +405,15 @@ pub struct DriftArgs {
     /// Exit 2 when something drifted (0 when nothing did, 1 on error).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// remediate: the policies judging the remediation's plan.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// remediate: apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// remediate: most actions running at once.
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,8 @@
 mod apply;
 mod backend;
 mod cli;
+mod drift;
+mod init;
 mod plan;
 mod policy;
 mod stack;
@@ -65,12 +67,17 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::History(args) => runtime()?.block_on(state_cmd::history(&args, g)),
         cli::Command::Status(args) => runtime()?.block_on(state_cmd::status(&args, g)),
         cli::Command::Logs(args) => runtime()?.block_on(state_cmd::logs(&args, g)),
-        cli::Command::Drift(args) => runtime()?.block_on(state_cmd::drift(&args, g)),
+        cli::Command::Drift(args) => match args.action {
+            cli::DriftAction::Detect => runtime()?.block_on(drift::drift(&args, g)),
+            cli::DriftAction::Remediate => runtime()?.block_on(apply::remediate(&args, g)),
+        },
         cli::Command::Rollback(args) => runtime()?.block_on(apply::rollback(&args, g)),
         cli::Command::Import(args) => runtime()?.block_on(state_cmd::import(&args, g)),
         cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
         cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),
         cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Init(args) => init::init(&args),
+        cli::Command::Completions(args) => Ok(init::completions(&args)),
         cli::Command::Plan(args) => runtime()?.block_on(plan::run(&args, g)),
         cli::Command::Graph(args) => plan::graph(&args),
         cli::Command::Schema { plan } => {

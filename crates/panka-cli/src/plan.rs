@@ -56,6 +56,7 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let options = PlanOptions {
         targeting: args.target.targeting(),
         allow_destroy: args.target.allow_destroy.clone(),
+        destroying: false,
     };
     let plan = match plan(&stack, state.as_ref(), &options) {
         Ok(p) => p,
@@ -75,6 +76,19 @@ pub async fn run(args: &PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         OutputFormat::Text => {
             print!("{}", render_text(&plan));
             crate::policy::check(&mut policies, &plan, "plan", &mut std::io::stdout())?;
+        }
+    }
+    // Creates whose AWS name a resource panka does not own already has: the apply would stop
+    // there. Looked up where this plan talks to AWS anyway (state in S3, or --refresh).
+    if args.state.is_none() && (stack.backend.is_some() || args.refresh) {
+        let registry = providers(&stack, global).await;
+        for conflict in
+            panka_deploy::conflicts::creates_in_conflict(&plan, &registry, &stack.region).await
+        {
+            eprintln!(
+                "warning: {}: {} (an apply of this plan fails there)",
+                conflict.address, conflict.message
+            );
         }
     }
     if let Some(out) = &args.out {
@@ -129,21 +143,11 @@ pub(crate) async fn providers(stack: &Stack, global: &GlobalArgs) -> panka_engin
     panka_providers::registry(&aws)
 }
 
-/// How many recorded resources are read from AWS at once (refresh, status, drift).
-const READ_CONCURRENCY: usize = 16;
-
-/// What a pass over the recorded resources found for one of them.
-pub(crate) enum Visit<T> {
-    /// The provider's answer.
-    Done(T),
-    /// No provider for the kind yet.
-    NoProvider,
-    /// The request could not be built (a reference without a value).
-    Unresolved(String),
-}
+pub(crate) use panka_deploy::refresh::Visit;
 
 /// Runs `visit` with the provider and request of every recorded resource (those in
-/// `addresses`), at most [`READ_CONCURRENCY`] at a time; the results in address order.
+/// `addresses`), a bounded number at a time; the results in address order
+/// (`panka_deploy::refresh::visit_recorded` with the stack's providers).
 pub(crate) async fn visit_recorded<T, F, Fut>(
     stack: &Stack,
     resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
@@ -164,49 +168,23 @@ where
     Fut: std::future::Future<Output = T> + Send + 'static,
 {
     let registry = providers(stack, global).await;
-    let outputs = recorded_outputs(resources);
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(READ_CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut found = Vec::new();
-    for (address, r) in resources.iter().filter(|(a, _)| addresses(a)) {
-        let Some(provider) = registry.get(&r.kind) else {
-            found.push((address.clone(), Visit::NoProvider));
-            continue;
-        };
-        let req = match panka_engine::resolve::request(
-            address,
-            &r.kind,
-            &r.config.value(),
-            &outputs,
+    Ok(
+        panka_deploy::refresh::visit_recorded(
+            &registry,
             &stack.region,
-        ) {
-            Ok(req) => req,
-            Err(e) => {
-                found.push((address.clone(), Visit::Unresolved(e)));
-                continue;
-            }
-        };
-        let (address, r, limit, visit) = (address.clone(), r.clone(), limit.clone(), visit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            (address, Visit::Done(visit(provider, req, r).await))
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        found.push(done?);
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(found)
+            resources,
+            addresses,
+            visit,
+        )
+        .await?,
+    )
 }
 
 /// The outputs of every recorded resource, for resolving references in provider requests.
 pub(crate) fn recorded_outputs(
     resources: &imbl::OrdMap<String, std::sync::Arc<panka_state::ResourceState>>,
 ) -> std::collections::HashMap<String, std::collections::BTreeMap<String, String>> {
-    resources
-        .iter()
-        .map(|(k, r)| (k.clone(), r.outputs.clone()))
-        .collect()
+    panka_deploy::refresh::recorded_outputs(resources)
 }
 
 /// Replaces each recorded resource's configuration with what AWS reports, so that the plan
@@ -216,42 +194,15 @@ pub(crate) async fn refresh(
     state: &mut State,
     global: &GlobalArgs,
 ) -> anyhow::Result<()> {
-    let read = visit_recorded(
-        stack,
-        &state.resources,
-        |_| true,
-        global,
-        |provider, req, r| async move { provider.read(&req, &r.physical_ids).await },
-    )
-    .await?;
-    let mut unread = Vec::new();
-    for (address, visit) in read {
-        match visit {
-            Visit::Done(Ok(Some(observed))) => {
-                if let Some(r) = state.resources.get_mut(address.as_str()) {
-                    let r = std::sync::Arc::make_mut(r);
-                    // Shared resources keep their settings at the top level, not under `spec`.
-                    r.config.edit(|config| {
-                        if let Some(spec) = config.get_mut("spec") {
-                            *spec = observed.spec;
-                        }
-                    });
-                    r.outputs = observed.outcome.outputs;
-                }
-            }
-            Visit::Done(Ok(None)) => {
-                eprintln!("{address} no longer exists in AWS: the plan creates it again.");
-                state.resources.remove(address.as_str());
-            }
-            Visit::Done(Err(e)) => bail!("reading {address} from AWS: {}", e.chain()),
-            Visit::Unresolved(e) => bail!("reading {address} from AWS: {e}"),
-            Visit::NoProvider => unread.push(address),
-        }
+    let registry = providers(stack, global).await;
+    let refreshed = panka_deploy::refresh::refresh(&registry, &stack.region, state).await?;
+    for address in &refreshed.gone {
+        eprintln!("{address} no longer exists in AWS: the plan creates it again.");
     }
-    if !unread.is_empty() {
+    if !refreshed.unread.is_empty() {
         eprintln!(
             "Not refreshed (no provider for their kind yet): {}",
-            unread.join(", ")
+            refreshed.unread.join(", ")
         );
     }
     Ok(())

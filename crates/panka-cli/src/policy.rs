@@ -19,6 +19,29 @@ pub fn load(args: &PolicyArgs) -> anyhow::Result<Policies> {
     Ok(Policies::load(&args.paths)?)
 }
 
+/// Writes what the policies said.
+pub fn show(verdict: &Verdict, out: &mut dyn Write) {
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    // A closed stdout (a pipe to `head`) is not worth failing the run for.
+    let _ = if verdict.denials.is_empty() && verdict.warnings.is_empty() {
+        writeln!(out, "Policies: passed.")
+    } else {
+        writeln!(
+            out,
+            "Policies: {}, {}.",
+            count(verdict.denials.len(), "denial", "denials"),
+            count(verdict.warnings.len(), "warning", "warnings")
+        )
+        .and_then(|()| {
+            verdict
+                .render()
+                .lines()
+                .try_for_each(|line| writeln!(out, "  {line}"))
+        })
+    };
+}
+
 /// Judges `plan`, writes what the policies say to `out`, and fails when one denies it.
 ///
 /// # Errors
@@ -34,25 +57,12 @@ pub fn check(
         return Ok(Verdict::default());
     }
     let verdict = policies.evaluate(&serde_json::to_value(plan)?)?;
-    let count =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    if verdict.denials.is_empty() && verdict.warnings.is_empty() {
-        writeln!(out, "Policies: passed.")?;
-    } else {
-        writeln!(
-            out,
-            "Policies: {}, {}.",
-            count(verdict.denials.len(), "denial", "denials"),
-            count(verdict.warnings.len(), "warning", "warnings")
-        )?;
-        for line in verdict.render().lines() {
-            writeln!(out, "  {line}")?;
-        }
-    }
+    show(&verdict, out);
     if verdict.is_denied() {
+        let n = verdict.denials.len();
         eprintln!(
-            "error: the {what} is denied by {}",
-            count(verdict.denials.len(), "policy rule", "policy rules")
+            "error: the {what} is denied by {n} policy rule{}",
+            if n == 1 { "" } else { "s" }
         );
         return Err(Reported(format!("{what} denied by policy")).into());
     }

@@ -10,12 +10,12 @@ use panka_state::{ChangeCounts, DeploymentResult, State};
 
 use crate::backend::{Backends, deployment, with_lock};
 use crate::cli::{
-    AddressArgs, AddressesArgs, DriftArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs,
-    OutputFormat, PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
+    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs, OutputFormat,
+    PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
 };
 use crate::stack::load_valid;
 
-async fn open(
+pub(crate) async fn open(
     args: &StackArgs,
     global: &GlobalArgs,
 ) -> anyhow::Result<(panka_format::Stack, Backends)> {
@@ -24,7 +24,7 @@ async fn open(
     Ok((stack, backends))
 }
 
-async fn current(backends: &Backends) -> anyhow::Result<State> {
+pub(crate) async fn current(backends: &Backends) -> anyhow::Result<State> {
     match backends.state.read(&backends.key).await? {
         Some(s) => Ok(s.state),
         None => bail!(
@@ -261,6 +261,41 @@ pub async fn history(args: &HistoryArgs, global: &GlobalArgs) -> anyhow::Result<
     let (_, backends) = open(&args.stack, global).await?;
     let mut entries = backends.state.history(&backends.key).await?;
     entries.reverse();
+    if args.stats {
+        entries.retain(|e| panka_deploy::record::RUNS.contains(&e.deployment.operation.as_str()));
+        entries.truncate(args.limit);
+        let stats = panka_deploy::record::stats(entries.iter().map(|e| &e.deployment));
+        match args.output {
+            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&stats)?),
+            OutputFormat::Text => {
+                let pct = |r: Option<f64>| {
+                    r.map(|r| format!("{:.0}%", r * 100.0))
+                        .unwrap_or_else(|| "n/a".into())
+                };
+                let secs = |v: Option<f64>| {
+                    v.map(|v| format!("{v:.1}s"))
+                        .unwrap_or_else(|| "n/a".into())
+                };
+                println!(
+                    "Last {} deployments of {}: {} succeeded, {} failed, {} cancelled.",
+                    stats.deployments, backends.key, stats.succeeded, stats.failed, stats.cancelled
+                );
+                println!("  success rate     {}", pct(stats.success_rate));
+                println!(
+                    "  duration         median {}, p95 {}",
+                    secs(stats.median_seconds),
+                    secs(stats.p95_seconds)
+                );
+                println!(
+                    "  lock contention  {} ({} waited for a lock; longest wait {})",
+                    pct(stats.lock_contention_rate),
+                    stats.contended,
+                    secs(stats.max_lock_wait_seconds)
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     entries.truncate(args.limit);
     match args.output {
         OutputFormat::Json => {
@@ -542,7 +577,16 @@ async fn live_health(
         |provider, req, r| async move {
             match provider.health(&req, &r.physical_ids).await {
                 Ok(Some(h)) => h,
-                Ok(None) => match provider.read(&req, &r.physical_ids).await {
+                Ok(None) => match provider
+                    .read(
+                        &req,
+                        panka_engine::Recorded {
+                            ids: &r.physical_ids,
+                            outputs: &r.outputs,
+                        },
+                    )
+                    .await
+                {
                     Ok(Some(_)) => "exists".to_string(),
                     Ok(None) => "MISSING in AWS".to_string(),
                     Err(e) => format!("unknown ({})", e.message),
@@ -630,148 +674,6 @@ pub async fn logs(args: &LogsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `panka drift` found for one recorded resource.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Drifted {
-    address: String,
-    kind: String,
-    /// `drifted`, `missing`, `in-sync`, or `unchecked` (no provider yet, or unreadable).
-    status: &'static str,
-    /// Recorded (old) → live (new), per field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    changes: Vec<panka_plan::diff::FieldChange>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-}
-
-/// `panka drift`: each recorded resource read back from AWS and compared with what panka
-/// applied, like Terraform's `plan -refresh-only`. Reads run 16 at a time; nothing is written.
-pub async fn drift(args: &DriftArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let (stack, backends) = open(&args.stack, global).await?;
-    let state = current(&backends).await?;
-    let visited = crate::plan::visit_recorded(
-        &stack,
-        &state.resources,
-        |address| {
-            let service = address.split('/').next().unwrap_or_default();
-            args.services.is_empty() || args.services.iter().any(|s| s == service)
-        },
-        global,
-        |provider, req, r| async move {
-            let read = provider.read(&req, &r.physical_ids).await;
-            (read, r)
-        },
-    )
-    .await?;
-    let mut found = Vec::new();
-    for (address, visit) in visited {
-        let kind_of = |address: &str| {
-            state
-                .resources
-                .get(address)
-                .map(|r| r.kind.clone())
-                .unwrap_or_default()
-        };
-        let unchecked = |reason: String| Drifted {
-            address: address.clone(),
-            kind: kind_of(&address),
-            status: "unchecked",
-            changes: Vec::new(),
-            reason: Some(reason),
-        };
-        let (read, r) = match visit {
-            crate::plan::Visit::NoProvider => {
-                found.push(unchecked(format!(
-                    "no provider for {} yet",
-                    kind_of(&address)
-                )));
-                continue;
-            }
-            crate::plan::Visit::Unresolved(e) => {
-                found.push(unchecked(e));
-                continue;
-            }
-            crate::plan::Visit::Done(done) => done,
-        };
-        let kind = panka_graph::ResourceKind::parse(&r.kind)
-            .unwrap_or(panka_graph::ResourceKind::SharedCluster);
-        let (status, changes, reason) = match read {
-            Ok(None) => (
-                "missing",
-                Vec::new(),
-                Some("deleted outside panka".to_string()),
-            ),
-            Ok(Some(observed)) => {
-                // Shared resources keep their settings outside `spec`; only specs are read.
-                let config = r.config.value();
-                let recorded = serde_json::json!({"spec": config.get("spec")});
-                let live = serde_json::json!({"spec": if config.get("spec").is_some() { observed.spec } else { serde_json::Value::Null }});
-                let changes = panka_plan::diff::diff(&recorded, &live, kind);
-                if changes.is_empty() {
-                    ("in-sync", changes, None)
-                } else {
-                    ("drifted", changes, None)
-                }
-            }
-            Err(e) => ("unchecked", Vec::new(), Some(e.chain())),
-        };
-        found.push(Drifted {
-            address,
-            kind: r.kind.clone(),
-            status,
-            changes,
-            reason,
-        });
-    }
-    found.sort_by(|a, b| a.address.cmp(&b.address));
-    let count = |s: &str| found.iter().filter(|d| d.status == s).count();
-    let (drifted, missing) = (count("drifted"), count("missing"));
-    if args.output == OutputFormat::Json {
-        let doc = serde_json::json!({
-            "stack": stack.name, "environment": stack.environment,
-            "drifted": drifted, "missing": missing, "inSync": count("in-sync"), "unchecked": count("unchecked"),
-            "resources": found,
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        for d in &found {
-            match d.status {
-                "drifted" => {
-                    println!("  ~ {} ({}) drifted", d.address, d.kind);
-                    for c in &d.changes {
-                        if c.sensitive {
-                            println!("      {}: (sensitive)", c.path);
-                        } else {
-                            let show = |v: &Option<serde_json::Value>| {
-                                v.as_ref().map_or("(none)".to_string(), |v| v.to_string())
-                            };
-                            println!("      {}: {} → {}", c.path, show(&c.old), show(&c.new));
-                        }
-                    }
-                }
-                "missing" => println!("  - {} ({}) is gone from AWS", d.address, d.kind),
-                "unchecked" => println!(
-                    "  ? {} ({}) not checked: {}",
-                    d.address,
-                    d.kind,
-                    d.reason.as_deref().unwrap_or_default()
-                ),
-                _ => {}
-            }
-        }
-        println!(
-            "Drift: {drifted} drifted, {missing} missing, {} in sync, {} not checked (recorded → live). `panka apply` puts drifted resources back; `panka apply --refresh` recreates missing ones.",
-            count("in-sync"),
-            count("unchecked")
-        );
-    }
-    if args.detailed_exitcode && drifted + missing > 0 {
-        return Ok(ExitCode::from(2));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `panka import S/C`: finds the component's resource in AWS by the name the YAML gives it (and,
 /// for the kinds built of several pieces, theirs), reads it, and records it in the state with
 /// the live settings, so that the next plan shows how it differs from the YAML instead of
@@ -799,24 +701,48 @@ pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<E
     let req =
         panka_engine::resolve::request(&r.address, r.kind.name(), &config, &outputs, &stack.region)
             .map_err(|e| anyhow::anyhow!("{e}; import or apply what it refers to first"))?;
-    let found = provider
-        .find(&req)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.chain()))?
-        .with_context(|| {
-            format!(
-                "no {} named `{}` in AWS to import as {}",
-                r.kind, req.name, r.address
-            )
-        })?;
+    // Import adopts a resource panka did not make: one with this component's tags, or without
+    // panka's tags at all (the next apply tags it), is taken; one whose tags name another
+    // component is not.
+    let mut untagged = req.clone();
+    untagged.tags.retain(|k, _| {
+        ![
+            panka_format::naming::TAG_STACK,
+            panka_format::naming::TAG_ENVIRONMENT,
+            panka_format::naming::TAG_SERVICE,
+            panka_format::naming::TAG_COMPONENT,
+        ]
+        .contains(&k.as_str())
+    });
+    let found = match provider.find(&req).await {
+        Err(e) if e.kind == panka_engine::ErrorKind::NotOwned => provider.find(&untagged).await,
+        other => other,
+    }
+    .map_err(|e| anyhow::anyhow!(e.chain()))?
+    .with_context(|| {
+        format!(
+            "no {} named `{}` in AWS to import as {}",
+            r.kind, req.name, r.address
+        )
+    })?;
     let observed = provider
-        .read(&req, &found.physical_ids)
+        .read(
+            &req,
+            panka_engine::Recorded {
+                ids: &found.physical_ids,
+                outputs: &found.outputs,
+            },
+        )
         .await
         .map_err(|e| anyhow::anyhow!(e.chain()))?
         .with_context(|| format!("`{}` vanished while it was read", req.name))?;
-    let mut live = config.clone();
-    if live.get("spec").is_some() {
-        live["spec"] = observed.spec;
+    // Fields AWS does not report are taken from the YAML: nothing else knows them.
+    let live = panka_engine::observe::observed_config(&config, &observed);
+    if !observed.unobserved.is_empty() {
+        println!(
+            "Not observable in AWS, taken from the YAML: {}",
+            observed.unobserved.join(", ")
+        );
     }
     let now = panka_backend::now_rfc3339();
     let resource = panka_state::ResourceState {

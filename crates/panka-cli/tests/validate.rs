@@ -156,3 +156,95 @@ fn schema_command_prints_the_checked_in_schema() {
     let checked_in = std::fs::read_to_string(repo().join("docs/schema/panka.schema.json")).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), checked_in);
 }
+
+#[test]
+fn init_scaffolds_a_stack_that_validates_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = |args: &[&str]| {
+        Command::cargo_bin("panka")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("AWS_REGION")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = init(&["init", "shop", "-e", "qa"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stack = dir.path().join("stacks/shop");
+    for file in [
+        "stack.yaml",
+        "environments/qa.yaml",
+        "services/web/service.yaml",
+        "services/web/components/site/microservice.yaml",
+        ".panka.schema.json",
+    ] {
+        assert!(stack.join(file).is_file(), "{file} was not written");
+    }
+    // Every document names the schema the scaffold carries, by a path relative to itself.
+    let component =
+        std::fs::read_to_string(stack.join("services/web/components/site/microservice.yaml"))
+            .unwrap();
+    assert!(
+        component.starts_with("# yaml-language-server: $schema=../../../../.panka.schema.json\n"),
+        "{component}"
+    );
+    // `--stack NAME` finds it under ./stacks/, and it is valid as written.
+    let out = init(&["validate", "--stack", "shop", "-e", "qa"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 component"), "{stdout}");
+    // A second init over it changes nothing.
+    let before = std::fs::read_to_string(stack.join("stack.yaml")).unwrap();
+    let out = init(&["init", "shop"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already holds files"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(stack.join("stack.yaml")).unwrap(),
+        before
+    );
+    // A name AWS names cannot carry is refused before anything is written.
+    let out = init(&["init", "Bad_Name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!dir.path().join("stacks/Bad_Name").exists());
+    // A path: the folder's last part is the name.
+    let out = init(&["init", "infra/billing"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("infra/billing/stack.yaml")).unwrap();
+    assert!(text.contains("metadata: {name: billing}"), "{text}");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef panka"),
+        ("fish", "complete -c panka"),
+    ] {
+        let out = panka().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        // Subcommands are completed, including the newest.
+        assert!(
+            script.contains("import") && script.contains("init"),
+            "{shell}"
+        );
+    }
+}

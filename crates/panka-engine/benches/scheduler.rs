@@ -109,6 +109,8 @@ async fn eager(plan: &Plan, cloud: &FakeCloud, parallelism: usize) -> Duration {
         parallelism,
         region: "us-east-1".into(),
         deployment_id: "bench".into(),
+        retry: panka_engine::RetryPolicy::default(),
+        fence: Vec::new(),
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let start = Instant::now();

@@ -31,14 +31,17 @@ pub struct Checkpointer {
 pub type Writer = tokio::task::JoinHandle<(Option<State>, usize)>;
 
 impl Checkpointer {
-    /// Starts the writer for `key`; `lineage` is the state's (None for a first apply).
+    /// Starts the writer for `key`; `lineage` is the state's (None for a first apply);
+    /// `fence` the locks the run holds, which every write carries (see
+    /// [`Changes::fence`]).
     pub fn start(
         store: StateStore,
         key: StateKey,
         lineage: Option<String>,
+        fence: Vec<(String, String)>,
     ) -> (Checkpointer, Writer) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = tokio::spawn(writer(store, key, lineage, rx));
+        let handle = tokio::spawn(writer(store, key, lineage, fence, rx));
         (Checkpointer { tx }, handle)
     }
 
@@ -78,6 +81,7 @@ async fn writer(
     store: StateStore,
     key: StateKey,
     mut lineage: Option<String>,
+    fence: Vec<(String, String)>,
     mut rx: mpsc::UnboundedReceiver<Message>,
 ) -> (Option<State>, usize) {
     let mut last: Option<Stored> = None;
@@ -90,6 +94,7 @@ async fn writer(
             merge(&mut batch, m.changes);
             waiters.push(m.done);
         }
+        batch.fence = fence.clone();
         let result = commit_from(&store, &key, lineage.as_deref(), &batch, last.take()).await;
         writes += 1;
         let outcome = match result {

@@ -14,15 +14,25 @@ use std::time::{Duration, Instant};
 use panka_backend::{Changes, StateKey, StateStore};
 use panka_plan::{ActionKind, Plan};
 use panka_state::{
-    ChangeCounts, Intent, IntentOperation, RecordedConfig, ResourceState, ResourceStatus, State,
+    ChangeCounts, Intent, IntentOperation, RecordedConfig, ReplacedResource, ResourceState,
+    ResourceStatus, State,
 };
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::checkpoint::Checkpointer;
-use crate::provider::{ProviderError, Registry};
+use crate::provider::{ErrorKind, ProviderError, Registry, Transient};
 use crate::resolve::request;
+
+/// What a finished action's task hands back: its index, its result (the resource's new state,
+/// or why it failed), the retries it took and how long it ran.
+type Finished = (
+    usize,
+    Result<Option<ResourceState>, Failure>,
+    Retries,
+    Duration,
+);
 
 /// How an apply runs.
 #[derive(Clone, Debug)]
@@ -32,6 +42,112 @@ pub struct ExecuteOptions {
     pub region: String,
     /// Recorded in intents.
     pub deployment_id: String,
+    /// How actions failing with a transient error are retried.
+    pub retry: RetryPolicy,
+    /// The locks the run holds, as (lock name, holder id): every state write carries them, and
+    /// is refused once one of them has been taken over (see `panka_backend::Changes::fence`).
+    pub fence: Vec<(String, String)>,
+}
+
+/// How the engine retries an action whose error is transient: jittered exponential backoff
+/// from `base` up to `max_delay` between tries, for as long as the cause's budget
+/// ([`Transient::budget`]) allows, counted from the first failure with that cause.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max_delay: Duration,
+    /// Replaces every cause's budget (tests shorten it); `None` keeps the documented budgets.
+    pub budget: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            // The SDK has already retried each call (8 attempts, see panka-aws), so the engine
+            // starts at a second and backs off to half a minute: enough to outlast a throttling
+            // burst or a propagation delay without hammering AWS.
+            base: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            budget: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn budget(&self, cause: Transient) -> Duration {
+        self.budget.unwrap_or_else(|| cause.budget())
+    }
+
+    /// The pause before try `attempt + 1`: `base * 2^attempt`, capped, with "equal jitter"
+    /// (half fixed, half random) so that actions throttled together do not retry together.
+    fn delay(&self, attempt: u32) -> Duration {
+        let full = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max_delay);
+        let half = full / 2;
+        let jitter = half.mul_f64(f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 255.0);
+        half + jitter
+    }
+}
+
+/// Why an action failed: the provider's error kind (`None` when the failure is panka's own,
+/// such as a state write or a missing provider) and the message with every cause.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub kind: Option<ErrorKind>,
+    pub message: String,
+}
+
+impl Failure {
+    fn panka(message: impl Into<String>) -> Self {
+        Failure {
+            kind: None,
+            message: message.into(),
+        }
+    }
+
+    fn provider(e: &ProviderError) -> Self {
+        Failure {
+            kind: Some(e.kind),
+            message: e.chain(),
+        }
+    }
+
+    /// A few words on the class of failure, for summaries.
+    pub fn class(&self) -> &'static str {
+        match self.kind {
+            None => "panka",
+            Some(ErrorKind::NotFound) => "not found",
+            Some(ErrorKind::Transient(t)) => t.describe(),
+            Some(ErrorKind::Invalid) => "invalid request",
+            Some(ErrorKind::Timeout) => "timed out",
+            Some(ErrorKind::Conflict) => "conflict",
+            Some(ErrorKind::NotOwned) => "not panka's",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// How many times an action was retried, per cause.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Retries {
+    pub by_cause: BTreeMap<Transient, u32>,
+}
+
+impl Retries {
+    pub fn total(&self) -> u32 {
+        self.by_cause.values().sum()
+    }
+
+    fn add(&mut self, cause: Transient) {
+        *self.by_cause.entry(cause).or_default() += 1;
+    }
 }
 
 /// Progress, for the display.
@@ -50,6 +166,16 @@ pub enum Event {
         address: String,
         action: ActionKind,
         elapsed: Duration,
+        error: Failure,
+    },
+    /// An action failed with a transient error and is tried again after `wait`.
+    Retrying {
+        address: String,
+        action: ActionKind,
+        cause: Transient,
+        /// The retry about to be made (1 for the first).
+        attempt: u32,
+        wait: Duration,
         error: String,
     },
     Skipped {
@@ -63,7 +189,7 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     Done,
-    Failed(String),
+    Failed(Failure),
     /// Not run because a dependency failed or was skipped.
     Skipped(String),
     /// Not started because the run was cancelled.
@@ -81,6 +207,8 @@ pub struct Report {
     pub state: Option<State>,
     /// How many state writes the run made.
     pub writes: usize,
+    /// The actions that were retried, and how often per cause.
+    pub retries: BTreeMap<String, Retries>,
 }
 
 impl Report {
@@ -175,7 +303,8 @@ pub async fn execute(
         .map(|(k, r)| (k.clone(), r.outputs.clone()))
         .collect();
     let lineage = prior.map(|s| s.lineage.clone());
-    let (checkpointer, writer) = Checkpointer::start(store.clone(), key.clone(), lineage);
+    let (checkpointer, writer) =
+        Checkpointer::start(store.clone(), key.clone(), lineage, options.fence.clone());
     // If this future is dropped mid-run (the process is going down), the writer goes with it,
     // as it would in a crash: nothing is written after the run stops.
     let mut writer = AbortOnDrop(Some(writer));
@@ -200,8 +329,8 @@ pub async fn execute(
             ready.push(priority(n.index));
         }
     }
-    let mut running: JoinSet<(usize, Result<Option<ResourceState>, String>, Duration)> =
-        JoinSet::new();
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut retries: BTreeMap<String, Retries> = BTreeMap::new();
     let mut task_action: HashMap<tokio::task::Id, (usize, Instant)> = HashMap::new();
     let parallelism = options.parallelism.max(1);
     let mut cancelled = *cancel.borrow();
@@ -242,7 +371,7 @@ pub async fn execute(
                         &mut outcome,
                         &mut nodes,
                         &on_event,
-                        e,
+                        Failure::panka(e),
                         Duration::ZERO,
                     );
                     non_deletes_left -= n;
@@ -260,7 +389,7 @@ pub async fn execute(
                     &mut outcome,
                     &mut nodes,
                     &on_event,
-                    e,
+                    Failure::panka(e),
                     Duration::ZERO,
                 );
                 non_deletes_left -= n;
@@ -274,7 +403,13 @@ pub async fn execute(
             let cp = checkpointer.clone();
             let deployment_id = options.deployment_id.clone();
             let started = Instant::now();
+            let retry = Retrying {
+                policy: options.retry.clone(),
+                cancel: cancel.clone(),
+                on_event: on_event.clone(),
+            };
             let handle = running.spawn(async move {
+                let mut tried = Retries::default();
                 let r = run_action(
                     &a,
                     prior_resource.as_deref(),
@@ -282,9 +417,11 @@ pub async fn execute(
                     provider.as_ref(),
                     &cp,
                     &deployment_id,
+                    retry,
+                    &mut tried,
                 )
                 .await;
-                (i, r, started.elapsed())
+                (i, r, tried, started.elapsed())
             });
             task_action.insert(handle.id(), (i, started));
         }
@@ -294,14 +431,17 @@ pub async fn execute(
         tokio::select! {
             joined = running.join_next_with_id() => {
                 let Some(joined) = joined else { break };
-                let (i, result, elapsed) = match joined {
+                let (i, result, tried, elapsed) = match joined {
                     Ok((_, value)) => value,
                     Err(e) => {
                         let (i, started) = task_action.get(&e.id()).copied().expect("every task is registered");
                         let what = if e.is_panic() { "panicked" } else { "was cancelled" };
-                        (i, Err(format!("the {} action {what}", actions[i].address)), started.elapsed())
+                        (i, Err(Failure::panka(format!("the {} action {what}", actions[i].address))), Retries::default(), started.elapsed())
                     }
                 };
+                if tried.total() > 0 {
+                    retries.insert(actions[i].address.clone(), tried);
+                }
                 match result {
                     Ok(resource) => {
                         if let Some(r) = &resource {
@@ -367,6 +507,7 @@ pub async fn execute(
         cancelled,
         state,
         writes,
+        retries,
     }
 }
 
@@ -418,7 +559,7 @@ fn finish_failed(
     outcome: &mut [Option<Outcome>],
     nodes: &mut [Node],
     on_event: &Arc<dyn Fn(Event) + Send + Sync>,
-    error: String,
+    error: Failure,
     elapsed: Duration,
 ) -> usize {
     outcome[i] = Some(Outcome::Failed(error.clone()));
@@ -481,8 +622,94 @@ fn skip_dependents(
     non_deletes
 }
 
-/// One action: intent, provider calls, checkpoint. Returns the resource as recorded (None when
-/// deleted).
+/// What an action needs to retry transient failures: the policy, the run's cancellation (no
+/// retry starts after it), and the display.
+struct Retrying {
+    policy: RetryPolicy,
+    cancel: watch::Receiver<bool>,
+    on_event: Arc<dyn Fn(Event) + Send + Sync>,
+}
+
+impl Retrying {
+    /// Runs `call` (given the try number, 0 first) until it succeeds, fails with an error that
+    /// is not transient, the cause's budget is spent, or the run is cancelled.
+    async fn run<T, F, Fut>(
+        &mut self,
+        address: &str,
+        action: ActionKind,
+        tried: &mut Retries,
+        mut call: F,
+    ) -> Result<T, ProviderError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProviderError>>,
+    {
+        let mut first_seen: BTreeMap<Transient, Instant> = BTreeMap::new();
+        let mut attempt = 0u32;
+        loop {
+            let mut e = match call(attempt).await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let ErrorKind::Transient(cause) = e.kind else {
+                return Err(e);
+            };
+            let since = *first_seen.entry(cause).or_insert_with(Instant::now);
+            let budget = self.policy.budget(cause);
+            if since.elapsed() >= budget {
+                e.message = format!(
+                    "{} (gave up after {} tries over {}s: {})",
+                    e.message,
+                    attempt + 1,
+                    since.elapsed().as_secs(),
+                    cause.describe()
+                );
+                return Err(e);
+            }
+            if *self.cancel.borrow() {
+                return Err(e);
+            }
+            let wait = self.policy.delay(attempt);
+            tried.add(cause);
+            (self.on_event)(Event::Retrying {
+                address: address.to_string(),
+                action,
+                cause,
+                attempt: attempt + 1,
+                wait,
+                error: e.chain(),
+            });
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                changed = self.cancel.changed() => {
+                    if changed.is_err() || *self.cancel.borrow() {
+                        return Err(e);
+                    }
+                }
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// Creates the resource; a retry first looks for what an earlier try may have made (its
+/// answer lost, or its create cut short), and converges that instead of creating again.
+async fn create_again(
+    provider: &dyn crate::provider::Provider,
+    req: &crate::provider::Request,
+    attempt: u32,
+) -> Result<crate::provider::Outcome, ProviderError> {
+    if attempt > 0
+        && let Some(found) = provider.find(req).await?
+    {
+        return provider.update(req, &found.physical_ids).await;
+    }
+    provider.create(req).await
+}
+
+/// One action: intent, provider calls (retried while their errors are transient), checkpoint.
+/// Returns the resource as recorded (None when deleted).
+#[allow(clippy::too_many_arguments)]
 async fn run_action(
     a: &panka_plan::Action,
     prior: Option<&ResourceState>,
@@ -490,7 +717,9 @@ async fn run_action(
     provider: &dyn crate::provider::Provider,
     cp: &Checkpointer,
     deployment_id: &str,
-) -> Result<Option<ResourceState>, String> {
+    mut retry: Retrying,
+    tried: &mut Retries,
+) -> Result<Option<ResourceState>, Failure> {
     let now = panka_backend::now_rfc3339();
     let operation = match a.action {
         ActionKind::Create => IntentOperation::Create,
@@ -510,6 +739,19 @@ async fn run_action(
         .unwrap_or(&a.address)
         .to_string();
     let prior_ids = prior.map(|p| p.physical_ids.clone()).unwrap_or_default();
+    let old_config = prior.map(|p| p.config.value()).unwrap_or(Value::Null);
+    let old_name = old_config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or(&name)
+        .to_string();
+    // A replace records the identity it replaces, so that recovery after a kill knows both
+    // sides: the old resource (deleted first) and the new one (created after).
+    let replaces = (a.action == ActionKind::Replace).then(|| ReplacedResource {
+        physical_name: old_name.clone(),
+        config: old_config.clone(),
+        physical_ids: prior_ids.clone(),
+    });
     let intent = Intent {
         id: uuid::Uuid::new_v4().to_string(),
         address: a.address.clone(),
@@ -518,6 +760,7 @@ async fn run_action(
         physical_name: name.clone(),
         config: config.clone(),
         physical_ids: prior_ids.clone(),
+        replaces,
         deployment_id: deployment_id.to_string(),
         started_at: now.clone(),
     };
@@ -527,46 +770,58 @@ async fn run_action(
     })
     .await
     .map_err(|e| {
-        format!(
+        Failure::panka(format!(
             "recording the intent to {} {}: {e}",
             a.action.verb(),
             a.address
-        )
+        ))
     })?;
 
-    let describe = |e: ProviderError| e.chain();
-    let result: Result<Option<crate::provider::Outcome>, String> = match a.action {
-        ActionKind::Create => provider
-            .create(req.expect("create has a config"))
-            .await
-            .map(Some)
-            .map_err(describe),
-        ActionKind::Update => provider
-            .update(req.expect("update has a config"), &prior_ids)
-            .await
-            .map(Some)
-            .map_err(describe),
+    let (address, action) = (a.address.as_str(), a.action);
+    let failed = |e: ProviderError| Failure::provider(&e);
+    let result: Result<Option<crate::provider::Outcome>, Failure> = match a.action {
+        ActionKind::Create => {
+            let req = req.expect("create has a config");
+            retry
+                .run(address, action, tried, |n| create_again(provider, req, n))
+                .await
+                .map(Some)
+                .map_err(failed)
+        }
+        ActionKind::Update => {
+            let req = req.expect("update has a config");
+            retry
+                .run(address, action, tried, |_| provider.update(req, &prior_ids))
+                .await
+                .map(Some)
+                .map_err(failed)
+        }
         ActionKind::Replace => {
-            let old_config = prior.map(|p| p.config.value()).unwrap_or(Value::Null);
-            let old_name = old_config
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or(&name)
-                .to_string();
-            match provider.delete(&old_name, &old_config, &prior_ids).await {
-                Ok(()) => provider
-                    .create(req.expect("replace has a config"))
+            let req = req.expect("replace has a config");
+            match retry
+                .run(address, action, tried, |_| {
+                    provider.delete(&old_name, &old_config, &prior_ids)
+                })
+                .await
+            {
+                Ok(()) => retry
+                    .run(address, action, tried, |n| create_again(provider, req, n))
                     .await
                     .map(Some)
-                    .map_err(describe),
-                Err(e) => Err(format!("deleting the old {}: {}", a.address, e.chain())),
+                    .map_err(failed),
+                Err(e) => Err(Failure {
+                    kind: Some(e.kind),
+                    message: format!("deleting the old {}: {}", a.address, e.chain()),
+                }),
             }
         }
-        ActionKind::Delete => provider
-            .delete(&name, &config, &prior_ids)
+        ActionKind::Delete => retry
+            .run(address, action, tried, |_| {
+                provider.delete(&name, &config, &prior_ids)
+            })
             .await
             .map(|_| None)
-            .map_err(describe),
+            .map_err(failed),
         ActionKind::NoOp => unreachable!("handled above"),
     };
     let outcome = result?;
@@ -593,6 +848,6 @@ async fn run_action(
         .insert(a.address.clone(), resource.clone());
     cp.record(changes)
         .await
-        .map_err(|e| format!("recording {} in the state: {e}", a.address))?;
+        .map_err(|e| Failure::panka(format!("recording {} in the state: {e}", a.address)))?;
     Ok(resource)
 }

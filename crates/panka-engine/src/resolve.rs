@@ -90,6 +90,32 @@ pub fn request(
     })
 }
 
+/// A request that names the resource only (address, kind, AWS name, tags), with no references
+/// resolved: enough to look it up by name and tags before anything it refers to exists.
+pub fn lookup_request(address: &str, kind: &str, config: &Value, region: &str) -> Request {
+    let tags = config
+        .get("tags")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Request {
+        address: address.to_string(),
+        kind: kind.to_string(),
+        name: config
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(address)
+            .to_string(),
+        config: config.clone(),
+        tags,
+        region: region.to_string(),
+    }
+}
+
 /// The resolved input at a spec path (`environment[2].valueFrom`), from a request's config.
 pub fn input(config: &Value, path: &str) -> Option<Resolved> {
     let i = config.get("inputs")?.get(path)?;

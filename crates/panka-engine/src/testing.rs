@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::provider::{BoxFuture, ErrorKind, Observed, Outcome, Provider, ProviderError, Request};
+use crate::provider::{
+    BoxFuture, ErrorKind, Observed, Outcome, Provider, ProviderError, Recorded, Request,
+};
 
 /// A fake cloud shared by the fake providers of a test.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +23,9 @@ struct FakeInner {
     resources: HashMap<String, (String, Value, BTreeMap<String, String>)>,
     creates: HashMap<String, usize>,
     fail: HashSet<String>,
+    /// Per address: how many more mutating calls fail transiently, with which cause, and
+    /// whether the call takes effect before failing (a lost response).
+    transient: HashMap<String, (usize, crate::provider::Transient, bool)>,
     latency: HashMap<String, Duration>,
     default_latency: Duration,
     calls: usize,
@@ -49,6 +54,29 @@ impl FakeCloud {
     /// Calls for `address` fail from now on.
     pub fn fail(&self, address: &str) {
         self.lock().fail.insert(address.to_string());
+    }
+
+    /// The next `times` creates, updates or deletes of `address` fail with `cause`; with
+    /// `took_effect` each does its work first and loses its answer, as when AWS acted on a call
+    /// whose response never arrived.
+    pub fn fail_transiently(
+        &self,
+        address: &str,
+        cause: crate::provider::Transient,
+        times: usize,
+        took_effect: bool,
+    ) {
+        self.lock()
+            .transient
+            .insert(address.to_string(), (times, cause, took_effect));
+    }
+
+    /// Puts a resource in the cloud as someone else made it: `KIND:name` with these tags.
+    pub fn plant(&self, kind: &str, name: &str, tags: BTreeMap<String, String>) {
+        self.lock().resources.insert(
+            format!("{kind}:{name}"),
+            (kind.to_string(), Value::Null, tags),
+        );
     }
 
     pub fn heal(&self, address: &str) {
@@ -119,6 +147,42 @@ impl FakeCloud {
     }
 }
 
+impl FakeCloud {
+    /// Whether the next mutating call of `address` fails transiently: `Some((cause,
+    /// took_effect))`, counting it down.
+    fn next_transient(&self, address: &str) -> Option<(crate::provider::Transient, bool)> {
+        let mut inner = self.lock();
+        let entry = inner.transient.get_mut(address)?;
+        if entry.0 == 0 {
+            return None;
+        }
+        entry.0 -= 1;
+        Some((entry.1, entry.2))
+    }
+}
+
+fn transient_error(address: &str, cause: crate::provider::Transient) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Transient(cause),
+        format!(
+            "injected transient failure ({}) for {address}",
+            cause.describe()
+        ),
+    )
+}
+
+/// Whether a resource's panka tags name the requester.
+fn owned(found: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> bool {
+    [
+        "panka:stack",
+        "panka:environment",
+        "panka:service",
+        "panka:component",
+    ]
+    .iter()
+    .all(|k| found.get(*k) == wanted.get(*k))
+}
+
 struct FakeProvider {
     kind: &'static str,
     cloud: FakeCloud,
@@ -157,6 +221,10 @@ impl Provider for FakeProvider {
     fn create<'a>(&'a self, req: &'a Request) -> BoxFuture<'a, Result<Outcome, ProviderError>> {
         Box::pin(async move {
             self.cloud.pause(&req.address).await?;
+            let injected = self.cloud.next_transient(&req.address);
+            if let Some((cause, false)) = injected {
+                return Err(transient_error(&req.address, cause));
+            }
             let mut inner = self.cloud.lock();
             let id = self.id(&req.name);
             if inner.resources.contains_key(&id) {
@@ -174,6 +242,9 @@ impl Provider for FakeProvider {
                 ),
             );
             *inner.creates.entry(id).or_default() += 1;
+            if let Some((cause, true)) = injected {
+                return Err(transient_error(&req.address, cause));
+            }
             Ok(outcome(&req.name, &self.outputs))
         })
     }
@@ -181,7 +252,7 @@ impl Provider for FakeProvider {
     fn read<'a>(
         &'a self,
         req: &'a Request,
-        _ids: &'a BTreeMap<String, String>,
+        _recorded: Recorded<'a>,
     ) -> BoxFuture<'a, Result<Option<Observed>, ProviderError>> {
         Box::pin(async move {
             self.cloud.pause(&req.address).await?;
@@ -193,6 +264,9 @@ impl Provider for FakeProvider {
                 .map(|(_, spec, _)| Observed {
                     outcome: outcome(&req.name, &self.outputs),
                     spec: spec.clone(),
+                    unobserved: Vec::new(),
+                    managed: Vec::new(),
+                    infra: None,
                 }))
         })
     }
@@ -204,10 +278,17 @@ impl Provider for FakeProvider {
     ) -> BoxFuture<'a, Result<Outcome, ProviderError>> {
         Box::pin(async move {
             self.cloud.pause(&req.address).await?;
+            let injected = self.cloud.next_transient(&req.address);
+            if let Some((cause, false)) = injected {
+                return Err(transient_error(&req.address, cause));
+            }
             let mut inner = self.cloud.lock();
             match inner.resources.get_mut(&self.id(&req.name)) {
                 Some(r) => {
                     r.1 = req.config.get("spec").cloned().unwrap_or(Value::Null);
+                    if let Some((cause, true)) = injected {
+                        return Err(transient_error(&req.address, cause));
+                    }
                     Ok(outcome(&req.name, &self.outputs))
                 }
                 None => Err(ProviderError::new(
@@ -226,7 +307,15 @@ impl Provider for FakeProvider {
     ) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
             self.cloud.pause(name).await?;
+            // Deletes know their resource by AWS name: inject by name.
+            let injected = self.cloud.next_transient(name);
+            if let Some((cause, false)) = injected {
+                return Err(transient_error(name, cause));
+            }
             self.cloud.lock().resources.remove(&self.id(name));
+            if let Some((cause, true)) = injected {
+                return Err(transient_error(name, cause));
+            }
             Ok(())
         })
     }
@@ -237,11 +326,16 @@ impl Provider for FakeProvider {
     ) -> BoxFuture<'a, Result<Option<Outcome>, ProviderError>> {
         Box::pin(async move {
             let inner = self.cloud.lock();
-            Ok(inner
-                .resources
-                .get(&self.id(&req.name))
-                .filter(|(_, _, tags)| tags.get("panka:stack") == req.tags.get("panka:stack"))
-                .map(|_| outcome(&req.name, &self.outputs)))
+            match inner.resources.get(&self.id(&req.name)) {
+                None => Ok(None),
+                Some((_, _, tags)) if owned(tags, &req.tags) => {
+                    Ok(Some(outcome(&req.name, &self.outputs)))
+                }
+                Some(_) => Err(ProviderError::new(
+                    ErrorKind::NotOwned,
+                    format!("{} exists and is not {}'s", req.name, req.address),
+                )),
+            }
         })
     }
 }

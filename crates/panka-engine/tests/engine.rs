@@ -46,6 +46,12 @@ fn options(parallelism: usize) -> ExecuteOptions {
         parallelism,
         region: "us-east-1".into(),
         deployment_id: "d-test".into(),
+        retry: panka_engine::RetryPolicy {
+            base: std::time::Duration::from_millis(5),
+            max_delay: std::time::Duration::from_millis(20),
+            budget: None,
+        },
+        fence: Vec::new(),
     }
 }
 
@@ -121,7 +127,7 @@ async fn a_failure_skips_dependents_and_keeps_independent_work() {
     assert!(!report.succeeded());
     let outcome = |a: &str| report.results.iter().find(|r| r.0 == a).unwrap().2.clone();
     assert!(
-        matches!(outcome("orders/db"), Outcome::Failed(ref m) if m.contains("injected failure"))
+        matches!(outcome("orders/db"), Outcome::Failed(ref m) if m.message.contains("injected failure"))
     );
     // The API reads the database's endpoint: skipped, and so is everything after it in web/.
     assert!(matches!(outcome("orders/api"), Outcome::Skipped(_)));
@@ -258,7 +264,7 @@ async fn parallelism_is_respected() {
                 g.1 = g.1.max(g.0);
             }
             Event::Finished { .. } | Event::Failed { .. } => g.0 -= 1,
-            Event::Skipped { .. } => {}
+            Event::Skipped { .. } | Event::Retrying { .. } => {}
         }
     });
     let p = plan(&stack, None, &PlanOptions::default()).unwrap();
@@ -347,5 +353,247 @@ async fn deletes_wait_for_other_changes_and_their_dependents() {
     assert!(
         at("orders/old-a") < at("orders/old-b"),
         "dependents are deleted first: {order:?}"
+    );
+}
+
+/// An update killed before AWS took it: recovery records the resource as the provider reads it
+/// (the old settings), not as the intent wanted it, so the next plan makes the update again.
+#[tokio::test]
+async fn recovery_records_what_aws_has_so_an_interrupted_update_is_planned_again() {
+    let cloud = FakeCloud::new();
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    assert!(apply(&stack, &store, &key, &reg, quiet()).await.succeeded());
+    let mut s = state(&store, &key).await.unwrap();
+    let applied = s.resources["orders/queue"].clone();
+    let live = cloud.spec_of(&format!(
+        "{}:{}",
+        applied.kind,
+        applied.config.value()["name"].as_str().unwrap()
+    ));
+    // The killed run's intent: the queue with a new setting, which never reached AWS.
+    let mut wanted = applied.config.value();
+    wanted["spec"]["visibilityTimeoutSeconds"] = serde_json::json!(901);
+    s.pending.push(panka_state::Intent {
+        id: "i-1".into(),
+        address: "orders/queue".into(),
+        kind: applied.kind.clone(),
+        operation: panka_state::IntentOperation::Update,
+        physical_name: wanted["name"].as_str().unwrap().to_string(),
+        config: wanted.clone(),
+        physical_ids: applied.physical_ids.clone(),
+        replaces: None,
+        deployment_id: "d-1".into(),
+        started_at: "2026-12-01T00:00:00Z".into(),
+    });
+    let (changes, recovered) = recover(&s, &reg, "us-east-1").await.unwrap();
+    assert!(recovered[0].found);
+    let adopted = changes.resources["orders/queue"].clone().unwrap();
+    assert_eq!(adopted.config.value()["spec"], live.unwrap());
+    assert_ne!(adopted.config.value()["spec"], wanted["spec"]);
+}
+
+// ------------------------------------------------------------------------------ retries
+
+fn outcome(report: &panka_engine::Report, address: &str) -> Outcome {
+    report
+        .results
+        .iter()
+        .find(|(a, _, _)| a == address)
+        .map(|(_, _, o)| o.clone())
+        .unwrap_or_else(|| panic!("no action for {address}: {:?}", report.results))
+}
+
+/// An action failing with a transient error is retried until it succeeds, and the report says
+/// how many retries each action needed, per cause.
+#[tokio::test]
+async fn transient_failures_are_retried_and_counted() {
+    let cloud = FakeCloud::new();
+    cloud.fail_transiently("orders/queue", panka_engine::Transient::Throttled, 3, false);
+    cloud.fail_transiently(
+        "payments/webhook",
+        panka_engine::Transient::IamPropagation,
+        1,
+        false,
+    );
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let report = apply(
+        &stack,
+        &store,
+        &key,
+        &reg,
+        Arc::new(move |e| sink.lock().unwrap().push(e)),
+    )
+    .await;
+    assert!(report.succeeded(), "{:?}", report.results);
+    assert_eq!(cloud.creates("SQS:shop-dev-orders-queue"), 1);
+    let queue = &report.retries["orders/queue"];
+    assert_eq!(queue.total(), 3);
+    assert_eq!(queue.by_cause[&panka_engine::Transient::Throttled], 3);
+    assert_eq!(
+        report.retries["payments/webhook"].by_cause[&panka_engine::Transient::IamPropagation],
+        1
+    );
+    assert_eq!(report.retries.len(), 2, "{:?}", report.retries);
+    let retried = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Retrying { address, .. } if address == "orders/queue"))
+        .count();
+    assert_eq!(retried, 3);
+}
+
+/// A create whose response was lost after AWS made the resource is not made twice: the retry
+/// finds it by name and tags and converges it.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_not_made_twice() {
+    let cloud = FakeCloud::new();
+    cloud.fail_transiently("orders/queue", panka_engine::Transient::NoResponse, 2, true);
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    let report = apply(&stack, &store, &key, &reg, quiet()).await;
+    assert!(report.succeeded(), "{:?}", report.results);
+    assert_eq!(cloud.creates("SQS:shop-dev-orders-queue"), 1);
+    let s = state(&store, &key).await.unwrap();
+    assert!(s.pending.is_empty());
+    assert!(s.resources.contains_key("orders/queue"));
+}
+
+/// A transient failure that outlasts its cause's budget fails the action with that kind.
+#[tokio::test]
+async fn a_retry_budget_runs_out() {
+    let cloud = FakeCloud::new();
+    cloud.fail_transiently(
+        "orders/queue",
+        panka_engine::Transient::ServerError,
+        1000,
+        false,
+    );
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    let prior = state(&store, &key).await;
+    let p = plan(&stack, prior.as_ref(), &PlanOptions::default()).unwrap();
+    let mut opts = options(4);
+    opts.retry.budget = Some(Duration::from_millis(150));
+    let (_tx, rx) = watch::channel(false);
+    let report = execute(&p, prior.as_ref(), &reg, &store, &key, &opts, quiet(), rx).await;
+    let Outcome::Failed(f) = outcome(&report, "orders/queue") else {
+        panic!("{:?}", report.results);
+    };
+    assert_eq!(
+        f.kind,
+        Some(panka_engine::ErrorKind::Transient(
+            panka_engine::Transient::ServerError
+        ))
+    );
+    assert!(f.message.contains("gave up after"), "{}", f.message);
+    assert!(report.retries["orders/queue"].total() >= 2);
+}
+
+/// A same-named resource that is not this component's is never adopted: after a transient
+/// failure the retry's lookup refuses it, and the action fails as not panka's.
+#[tokio::test]
+async fn a_stranger_with_the_same_name_is_not_adopted() {
+    let cloud = FakeCloud::new();
+    cloud.plant(
+        "SQS",
+        "shop-dev-orders-queue",
+        std::collections::BTreeMap::from([("team".to_string(), "other".to_string())]),
+    );
+    cloud.fail_transiently(
+        "orders/queue",
+        panka_engine::Transient::NoResponse,
+        1,
+        false,
+    );
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    let report = apply(&stack, &store, &key, &reg, quiet()).await;
+    let Outcome::Failed(f) = outcome(&report, "orders/queue") else {
+        panic!("{:?}", report.results);
+    };
+    assert_eq!(f.kind, Some(panka_engine::ErrorKind::NotOwned));
+}
+
+/// A replace that changes the AWS name, killed after it deleted the old resource and created
+/// the new one: recovery adopts the new one. Killed before it deleted the old one: the old one
+/// stays recorded (nothing orphaned) and the next plan replaces it again.
+#[tokio::test]
+async fn recovery_knows_both_sides_of_a_replace() {
+    let cloud = FakeCloud::new();
+    let reg = registry(&cloud);
+    let store = StateStore::Memory(MemoryStore::new());
+    let key = StateKey::new("shop", "dev");
+    let stack = example(&[]);
+    assert!(apply(&stack, &store, &key, &reg, quiet()).await.succeeded());
+    let s = state(&store, &key).await.unwrap();
+    let applied = s.resources["orders/queue"].clone();
+    let old_config = applied.config.value();
+    let mut new_config = old_config.clone();
+    new_config["name"] = serde_json::json!("shop-dev-orders-queue.fifo");
+
+    let intent = |id: &str| panka_state::Intent {
+        id: id.into(),
+        address: "orders/queue".into(),
+        kind: applied.kind.clone(),
+        operation: panka_state::IntentOperation::Replace,
+        physical_name: "shop-dev-orders-queue.fifo".into(),
+        config: new_config.clone(),
+        physical_ids: applied.physical_ids.clone(),
+        replaces: Some(panka_state::ReplacedResource {
+            physical_name: "shop-dev-orders-queue".into(),
+            config: old_config.clone(),
+            physical_ids: applied.physical_ids.clone(),
+        }),
+        deployment_id: "d-1".into(),
+        started_at: "2026-12-01T00:00:00Z".into(),
+    };
+
+    // Killed before the old queue was deleted: it is kept.
+    let mut before = s.clone();
+    before.pending.push(intent("i-1"));
+    let (changes, recovered) = recover(&before, &reg, "us-east-1").await.unwrap();
+    assert!(!recovered[0].found);
+    assert!(recovered[0].old_kept);
+    let kept = changes.resources["orders/queue"].clone().unwrap();
+    assert_eq!(kept.config.value()["name"], "shop-dev-orders-queue");
+    assert!(
+        cloud
+            .names()
+            .contains(&"SQS:shop-dev-orders-queue".to_string())
+    );
+
+    // Killed after the new queue was created while the old one's delete had not finished:
+    // the new one is adopted and the old one deleted.
+    let mut new_req_tags = std::collections::BTreeMap::new();
+    for (k, v) in old_config["tags"].as_object().unwrap() {
+        new_req_tags.insert(k.clone(), v.as_str().unwrap().to_string());
+    }
+    cloud.plant("SQS", "shop-dev-orders-queue.fifo", new_req_tags);
+    let mut after = s.clone();
+    after.pending.push(intent("i-2"));
+    let (changes, recovered) = recover(&after, &reg, "us-east-1").await.unwrap();
+    assert!(recovered[0].found);
+    assert!(recovered[0].old_deleted);
+    let adopted = changes.resources["orders/queue"].clone().unwrap();
+    assert_eq!(adopted.physical_ids["name"], "shop-dev-orders-queue.fifo");
+    assert!(
+        !cloud
+            .names()
+            .contains(&"SQS:shop-dev-orders-queue".to_string())
     );
 }

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod model;
 pub mod naming;
 pub mod reference;
+pub mod routes;
 pub mod rules;
 pub mod schema;
 pub mod source;

@@ -617,6 +617,8 @@ impl Loader {
         let mut rule_diags = Vec::new();
         let resolved = rules::check_stack(&ctx, &mut rule_diags);
         self.diags.extend(rule_diags);
+        // Listener-rule priorities are ordered across the whole stack's routes.
+        crate::routes::order_routes(&mut components, &mut self.diags);
 
         let (stack_spec, stack_meta, env_spec) = (stack_spec?, stack_meta?, env_spec?);
         let resolved = resolved?;

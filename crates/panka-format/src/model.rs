@@ -233,6 +233,9 @@ pub struct DeploymentSettings {
     /// Roll every changed component back to its previous configuration when an apply fails.
     #[serde(default)]
     pub auto_rollback: bool,
+    /// Publish deployment metrics to CloudWatch after each apply, destroy and rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<DeploymentMetrics>,
 }
 
 impl Default for DeploymentSettings {
@@ -240,8 +243,20 @@ impl Default for DeploymentSettings {
         DeploymentSettings {
             parallelism: default_parallelism(),
             auto_rollback: false,
+            metrics: None,
         }
     }
+}
+
+/// Where deployment metrics go: duration, success or failure, resources created, updated,
+/// replaced and deleted, and lock wait time, with the dimensions Stack, Environment and (for a
+/// targeted run) Service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeploymentMetrics {
+    /// CloudWatch namespace (1-255 characters, not starting with `AWS/`).
+    #[schemars(length(min = 1, max = 255))]
+    pub namespace: String,
 }
 
 fn default_parallelism() -> u32 {

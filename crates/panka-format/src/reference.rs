@@ -25,7 +25,11 @@ fn index() -> String {
     s.push_str("# Reference\n\n");
     s.push_str("Generated from panka's types by `make docs`; a test fails when this folder is out of date.\n");
     s.push_str("The same types produce the JSON Schema in [`../schema/panka.schema.json`](../schema/panka.schema.json)\n");
-    s.push_str("(`panka schema`), which editors with yaml-language-server use for completion and checks.\n\n");
+    s.push_str("(`panka schema`), which editors with yaml-language-server use for completion and checks.\n");
+    s.push_str("What `drift`, `--refresh` and `import` cannot read back from AWS, per kind, and how panka tracks it\n");
+    s.push_str(
+        "instead: [observed-state.md](observed-state.md) (generated from the providers).\n\n",
+    );
     s.push_str("## Documents\n\n| Kind | File | apiVersion |\n|---|---|---|\n");
     for (kind, file) in [
         (DocKind::Stack, "stack.yaml"),

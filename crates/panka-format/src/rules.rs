@@ -113,6 +113,18 @@ fn check_stack_document(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) {
             format!("state bucket `{}` {problem}", backend.s3.bucket),
         ));
     }
+    if let Some(metrics) = &spec.deployment.metrics
+        && metrics.namespace.starts_with("AWS/")
+    {
+        out.push(Diagnostic::error(
+            "invalid-value",
+            at("spec.deployment.metrics.namespace"),
+            format!(
+                "metric namespace `{}` starts with `AWS/`, which CloudWatch keeps for AWS's own metrics",
+                metrics.namespace
+            ),
+        ));
+    }
     if let Some(net) = &spec.shared.network {
         if !net.vpc_id.starts_with("vpc-") {
             out.push(Diagnostic::error(
@@ -265,6 +277,60 @@ fn check_alb_listeners(
     }
 }
 
+/// The component's own container, as its sidecars see it: its ports (name and number) and
+/// whether it has a container health check.
+struct MainContainer<'a> {
+    ports: Vec<(&'a str, u32)>,
+    checked: bool,
+}
+
+/// Whether `a` reads as an IAM action: `service:Action`, the service in lowercase letters,
+/// digits and `-`, the action in letters and digits with `*` and `?` wildcards.
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html
+pub fn iam_action(a: &str) -> bool {
+    let Some((service, action)) = a.split_once(':') else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !action.is_empty()
+        && action
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?')
+}
+
+/// Whether `r` has the shape of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, with
+/// a partition, a service and a resource (region and account may be empty, as in S3's).
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html
+pub fn arn_shape(r: &str) -> bool {
+    let parts: Vec<&str> = r.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && !parts[2].is_empty()
+        && !parts[5].is_empty()
+        && !r.contains(char::is_whitespace)
+}
+
+/// Whether `arn` is the ARN of an IAM managed policy: `arn:PARTITION:iam::ACCOUNT:policy/...`
+/// with a 12-digit account, or `aws` for AWS managed policies.
+pub fn managed_policy_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (parts[4] == "aws"
+            || (parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit())))
+        && parts[5]
+            .strip_prefix("policy/")
+            .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('/'))
+        && !arn.contains(char::is_whitespace)
+}
+
 /// Per-component rules, with spans looked up in the component's merged tree.
 struct Rules<'a> {
     c: &'a RawComponent,
@@ -311,6 +377,12 @@ impl Rules<'_> {
                 self.health(&s.health_check, &s.ports);
                 self.logging(&s.logging);
                 self.deployment(&s.deployment);
+                self.permissions(&s.permissions, &s.managed_policies);
+                let main = MainContainer {
+                    ports: s.ports.iter().map(|p| (p.name.as_str(), p.port)).collect(),
+                    checked: s.health_check.liveness.is_some(),
+                };
+                self.sidecars(&s.sidecars, &main);
             }
             ComponentSpec::Worker(s) => {
                 self.image(&s.image);
@@ -320,12 +392,24 @@ impl Rules<'_> {
                 }
                 self.logging(&s.logging);
                 self.deployment(&s.deployment);
+                self.permissions(&s.permissions, &s.managed_policies);
+                let main = MainContainer {
+                    ports: Vec::new(),
+                    checked: s.health_check.is_some(),
+                };
+                self.sidecars(&s.sidecars, &main);
             }
             ComponentSpec::CronJob(s) => {
                 self.image(&s.image);
                 self.env_and_secrets(&s.environment, &s.secrets);
                 self.schedule(&s.schedule, "schedule");
                 self.logging(&s.logging);
+                self.permissions(&s.permissions, &s.managed_policies);
+                let main = MainContainer {
+                    ports: Vec::new(),
+                    checked: false,
+                };
+                self.sidecars(&s.sidecars, &main);
             }
             ComponentSpec::Lambda(s) => self.lambda(s),
             ComponentSpec::RDS(s) => self.rds(s),
@@ -762,10 +846,15 @@ impl Rules<'_> {
     }
 
     fn image(&mut self, image: &Image) {
+        self.image_at(image, "image");
+    }
+
+    /// The image at spec path `at` (`image`, `sidecars[0].image`).
+    fn image_at(&mut self, image: &Image, at: &str) {
         if image.repository.trim().is_empty() || image.repository.contains(char::is_whitespace) {
             self.err(
                 "invalid-value",
-                "image.repository",
+                &format!("{at}.repository"),
                 format!("`{}` is not an image repository", image.repository),
             );
         }
@@ -776,7 +865,7 @@ impl Rules<'_> {
             if !ok {
                 self.err(
                     "invalid-value",
-                    "image.digest",
+                    &format!("{at}.digest"),
                     "a digest is `sha256:` followed by 64 hex characters",
                 );
             }
@@ -792,7 +881,7 @@ impl Rules<'_> {
         {
             self.err(
                 "invalid-value",
-                "image.tag",
+                &format!("{at}.tag"),
                 format!("`{t}` is not a valid image tag"),
             )
             .help = Some("tags are up to 128 letters, digits, `_`, `.` and `-`".into());
@@ -800,9 +889,15 @@ impl Rules<'_> {
     }
 
     fn env_and_secrets(&mut self, env: &[EnvVar], secrets: &[Secret]) {
+        self.env_and_secrets_at(env, secrets, "");
+    }
+
+    /// Environment and secrets of the container whose spec path starts with `at` (empty for
+    /// the component's own, `sidecars[0].` for a sidecar).
+    fn env_and_secrets_at(&mut self, env: &[EnvVar], secrets: &[Secret], at: &str) {
         let mut names: IndexMap<&str, String> = IndexMap::new();
         for (i, e) in env.iter().enumerate() {
-            let p = format!("environment[{i}]");
+            let p = format!("{at}environment[{i}]");
             self.env_name(&e.name, &format!("{p}.name"), &mut names);
             if e.value.is_some() == e.value_from.is_some() {
                 self.err(
@@ -816,7 +911,7 @@ impl Rules<'_> {
             }
         }
         for (i, s) in secrets.iter().enumerate() {
-            let p = format!("secrets[{i}]");
+            let p = format!("{at}secrets[{i}]");
             self.env_name(&s.name, &format!("{p}.name"), &mut names);
             let v = &s.value_from;
             let sources = [
@@ -1033,6 +1128,262 @@ impl Rules<'_> {
         }
     }
 
+    /// IAM statements and managed policies given to the role a component's code runs as.
+    fn permissions(&mut self, permissions: &[Permission], managed: &[String]) {
+        for (i, p) in permissions.iter().enumerate() {
+            let at = format!("permissions[{i}]");
+            for (j, a) in p.actions.iter().enumerate() {
+                if a != "*" && !iam_action(a) {
+                    self.err(
+                        "invalid-value",
+                        &format!("{at}.actions[{j}]"),
+                        format!("`{a}` is not an IAM action"),
+                    )
+                    .help = Some(
+                        "actions are `service:Action`, such as `s3:GetObject`; `*` and `?` may \
+                         stand for characters of the action name (`s3:Get*`)"
+                            .into(),
+                    );
+                }
+            }
+            for (j, r) in p.resources.iter().enumerate() {
+                if r != "*" && !arn_shape(r) {
+                    self.err(
+                        "invalid-value",
+                        &format!("{at}.resources[{j}]"),
+                        format!("`{r}` is not an ARN"),
+                    )
+                    .help = Some(
+                        "resources are ARNs, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`, \
+                         with `*` and `?` allowed inside"
+                            .into(),
+                    );
+                }
+            }
+            let any_action = p.actions.iter().any(|a| a == "*");
+            let any_resource = p.resources.iter().any(|r| r == "*");
+            if (any_action || any_resource) && !p.allow_wildcard {
+                let (field, what) = if any_action {
+                    ("actions", "every action")
+                } else {
+                    ("resources", "every resource")
+                };
+                let j = if any_action {
+                    p.actions.iter().position(|a| a == "*")
+                } else {
+                    p.resources.iter().position(|r| r == "*")
+                }
+                .unwrap_or_default();
+                self.err(
+                    "wildcard-permission",
+                    &format!("{at}.{field}[{j}]"),
+                    format!("this statement grants {what} (`*`)"),
+                )
+                .help = Some(
+                    "name the actions and resources the code needs, or set \
+                     `allowWildcard: true` on the statement to grant it as written"
+                        .into(),
+                );
+            } else if p.allow_wildcard && !any_action && !any_resource {
+                self.warn(
+                    "unused-field",
+                    &format!("{at}.allowWildcard"),
+                    "the statement has no `*` action or resource: `allowWildcard` has no effect",
+                );
+            }
+        }
+        let mut seen: IndexMap<&str, usize> = IndexMap::new();
+        for (i, arn) in managed.iter().enumerate() {
+            let at = format!("managedPolicies[{i}]");
+            if !managed_policy_arn(arn) {
+                self.err(
+                    "invalid-value",
+                    &at,
+                    format!("`{arn}` is not the ARN of an IAM managed policy"),
+                )
+                .help = Some(
+                    "managed policy ARNs are `arn:aws:iam::aws:policy/NAME` (AWS managed) or \
+                     `arn:aws:iam::ACCOUNT:policy/PATH/NAME`"
+                        .into(),
+                );
+            }
+            if let Some(first) = seen.insert(arn.as_str(), i) {
+                let first_span = self.span(&format!("managedPolicies[{first}]"));
+                self.err(
+                    "duplicate-name",
+                    &at,
+                    format!("managed policy `{arn}` is listed twice"),
+                )
+                .related
+                .push((first_span, "first listed here".into()));
+            }
+        }
+    }
+
+    /// Sidecars: names, images, environment, ports unique in the task, and the containers they
+    /// wait for (which must exist, be able to reach the condition, and not wait in a circle).
+    fn sidecars(&mut self, sidecars: &[Sidecar], main: &MainContainer<'_>) {
+        let own = self.c.address.component.clone();
+        let mut ports: IndexMap<u32, String> = IndexMap::new();
+        let mut port_names: IndexMap<&str, String> = IndexMap::new();
+        for (i, (name, number)) in main.ports.iter().enumerate() {
+            ports.insert(*number, format!("ports[{i}].port"));
+            port_names.insert(name, format!("ports[{i}].name"));
+        }
+        for (i, sc) in sidecars.iter().enumerate() {
+            let at = format!("sidecars[{i}]");
+            let valid = !sc.name.is_empty()
+                && sc.name.len() <= 255
+                && sc
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                self.err(
+                    "invalid-name",
+                    &format!("{at}.name"),
+                    format!("`{}` is not a valid container name", sc.name),
+                )
+                .help = Some("up to 255 letters, digits, `-` and `_`".into());
+            }
+            if sc.name == own {
+                self.err(
+                    "duplicate-name",
+                    &format!("{at}.name"),
+                    format!("the component's own container is named `{own}`"),
+                )
+                .help = Some("give the sidecar another name".into());
+            }
+            self.image_at(&sc.image, &format!("{at}.image"));
+            self.env_and_secrets_at(&sc.environment, &sc.secrets, &format!("{at}."));
+            for (j, p) in sc.ports.iter().enumerate() {
+                let pat = format!("{at}.ports[{j}]");
+                if let Some(first) = ports.get(&p.port).cloned() {
+                    let first_span = self.span(&first);
+                    self.err(
+                        "duplicate-name",
+                        &format!("{pat}.port"),
+                        format!("port {} is declared twice in the task", p.port),
+                    )
+                    .related
+                    .push((first_span, "first declared here".into()));
+                } else {
+                    ports.insert(p.port, format!("{pat}.port"));
+                }
+                if let Some(first) = port_names.get(p.name.as_str()).cloned() {
+                    let first_span = self.span(&first);
+                    self.err(
+                        "duplicate-name",
+                        &format!("{pat}.name"),
+                        format!("the task has two ports named `{}`", p.name),
+                    )
+                    .related
+                    .push((first_span, "first named here".into()));
+                } else {
+                    port_names.insert(&p.name, format!("{pat}.name"));
+                }
+            }
+            for (j, d) in sc.depends_on.iter().enumerate() {
+                let dat = format!("{at}.dependsOn[{j}]");
+                if d.container == sc.name {
+                    self.err(
+                        "self-reference",
+                        &format!("{dat}.container"),
+                        format!("sidecar `{}` waits for itself", sc.name),
+                    );
+                    continue;
+                }
+                let target = sidecars.iter().find(|o| o.name == d.container);
+                let (essential, checked) = match target {
+                    Some(o) => (o.essential, false),
+                    None if d.container == own => (true, main.checked),
+                    None => {
+                        let mut names: Vec<&str> = vec![own.as_str()];
+                        for o in sidecars {
+                            if !names.contains(&o.name.as_str()) {
+                                names.push(&o.name);
+                            }
+                        }
+                        let hint = did_you_mean(&d.container, names.iter().copied());
+                        self.err(
+                            "unknown-reference",
+                            &format!("{dat}.container"),
+                            format!("the task has no container `{}`", d.container),
+                        )
+                        .help = Some(match hint {
+                            Some(h) => format!("did you mean `{h}`?"),
+                            None => format!("containers: {}", names.join(", ")),
+                        });
+                        continue;
+                    }
+                };
+                match d.condition {
+                    ContainerCondition::Complete | ContainerCondition::Success if essential => {
+                        self.err(
+                            "invalid-combination",
+                            &format!("{dat}.condition"),
+                            format!(
+                                "`{}` is essential: the task stops when it exits, so nothing \
+                                 can wait for it to complete",
+                                d.container
+                            ),
+                        )
+                        .help = Some(if d.container == own {
+                            "wait for the component's own container to START or be HEALTHY".into()
+                        } else {
+                            format!("set `essential: false` on sidecar `{}`", d.container)
+                        });
+                    }
+                    ContainerCondition::Healthy if !checked => {
+                        self.err(
+                            "invalid-combination",
+                            &format!("{dat}.condition"),
+                            format!("`{}` has no container health check to pass", d.container),
+                        )
+                        .help = Some(if d.container == own {
+                            "give the component a liveness check, or wait for it to START".into()
+                        } else {
+                            "sidecars have no health check: wait for them to START".into()
+                        });
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Sidecars waiting for each other in a circle never start.
+        let mut graph: DiGraph<usize, ()> = DiGraph::new();
+        let nodes: Vec<NodeIndex> = (0..sidecars.len()).map(|i| graph.add_node(i)).collect();
+        for (i, sc) in sidecars.iter().enumerate() {
+            for d in &sc.depends_on {
+                if let Some(n) = sidecars.iter().position(|o| o.name == d.container)
+                    && n != i
+                {
+                    graph.add_edge(nodes[i], nodes[n], ());
+                }
+            }
+        }
+        for scc in petgraph::algo::tarjan_scc(&graph) {
+            if scc.len() < 2 {
+                continue;
+            }
+            let mut members: Vec<usize> = scc.iter().map(|n| graph[*n]).collect();
+            members.sort_unstable();
+            let names: Vec<&str> = members.iter().map(|k| sidecars[*k].name.as_str()).collect();
+            self.err(
+                "dependency-cycle",
+                &format!("sidecars[{}].dependsOn", members[0]),
+                format!(
+                    "sidecars {} wait for each other: none of them can start",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    }
+
     fn schedule(&mut self, expr: &str, at: &str) {
         let ok = if let Some(body) = expr.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
             body.split_whitespace().count() == 6
@@ -1059,6 +1410,7 @@ impl Rules<'_> {
     fn lambda(&mut self, s: &LambdaSpec) {
         self.env_and_secrets(&s.environment, &s.secrets);
         self.logging(&s.logging);
+        self.permissions(&s.permissions, &s.managed_policies);
         match (&s.code.s3, &s.code.image_uri) {
             (Some(_), None) => {
                 if s.runtime.is_none() {
@@ -1732,7 +2084,8 @@ fn resolve_references(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> Opti
                         ok = false;
                     }
                     Some(info) => {
-                        let in_secrets = pattern.starts_with("secrets[*]");
+                        let in_secrets = pattern.starts_with("secrets[*]")
+                            || pattern.starts_with("sidecars[*].secrets[*]");
                         if in_secrets && !info.secret_arn {
                             let secret_outputs: Vec<&str> = tc
                                 .kind

@@ -95,6 +95,18 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         7,
     ),
     (
+        "permission-action",
+        "invalid-value",
+        "services/app/components/web/microservice.yaml",
+        8,
+    ),
+    (
+        "permission-wildcard",
+        "wildcard-permission",
+        "services/app/components/web/microservice.yaml",
+        8,
+    ),
+    (
         "rest-api-limits",
         "invalid-combination",
         "services/app/components/api/apigateway.yaml",
@@ -111,6 +123,18 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         "dependency-cycle",
         "services/app/service.yaml",
         4,
+    ),
+    (
+        "sidecar-cycle",
+        "dependency-cycle",
+        "services/app/components/web/microservice.yaml",
+        10,
+    ),
+    (
+        "sidecar-dependency",
+        "invalid-combination",
+        "services/app/components/web/microservice.yaml",
+        12,
     ),
     (
         "unknown-field",

@@ -14,8 +14,8 @@ pub mod plan;
 pub mod render;
 
 pub use plan::{
-    Action, ActionKind, PLAN_FORMAT_VERSION, Plan, PlanError, PlanOptions, Summary, Targeting,
-    plan, record_in_memory, rollback_plan,
+    Action, ActionKind, KeptBack, PLAN_FORMAT_VERSION, Plan, PlanError, PlanOptions, Summary,
+    Targeting, auto_rollback_plan, plan, record_in_memory, rollback_plan,
 };
 pub use render::render_text;
 

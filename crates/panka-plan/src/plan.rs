@@ -249,6 +249,8 @@ pub struct PlanOptions {
     pub targeting: Targeting,
     /// `--allow-destroy ADDRESS`: stateful resources that may be deleted or replaced.
     pub allow_destroy: Vec<String>,
+    /// The plan is a destroy's: a delete is the command's doing, not the YAML's.
+    pub destroying: bool,
 }
 
 /// A stateful resource the plan would delete or replace without permission.
@@ -605,6 +607,7 @@ fn protected(actions: &[Action], options: &PlanOptions) -> Vec<Protected> {
             kind: a.kind.to_string(),
             action: a.action,
             reason: match a.action {
+                ActionKind::Delete if options.destroying => "destroy deletes it".into(),
                 ActionKind::Delete => "it was removed from the stack".into(),
                 _ => format!(
                     "changing {} forces replacement",
@@ -706,6 +709,90 @@ pub fn rollback_plan(
         summary,
         cost,
     })
+}
+
+/// What an automatic rollback leaves as it is, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptBack {
+    pub address: String,
+    pub reason: String,
+}
+
+/// The plan of an automatic rollback after a failed apply: the resources of `changed` (what
+/// the failed apply touched) go back to their configuration in `target` (the state the last
+/// successful deployment left); those it created that `target` does not hold are deleted. A
+/// stateful resource is never deleted or replaced by it: such a step is left out and listed
+/// with its reason, for a person to decide.
+///
+/// # Errors
+/// A graph error when the recorded dependencies form a cycle.
+pub fn auto_rollback_plan(
+    stack: &Stack,
+    current: &State,
+    target: &State,
+    changed: &HashSet<String>,
+) -> Result<(Plan, Vec<KeptBack>), PlanError> {
+    // Every step is computed, then the stateful deletes and replaces are taken out.
+    let everything = PlanOptions {
+        allow_destroy: current.resources.keys().cloned().collect(),
+        ..PlanOptions::default()
+    };
+    let mut plan = rollback_plan(stack, current, target, &everything)?;
+    plan.actions.retain(|a| changed.contains(&a.address));
+    let base_wave = plan.actions.iter().map(|a| a.wave).max().unwrap_or(0);
+    let created: Vec<(&String, &std::sync::Arc<panka_state::ResourceState>)> = current
+        .resources
+        .iter()
+        .filter(|(a, _)| changed.contains(*a) && !target.resources.contains_key(*a))
+        .collect();
+    let levels = delete_levels(
+        &created
+            .iter()
+            .map(|(a, r)| (*a, r.as_ref()))
+            .collect::<Vec<_>>(),
+    );
+    for (address, r) in &created {
+        let kind = ResourceKind::parse(&r.kind).unwrap_or(ResourceKind::SharedCluster);
+        plan.actions.push(Action {
+            address: (*address).clone(),
+            kind,
+            action: ActionKind::Delete,
+            wave: base_wave + 1 + levels[address.as_str()],
+            depends_on: r.dependencies.clone(),
+            changes: Vec::new(),
+            stateful: kind.stateful(),
+            config: None,
+            monthly_cost: CostChange {
+                current: monthly_cost(kind, &r.config.value(), &stack.region).amount(),
+                planned: 0.0,
+            },
+        });
+    }
+    let mut kept = Vec::new();
+    plan.actions.retain(|a| {
+        let destructive = matches!(a.action, ActionKind::Delete | ActionKind::Replace);
+        if a.stateful && destructive {
+            kept.push(KeptBack {
+                address: a.address.clone(),
+                reason: format!(
+                    "a rollback never {} a {} (it holds data)",
+                    if a.action == ActionKind::Delete {
+                        "deletes"
+                    } else {
+                        "replaces"
+                    },
+                    a.kind
+                ),
+            });
+            return false;
+        }
+        true
+    });
+    plan.actions
+        .sort_by(|a, b| (a.wave, &a.address).cmp(&(b.wave, &b.address)));
+    plan.summary = Summary::of(&plan.actions);
+    plan.cost = estimate(&plan.actions, &CostNotes::default(), &stack.region);
+    Ok((plan, kept))
 }
 
 /// A resource whose configuration is unchanged but which takes values from a resource that is

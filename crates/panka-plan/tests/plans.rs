@@ -200,6 +200,18 @@ fn a_blocked_stateful_delete() {
     };
     let p = plan(&stack, Some(&state), &allowed).unwrap();
     assert_eq!(p.summary.delete, 1);
+    // A destroy deletes it: the refusal says so, not that the YAML dropped it.
+    let mut empty = stack.clone();
+    empty.components.clear();
+    let destroying = PlanOptions {
+        destroying: true,
+        ..PlanOptions::default()
+    };
+    let err = plan(&empty, Some(&state), &destroying)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("destroy deletes it"), "{err}");
+    assert!(!err.contains("removed from the stack"), "{err}");
 }
 
 #[test]

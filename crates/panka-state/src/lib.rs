@@ -39,6 +39,22 @@ pub struct State {
     /// The last deployment that wrote this state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_deployment: Option<Deployment>,
+    /// Lock fencing: per lock name (`*` for the whole stack, `service:NAME`), the holder that
+    /// last took it and the serial at which it did. A write from a holder whose lock was
+    /// taken over since (by a newer holder of the same lock, or of a lock that covers it) is
+    /// refused, so a stalled apply that lost its lock cannot overwrite its successor's work.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fences: BTreeMap<String, Fence>,
+}
+
+/// Who took a lock last, and when (as a state serial).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fence {
+    /// The lock acquisition's unique id (`holderId` of the lock).
+    pub holder_id: String,
+    /// The serial of the state write that recorded the acquisition.
+    pub serial: u64,
 }
 
 impl State {
@@ -53,6 +69,7 @@ impl State {
             resources: imbl::OrdMap::new(),
             pending: Vec::new(),
             last_deployment: None,
+            fences: BTreeMap::new(),
         }
     }
 }
@@ -83,8 +100,24 @@ pub struct Intent {
     /// The resource's AWS ids when it already existed (update, replace, delete).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub physical_ids: BTreeMap<String, String>,
+    /// For a replace: the resource being replaced (deleted first), which may have another AWS
+    /// name than the new one (an SQS queue made FIFO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<ReplacedResource>,
     pub deployment_id: String,
     pub started_at: String,
+}
+
+/// The old side of a replace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacedResource {
+    pub physical_name: String,
+    /// Its recorded configuration.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub physical_ids: BTreeMap<String, String>,
 }
 
 /// How a deployment ended.
@@ -134,6 +167,16 @@ pub struct Deployment {
     /// Services the deployment was limited to; empty for the whole stack.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
+    /// How long the run waited for locks other runs held (0 when it got them at once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lock_wait_seconds: f64,
+    /// For a rollback made automatically after a failed apply: that apply's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Where a resource stands.

@@ -6,8 +6,13 @@
 //! all tests of the process and stops when the process exits, however it exits: it runs under a
 //! shell that kills it as soon as the pipe from this process closes.
 //!
+//! [`localstack`] does the same for LocalStack, the second emulator (`PANKA_TEST_LOCALSTACK_ENDPOINT`
+//! names a running one), for the tests that check panka against another implementation than moto's.
+//!
 //! Tests that work around a moto gap say so where they do; product code never knows which
 //! emulator it talks to.
+
+pub mod proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+mod localstack;
+pub use localstack::{LocalStack, localstack};
 
 /// How long a freshly started moto server may take to answer. Its first start imports every
 /// service's models, which takes a few seconds on a 2-core machine.
@@ -271,6 +279,87 @@ mod tests {
         assert!(
             listing.contains(&bucket),
             "bucket missing from ListBuckets: {listing}"
+        );
+    }
+
+    /// A signed-looking query call to SNS through `endpoint` (moto does not check signatures).
+    fn sns_call(endpoint: &str, action: &str) -> Result<(u16, Vec<u8>), String> {
+        let host = endpoint.trim_start_matches("http://");
+        let body = format!("Action={action}&Version=2010-03-31");
+        let mut stream = TcpStream::connect(host).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/sns/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+        if raw.is_empty() {
+            return Err("connection closed without a response".into());
+        }
+        let text = String::from_utf8_lossy(&raw);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or("no status")?;
+        let body = match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(i) => raw[i + 4..].to_vec(),
+            None => Vec::new(),
+        };
+        Ok((status, body))
+    }
+
+    #[test]
+    fn proxy_faults_speak_the_protocol_and_are_logged() {
+        use proxy::{Fate, FaultProxy, Faults};
+        let emu = emulator();
+        let proxy = FaultProxy::start(
+            &emu.endpoint,
+            Faults {
+                throttle: 1.0,
+                ..Faults::none()
+            },
+        );
+        let (code, body) = sns_call(&proxy.endpoint, "ListTopics").unwrap();
+        assert_eq!(code, 400);
+        assert!(
+            String::from_utf8_lossy(&body).contains("<Code>Throttling</Code>"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+
+        proxy.set_faults(Faults {
+            lose_response: 1.0,
+            ..Faults::none()
+        });
+        let lost = sns_call(&proxy.endpoint, "CreateTopic");
+        assert!(
+            lost.is_err(),
+            "the response should have been dropped: {lost:?}"
+        );
+
+        proxy.set_faults(Faults::none());
+        let (code, body) = sns_call(&proxy.endpoint, "ListTopics").unwrap();
+        assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+
+        let calls = proxy.calls();
+        let fates: Vec<(&str, &str, Fate)> = calls
+            .iter()
+            .map(|c| (c.service.as_str(), c.operation.as_str(), c.fate))
+            .collect();
+        assert_eq!(
+            fates,
+            vec![
+                ("sns", "ListTopics", Fate::Throttled),
+                ("sns", "CreateTopic", Fate::ResponseLost),
+                ("sns", "ListTopics", Fate::Forwarded),
+            ]
         );
     }
 }

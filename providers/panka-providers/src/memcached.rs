@@ -2,21 +2,25 @@
 //! security group, and the cache cluster (node type, node count, nodes spread across
 //! Availability Zones, TLS, maintenance window).
 //!
-//! Outputs: `configurationEndpoint` (for auto discovery), `port`, `arn`, `securityGroupId`. The
-//! port and TLS force replacement; node type, node count, engine version and the maintenance
-//! settings change in place. Removing nodes removes the newest ones.
+//! Outputs: `configurationEndpoint` (for auto discovery), `port`, `arn`, `securityGroupId`, each
+//! only when AWS has a value for it. The port and TLS force replacement; node type, node count,
+//! engine version and the maintenance settings change in place. Removing nodes removes the
+//! newest ones. A read is one DescribeCacheClusters call (with the nodes' details).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_elasticache::Client;
 use aws_sdk_elasticache::client::Waiters;
-use aws_sdk_elasticache::types::{AzMode, CacheCluster};
+use aws_sdk_elasticache::operation::create_cache_cluster::builders::CreateCacheClusterFluentBuilder;
+use aws_sdk_elasticache::types::{AzMode, CacheCluster, CacheNode, Endpoint};
 use panka_engine::provider::Outcome;
-use panka_engine::{ErrorKind, KindProvider, Observed, ProviderError, Target};
-use panka_format::kinds::ElastiCacheMemcachedSpec;
+use panka_engine::{
+    ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
+};
+use panka_format::kinds::{ElastiCacheMemcachedSpec, Maintenance};
 
-use crate::elasticache::{ensure_subnet_group, tags};
+use crate::elasticache::{ensure_subnet_group, tags, version_moved_by_aws};
 use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
@@ -46,35 +50,129 @@ fn az_mode(s: &ElastiCacheMemcachedSpec) -> AzMode {
     }
 }
 
-fn outcome(c: &CacheCluster, sg: &str, port: u32) -> Outcome {
-    let endpoint = c.configuration_endpoint();
+/// The port clients use: the configuration endpoint's, else the first node's.
+fn port_of(c: &CacheCluster) -> Option<i32> {
+    c.configuration_endpoint()
+        .and_then(Endpoint::port)
+        .or_else(|| {
+            c.cache_nodes()
+                .iter()
+                .find_map(|n| n.endpoint().and_then(Endpoint::port))
+        })
+}
+
+/// The ids and outputs of a cluster. `port` stands in for the endpoint's while the cluster has
+/// none yet (create and update know the port they asked for; a read does not).
+fn outcome(c: &CacheCluster, sg: &str, port: Option<u32>) -> Outcome {
+    let mut physical_ids = BTreeMap::new();
+    let mut outputs = BTreeMap::new();
+    let put = |map: &mut BTreeMap<String, String>, key: &str, value: Option<String>| {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            map.insert(key.to_string(), v);
+        }
+    };
+    put(
+        &mut physical_ids,
+        "cacheCluster",
+        c.cache_cluster_id().map(str::to_string),
+    );
+    put(&mut physical_ids, "arn", c.arn().map(str::to_string));
+    put(&mut physical_ids, "securityGroup", Some(sg.to_string()));
+    put(
+        &mut outputs,
+        "configurationEndpoint",
+        c.configuration_endpoint()
+            .and_then(Endpoint::address)
+            .map(str::to_string),
+    );
+    put(
+        &mut outputs,
+        "port",
+        port_of(c)
+            .map(|p| p.to_string())
+            .or_else(|| port.map(|p| p.to_string())),
+    );
+    put(&mut outputs, "arn", c.arn().map(str::to_string));
+    put(&mut outputs, "securityGroupId", Some(sg.to_string()));
     Outcome {
-        physical_ids: BTreeMap::from([
-            (
-                "cacheCluster".to_string(),
-                c.cache_cluster_id().unwrap_or_default().to_string(),
-            ),
-            ("securityGroup".to_string(), sg.to_string()),
-        ]),
-        outputs: BTreeMap::from([
-            (
-                "configurationEndpoint".to_string(),
-                endpoint
-                    .and_then(|e| e.address())
-                    .unwrap_or_default()
-                    .to_string(),
-            ),
-            (
-                "port".to_string(),
-                endpoint
-                    .and_then(|e| e.port())
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| port.to_string()),
-            ),
-            ("arn".to_string(), c.arn().unwrap_or_default().to_string()),
-            ("securityGroupId".to_string(), sg.to_string()),
-        ]),
+        physical_ids,
+        outputs,
     }
+}
+
+/// Whether the nodes are spread across zones: ElastiCache says `Multiple` as the preferred zone
+/// of a cross-AZ cluster; without it, the nodes' own zones tell. `None` when neither is reported.
+fn cross_az_of(c: &CacheCluster) -> Option<bool> {
+    if let Some(zone) = c.preferred_availability_zone().filter(|z| !z.is_empty()) {
+        return Some(zone == "Multiple");
+    }
+    let zones: std::collections::BTreeSet<&str> = c
+        .cache_nodes()
+        .iter()
+        .filter_map(CacheNode::customer_availability_zone)
+        .collect();
+    (!zones.is_empty()).then_some(zones.len() > 1)
+}
+
+/// The cluster as ElastiCache reports it, in the form of its spec: the inverse of
+/// [`create_request`].
+fn observe(sg: &str, c: &CacheCluster) -> Observation<ElastiCacheMemcachedSpec> {
+    let mut unobserved = vec!["dependsOn"];
+    let cross_az = cross_az_of(c);
+    if cross_az.is_none() {
+        unobserved.push("crossAZ");
+    }
+    let port = port_of(c);
+    if port.is_none() {
+        // No endpoint yet (still being created): the port cannot be told.
+        unobserved.push("port");
+    }
+    let auto_minor = c.auto_minor_version_upgrade();
+    if auto_minor.is_none() {
+        unobserved.push("maintenance.autoMinorVersionUpgrade");
+    }
+    let spec = ElastiCacheMemcachedSpec {
+        node_type: c.cache_node_type().unwrap_or_default().to_string(),
+        engine_version: c.engine_version().unwrap_or_default().to_string(),
+        nodes: c.num_cache_nodes().unwrap_or_default().max(0) as u32,
+        cross_az: cross_az.unwrap_or(false),
+        port: port.map_or(0, |p| p.max(0) as u32),
+        in_transit_encryption: c.transit_encryption_enabled().unwrap_or(false),
+        maintenance: Maintenance {
+            window: c
+                .preferred_maintenance_window()
+                .filter(|w| !w.is_empty())
+                .map(str::to_string),
+            auto_minor_version_upgrade: auto_minor.unwrap_or(true),
+        },
+        depends_on: Vec::new(),
+    };
+    Observation::new(outcome(c, sg, None), spec).unobserved(&unobserved)
+}
+
+/// The request that creates the cluster `name` from `s`.
+fn create_request(
+    cache: &Client,
+    name: &str,
+    s: &ElastiCacheMemcachedSpec,
+    sg: &str,
+    t: &BTreeMap<String, String>,
+) -> CreateCacheClusterFluentBuilder {
+    cache
+        .create_cache_cluster()
+        .cache_cluster_id(name)
+        .engine("memcached")
+        .engine_version(&s.engine_version)
+        .cache_node_type(&s.node_type)
+        .num_cache_nodes(s.nodes as i32)
+        .az_mode(az_mode(s))
+        .port(s.port as i32)
+        .transit_encryption_enabled(s.in_transit_encryption)
+        .security_group_ids(sg)
+        .cache_subnet_group_name(name)
+        .set_preferred_maintenance_window(s.maintenance.window.clone())
+        .auto_minor_version_upgrade(s.maintenance.auto_minor_version_upgrade)
+        .set_tags(Some(tags(t)))
 }
 
 /// The ids of the nodes to remove to go from the cluster's nodes down to `want`: the newest.
@@ -133,6 +231,28 @@ impl MemcachedProvider {
 impl KindProvider for MemcachedProvider {
     type Spec = ElastiCacheMemcachedSpec;
     const KIND: &'static str = "ElastiCacheMemcached";
+    const UNOBSERVABLE: &'static [Unobservable] = &[crate::DEPENDS_ON];
+
+    /// The engine version when AWS moved it (a newer patch of the same `1.6` line with minor
+    /// upgrades on), and the maintenance window when the spec leaves it to ElastiCache.
+    fn managed_by_aws(
+        recorded: &ElastiCacheMemcachedSpec,
+        live: &ElastiCacheMemcachedSpec,
+    ) -> Vec<&'static str> {
+        let mut managed = Vec::new();
+        if version_moved_by_aws(
+            &recorded.engine_version,
+            &live.engine_version,
+            recorded.maintenance.auto_minor_version_upgrade,
+            2,
+        ) {
+            managed.push("engineVersion");
+        }
+        if recorded.maintenance.window.is_none() {
+            managed.push("maintenance.window");
+        }
+        managed
+    }
 
     async fn create(
         &self,
@@ -155,60 +275,28 @@ impl KindProvider for MemcachedProvider {
             } else {
                 self.wait_available(t.name).await?
             };
-            return Ok(outcome(&c, &sg, s.port));
+            return Ok(outcome(&c, &sg, Some(s.port)));
         }
         ensure_subnet_group(&self.cache, t.name, &place.subnets, t.tags).await?;
-        self.cache
-            .create_cache_cluster()
-            .cache_cluster_id(t.name)
-            .engine("memcached")
-            .engine_version(&s.engine_version)
-            .cache_node_type(&s.node_type)
-            .num_cache_nodes(s.nodes as i32)
-            .az_mode(az_mode(s))
-            .port(s.port as i32)
-            .transit_encryption_enabled(s.in_transit_encryption)
-            .security_group_ids(&sg)
-            .cache_subnet_group_name(t.name)
-            .set_preferred_maintenance_window(s.maintenance.window.clone())
-            .auto_minor_version_upgrade(s.maintenance.auto_minor_version_upgrade)
-            .set_tags(Some(tags(t.tags)))
+        create_request(&self.cache, t.name, s, &sg, t.tags)
             .send()
             .await
             .map_err(|e| aws_error(format!("creating ElastiCache cluster {}", t.name), e))?;
         let c = self.wait_available(t.name).await?;
-        Ok(outcome(&c, &sg, s.port))
+        Ok(outcome(&c, &sg, Some(s.port)))
     }
 
     async fn read(
         &self,
-        t: &Target<'_, ElastiCacheMemcachedSpec>,
-        ids: &BTreeMap<String, String>,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let Some(c) = self.describe(t.name).await? else {
+        id: &Identity<'_>,
+    ) -> Result<Option<Observation<ElastiCacheMemcachedSpec>>, ProviderError> {
+        // States written before the cluster's id was recorded: it is the component's name.
+        let cluster = id.ids.get("cacheCluster").map_or(id.name, String::as_str);
+        let Some(c) = self.describe(cluster).await? else {
             return Ok(None);
         };
-        let mut spec = serde_json::to_value(&t.spec).unwrap_or_default();
-        if let Some(n) = c.cache_node_type() {
-            spec["nodeType"] = n.into();
-        }
-        if let Some(v) = c.engine_version() {
-            spec["engineVersion"] = v.into();
-        }
-        if let Some(n) = c.num_cache_nodes() {
-            spec["nodes"] = n.into();
-        }
-        if let Some(v) = c.transit_encryption_enabled() {
-            spec["inTransitEncryption"] = v.into();
-        }
-        if let Some(v) = c.auto_minor_version_upgrade() {
-            spec["maintenance"]["autoMinorVersionUpgrade"] = v.into();
-        }
-        let sg = ids.get("securityGroup").cloned().unwrap_or_default();
-        Ok(Some(Observed {
-            outcome: outcome(&c, &sg, t.spec.port),
-            spec,
-        }))
+        let sg = id.ids.get("securityGroup").map_or("", String::as_str);
+        Ok(Some(observe(sg, &c)))
     }
 
     async fn update(
@@ -261,7 +349,7 @@ impl KindProvider for MemcachedProvider {
             ids.get("securityGroup")
                 .map(String::as_str)
                 .unwrap_or_default(),
-            s.port,
+            Some(s.port),
         ))
     }
 
@@ -336,14 +424,236 @@ impl KindProvider for MemcachedProvider {
             return Ok(None);
         };
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
-        Ok(Some(outcome(&c, &sg, t.spec.port)))
+        Ok(Some(outcome(&c, &sg, Some(t.spec.port))))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_elasticache::types::CacheNode;
+    use aws_sdk_elasticache::operation::create_cache_cluster::builders::CreateCacheClusterInputBuilder;
+    use aws_sdk_elasticache::operation::describe_cache_clusters::{
+        DescribeCacheClustersError, DescribeCacheClustersOutput,
+    };
+    use aws_sdk_elasticache::types::error::CacheClusterNotFoundFault;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use serde_json::{Value, json};
+
+    const NAME: &str = "shop-dev-web-sessions";
+    const ARN: &str = "arn:aws:elasticache:us-east-1:123456789012:cluster:shop-dev-web-sessions";
+
+    fn sdk_config() -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build()
+    }
+
+    fn full_spec() -> ElastiCacheMemcachedSpec {
+        serde_json::from_value(json!({
+            "nodeType": "cache.r7g.large", "engineVersion": "1.6.22", "nodes": 3, "crossAZ": true,
+            "port": 11212, "inTransitEncryption": true,
+            "maintenance": {"window": "sun:05:00-sun:06:00", "autoMinorVersionUpgrade": false}
+        }))
+        .unwrap()
+    }
+
+    /// The CreateCacheCluster request panka sends for `spec`.
+    fn request(spec: &ElastiCacheMemcachedSpec) -> CreateCacheClusterInputBuilder {
+        let cache = Client::new(&sdk_config());
+        create_request(&cache, NAME, spec, "sg-1", &BTreeMap::new())
+            .as_input()
+            .clone()
+    }
+
+    /// What DescribeCacheClusters(ShowCacheNodeInfo) answers for a cluster made by `r`
+    /// (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CacheCluster.html):
+    /// `Multiple` as the preferred zone of a cross-AZ cluster, its nodes over two zones, a
+    /// configuration endpoint on the port asked for, a window ElastiCache picks when none was.
+    fn answer(r: &CreateCacheClusterInputBuilder) -> CacheCluster {
+        let port = r.get_port().unwrap();
+        let cross = r.get_az_mode() == &Some(AzMode::CrossAz);
+        let mut c = CacheCluster::builder()
+            .cache_cluster_id(NAME)
+            .arn(ARN)
+            .cache_cluster_status("available")
+            .engine("memcached")
+            .engine_version(r.get_engine_version().clone().unwrap())
+            .cache_node_type(r.get_cache_node_type().clone().unwrap())
+            .num_cache_nodes(r.get_num_cache_nodes().unwrap())
+            .preferred_availability_zone(if cross { "Multiple" } else { "us-east-1a" })
+            .configuration_endpoint(
+                Endpoint::builder()
+                    .address("sessions.cfg.use1.cache.amazonaws.com")
+                    .port(port)
+                    .build(),
+            )
+            .transit_encryption_enabled(r.get_transit_encryption_enabled().unwrap())
+            .preferred_maintenance_window(
+                r.get_preferred_maintenance_window()
+                    .clone()
+                    .unwrap_or("sat:07:00-sat:08:00".into()),
+            )
+            .auto_minor_version_upgrade(r.get_auto_minor_version_upgrade().unwrap());
+        for n in 1..=r.get_num_cache_nodes().unwrap() {
+            let zone = if cross && n % 2 == 0 {
+                "us-east-1b"
+            } else {
+                "us-east-1a"
+            };
+            c = c.cache_nodes(
+                CacheNode::builder()
+                    .cache_node_id(format!("{n:04}"))
+                    .cache_node_status("available")
+                    .customer_availability_zone(zone)
+                    .endpoint(
+                        Endpoint::builder()
+                            .address(format!("sessions.{n:04}.use1.cache.amazonaws.com"))
+                            .port(port)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        c.build()
+    }
+
+    async fn read_back(c: CacheCluster) -> Observation<ElastiCacheMemcachedSpec> {
+        let describe = mock!(Client::describe_cache_clusters)
+            .match_requests(|r| r.cache_cluster_id() == Some(NAME))
+            .then_output(move || {
+                DescribeCacheClustersOutput::builder()
+                    .cache_clusters(c.clone())
+                    .build()
+            });
+        let cache = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, [&describe]);
+        let provider = MemcachedProvider::new(cache, aws_sdk_ec2::Client::new(&sdk_config()));
+        let ids = BTreeMap::from([
+            ("cacheCluster".to_string(), NAME.to_string()),
+            ("securityGroup".to_string(), "sg-1".to_string()),
+        ]);
+        let outputs = BTreeMap::new();
+        let id = crate::test_identity("web/sessions", NAME, &ids, &outputs);
+        let seen = provider.read(&id).await.unwrap().unwrap();
+        assert_eq!(describe.num_calls(), 1, "one call reads a cluster");
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_cluster_made_from_a_full_spec_reads_back_as_that_spec() {
+        let spec = full_spec();
+        let seen = read_back(answer(&request(&spec))).await;
+        assert_eq!(seen.spec, spec);
+        assert_eq!(seen.unobserved, ["dependsOn"]);
+        assert!(MemcachedProvider::managed_by_aws(&spec, &seen.spec).is_empty());
+        let outputs = &seen.outcome.outputs;
+        assert_eq!(
+            outputs["configurationEndpoint"],
+            "sessions.cfg.use1.cache.amazonaws.com"
+        );
+        assert_eq!(outputs["port"], "11212");
+        assert_eq!(outputs["arn"], ARN);
+        assert_eq!(outputs["securityGroupId"], "sg-1");
+        assert_eq!(seen.outcome.physical_ids["arn"], ARN);
+
+        // Still being created: no endpoint, so no port and no empty outputs; the port is not
+        // observed, the zones come from the nodes.
+        let mut creating = answer(&request(&spec));
+        creating.configuration_endpoint = None;
+        if let Some(nodes) = &mut creating.cache_nodes {
+            nodes.iter_mut().for_each(|n| n.endpoint = None);
+        }
+        creating.preferred_availability_zone = None;
+        let seen = read_back(creating).await;
+        assert_eq!(seen.unobserved, ["dependsOn", "port"]);
+        assert!(seen.spec.cross_az);
+        assert!(!seen.outcome.outputs.contains_key("configurationEndpoint"));
+        assert!(!seen.outcome.outputs.contains_key("port"));
+    }
+
+    #[tokio::test]
+    async fn each_setting_changed_in_aws_reads_back_as_exactly_that_field() {
+        type Change = fn(CreateCacheClusterInputBuilder) -> CreateCacheClusterInputBuilder;
+        let cases: Vec<(Change, &str, Value)> = vec![
+            (
+                |r| r.cache_node_type("cache.m7g.large"),
+                "/nodeType",
+                "cache.m7g.large".into(),
+            ),
+            (
+                |r| r.engine_version("1.6.24"),
+                "/engineVersion",
+                "1.6.24".into(),
+            ),
+            (|r| r.num_cache_nodes(5), "/nodes", 5.into()),
+            (|r| r.az_mode(AzMode::SingleAz), "/crossAZ", false.into()),
+            (|r| r.port(11300), "/port", 11300.into()),
+            (
+                |r| r.transit_encryption_enabled(false),
+                "/inTransitEncryption",
+                false.into(),
+            ),
+            (
+                |r| r.preferred_maintenance_window("mon:01:00-mon:02:00"),
+                "/maintenance/window",
+                "mon:01:00-mon:02:00".into(),
+            ),
+            (
+                |r| r.auto_minor_version_upgrade(true),
+                "/maintenance/autoMinorVersionUpgrade",
+                true.into(),
+            ),
+        ];
+        let spec = full_spec();
+        let baseline = serde_json::to_value(&spec).unwrap();
+        for (change, pointer, value) in cases {
+            let seen = read_back(answer(&change(request(&spec)))).await;
+            let mut expected = baseline.clone();
+            *expected.pointer_mut(pointer).unwrap() = value;
+            assert_eq!(
+                serde_json::to_value(&seen.spec).unwrap(),
+                expected,
+                "only {pointer} differs"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cluster_gone_from_aws_reads_as_absent() {
+        let gone = mock!(Client::describe_cache_clusters).then_error(|| {
+            DescribeCacheClustersError::CacheClusterNotFoundFault(
+                CacheClusterNotFoundFault::builder().build(),
+            )
+        });
+        let cache = mock_client!(aws_sdk_elasticache, [&gone]);
+        let provider = MemcachedProvider::new(cache, aws_sdk_ec2::Client::new(&sdk_config()));
+        let ids = BTreeMap::from([("cacheCluster".to_string(), NAME.to_string())]);
+        let outputs = BTreeMap::new();
+        let id = crate::test_identity("web/sessions", NAME, &ids, &outputs);
+        assert!(provider.read(&id).await.unwrap().is_none());
+    }
+
+    #[test]
+    fn aws_manages_patch_upgrades_and_an_unset_window() {
+        let spec = full_spec();
+        let mut live = spec.clone();
+        live.engine_version = "1.6.24".into();
+        // Minor upgrades off in the full spec: a new patch is drift.
+        assert!(MemcachedProvider::managed_by_aws(&spec, &live).is_empty());
+        let mut auto = spec.clone();
+        auto.maintenance.auto_minor_version_upgrade = true;
+        assert_eq!(
+            MemcachedProvider::managed_by_aws(&auto, &live),
+            ["engineVersion"]
+        );
+        live.engine_version = "1.7.0".into();
+        assert!(MemcachedProvider::managed_by_aws(&auto, &live).is_empty());
+        auto.maintenance.window = None;
+        assert_eq!(
+            MemcachedProvider::managed_by_aws(&auto, &live),
+            ["maintenance.window"]
+        );
+    }
 
     /// Going from three nodes to one modifies the cluster in place, removing the two newest
     /// nodes, and leaves the node type alone when it did not change. (The emulator has no

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use backon::{ConstantBuilder, Retryable};
+use panka_engine::Transient;
 use panka_engine::{ErrorKind, ProviderError};
 use serde_json::Value;
 
@@ -229,7 +230,7 @@ pub async fn delete_security_group(ec2: &Client, id: &str) -> Result<(), Provide
                 let in_use = code == "DependencyViolation";
                 let mut err = aws_error(format!("deleting security group {id}"), e);
                 if in_use {
-                    err.kind = ErrorKind::Retryable;
+                    err.kind = ErrorKind::Transient(Transient::DependencyNotReady);
                 }
                 Err(err)
             }
@@ -242,7 +243,7 @@ pub async fn delete_security_group(ec2: &Client, id: &str) -> Result<(), Provide
                 .with_max_times((SG_DELETE_WAIT.as_secs() / SG_DELETE_POLL.as_secs()) as usize),
         )
         .sleep(tokio::time::sleep)
-        .when(|e: &ProviderError| e.kind == ErrorKind::Retryable)
+        .when(|e: &ProviderError| e.kind == ErrorKind::Transient(Transient::DependencyNotReady))
         .await
 }
 

@@ -119,7 +119,9 @@ pub struct Port {
     /// Host header of the listener rule (`api.example.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// Listener rule priority (1-50000). Derived from the address when absent.
+    /// Listener rule priority (1-50000; lower numbers are evaluated first). Derived from the
+    /// route's specificity across the stack when absent: longer literal path prefixes first
+    /// (a host before none at equal length), then a host alone, `/*` last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 50000))]
     pub priority: Option<u32>,
@@ -339,4 +341,105 @@ fn default_max_percent() -> u32 {
 }
 fn default_deploy_timeout() -> u32 {
     30
+}
+
+/// An IAM statement granted to the role a component's code runs as (the ECS task role, the
+/// Lambda function's role), beside the statements panka infers from its references.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Permission {
+    /// IAM actions, `service:Action`, with `*` and `?` wildcards allowed in the action name
+    /// (`s3:Get*`).
+    #[schemars(length(min = 1))]
+    pub actions: Vec<String>,
+    /// ARNs of the resources the actions apply to (`*` and `?` wildcards allowed inside an ARN).
+    #[schemars(length(min = 1))]
+    pub resources: Vec<String>,
+    /// Accept a statement granting every action (`"*"`) or on every resource (`"*"`), which
+    /// validation refuses otherwise.
+    #[serde(default)]
+    pub allow_wildcard: bool,
+}
+
+/// The transport protocol of a sidecar's port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TransportProtocol {
+    #[default]
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+}
+
+/// A port a sidecar listens on, inside the task (no load balancer routes to it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SidecarPort {
+    /// Name of the port, unique among the task's ports.
+    pub name: String,
+    /// Container port.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u32,
+    /// Transport protocol.
+    #[serde(default)]
+    pub protocol: TransportProtocol,
+}
+
+/// When a container may start, relative to another container of the task (ECS `dependsOn`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ContainerCondition {
+    /// The other container has started.
+    #[serde(rename = "START")]
+    Start,
+    /// The other container has run to completion (it must not be essential).
+    #[serde(rename = "COMPLETE")]
+    Complete,
+    /// The other container has exited with code 0 (it must not be essential).
+    #[serde(rename = "SUCCESS")]
+    Success,
+    /// The other container's health check passes (it must have one: the component's own
+    /// container with a liveness check).
+    #[serde(rename = "HEALTHY")]
+    Healthy,
+}
+
+/// A container this one waits for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ContainerDependency {
+    /// Name of another sidecar, or the component's name for its own container.
+    pub container: String,
+    /// What that container must have done first.
+    pub condition: ContainerCondition,
+}
+
+/// A container run beside the component's own in the same task (an OpenTelemetry collector, a
+/// log router, a proxy). It writes to the component's log group under its own stream prefix
+/// (its name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sidecar {
+    /// Container name: letters, digits, `-` and `_`, unique in the task and other than the
+    /// component's name (its own container's).
+    pub name: String,
+    /// Container image to run.
+    pub image: Image,
+    /// Overrides the image's CMD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Ports the sidecar listens on inside the task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<SidecarPort>,
+    /// Environment variables, merged by name across overlays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<EnvVar>,
+    /// Secrets injected by ECS from Secrets Manager or SSM; panka stores their ARNs only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// Stop the whole task when this container stops.
+    #[serde(default = "yes")]
+    pub essential: bool,
+    /// Containers this one waits for before it starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ContainerDependency>,
 }

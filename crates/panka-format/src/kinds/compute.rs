@@ -53,6 +53,21 @@ pub struct MicroServiceSpec {
     /// Allow `aws ecs execute-command` into running tasks.
     #[serde(default)]
     pub enable_execute_command: bool,
+    /// IAM statements added to the task role, beside those inferred from references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+    /// ARNs of IAM managed policies attached to the task role (AWS's default quota is 10 a
+    /// role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub managed_policies: Vec<String>,
+    /// Containers run beside the component's own in the same task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<Sidecar>,
+    /// A one-off task run from the new task definition before the service moves to it (a
+    /// database migration); the deploy stops, and the service keeps its revision, when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_deploy: Option<BeforeDeploy>,
     /// Components (addresses) that must exist before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -102,6 +117,21 @@ pub struct WorkerSpec {
     /// Allow `aws ecs execute-command` into running tasks.
     #[serde(default)]
     pub enable_execute_command: bool,
+    /// IAM statements added to the task role, beside those inferred from references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+    /// ARNs of IAM managed policies attached to the task role (AWS's default quota is 10 a
+    /// role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub managed_policies: Vec<String>,
+    /// Containers run beside the component's own in the same task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<Sidecar>,
+    /// A one-off task run from the new task definition before the service moves to it (a
+    /// database migration); the deploy stops, and the service keeps its revision, when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_deploy: Option<BeforeDeploy>,
     /// Components (addresses) that must exist before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -147,9 +177,38 @@ pub struct CronJobSpec {
     /// CPU architecture of the task.
     #[serde(default)]
     pub cpu_architecture: CpuArchitecture,
+    /// IAM statements added to the task role, beside those inferred from references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+    /// ARNs of IAM managed policies attached to the task role (AWS's default quota is 10 a
+    /// role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub managed_policies: Vec<String>,
+    /// Containers run beside the component's own in the same task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<Sidecar>,
     /// Components (addresses) that must exist before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+}
+
+/// A one-off task run before a deploy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BeforeDeploy {
+    /// The command the component's container runs instead of its own (same image, network,
+    /// roles, environment and secrets); exit code 0 lets the deploy go on.
+    #[schemars(length(min = 1))]
+    pub command: Vec<String>,
+    /// Minutes the task may run before it is stopped and the deploy fails (1-120).
+    #[serde(default = "default_before_deploy_timeout")]
+    #[schemars(range(min = 1, max = 120))]
+    pub timeout_minutes: u32,
+}
+
+fn default_before_deploy_timeout() -> u32 {
+    10
 }
 
 fn default_timezone() -> String {
@@ -244,6 +303,14 @@ pub struct LambdaSpec {
     /// Log group settings.
     #[serde(default)]
     pub logging: Logging,
+    /// IAM statements added to the function's role, beside those inferred from references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+    /// ARNs of IAM managed policies attached to the function's role (AWS's default quota is 10 a
+    /// role).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub managed_policies: Vec<String>,
     /// Components (addresses) that must exist before this one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,

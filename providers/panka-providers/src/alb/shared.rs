@@ -1,0 +1,541 @@
+//! The stack's shared Application Load Balancer (`_shared/load-balancer`): one per stack and
+//! environment, with its security group and listeners, created before the first MicroService and
+//! deleted after the last one. Listeners answer 404 (or redirect to HTTPS) until a MicroService
+//! adds a rule for its path or host.
+//!
+//! Its settings are the top of its configuration (`scheme`, `listeners`, `idleTimeoutSeconds`,
+//! `network`), so its spec is the JSON object of those. Outputs: `arn`, `dnsName`,
+//! `canonicalHostedZoneId`, `securityGroupId`, `vpcId`, and `listener.PORT` (the ARN) for every
+//! listener that forwards rather than redirects. `scheme` and `network` force replacement;
+//! listeners and the idle timeout are changed in place.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::client::Waiters;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+};
+use panka_engine::provider::Outcome;
+use panka_engine::{
+    ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
+};
+use panka_format::kinds::{AlbListener, Scheme};
+use serde_json::{Value, json};
+
+use super::listeners::{
+    IDLE_TIMEOUT, Settings, attributes, certificates, default_action, observe_listeners, protocol,
+    scheme_of,
+};
+use super::{
+    LISTENER_PORTS, Live, describe_load_balancer, elb_tags, group_name, health_line,
+    listener_ports, load_balancer_listeners, put, read_live,
+};
+use crate::errors::aws_error;
+use crate::network::{
+    Placement, Source, Tier, authorize_ingress, delete_security_group, ensure_security_group,
+    find_security_group, placement_in, revoke_ingress, vpc_cidr,
+};
+
+/// A new ALB is usually active within 3 minutes; AWS gives no bound, so allow 15.
+const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Physical ids recording where the load balancer was placed: `vpc` and `subnets` (in the
+/// network's order) when the configuration gives a `network`, `defaultVpc` when it does not.
+const VPC: &str = "vpc";
+const SUBNETS: &str = "subnets";
+const DEFAULT_VPC: &str = "defaultVpc";
+
+/// What [`LoadBalancerProvider::converge_with`] needs of a target.
+struct Named<'a> {
+    name: &'a str,
+    config: &'a Value,
+    tags: &'a BTreeMap<String, String>,
+}
+
+/// What [`LoadBalancerProvider::converge_with`] made: the load balancer, its listeners, its
+/// security group and where it is.
+pub(crate) struct Converged {
+    pub lb: LoadBalancer,
+    pub listeners: Vec<Listener>,
+    pub security_group: String,
+    pub placement: Placement,
+    /// Placed in the default VPC because the configuration gives no network.
+    pub default_vpc: bool,
+}
+
+/// The shared load balancer provider.
+#[derive(Clone, Debug)]
+pub struct LoadBalancerProvider {
+    pub(super) elb: Client,
+    pub(super) ec2: aws_sdk_ec2::Client,
+}
+
+impl LoadBalancerProvider {
+    pub fn new(elb: Client, ec2: aws_sdk_ec2::Client) -> Self {
+        LoadBalancerProvider { elb, ec2 }
+    }
+}
+
+fn settings(config: &Value) -> Result<Settings, ProviderError> {
+    serde_json::from_value(config.clone()).map_err(|e| {
+        ProviderError::with_source(
+            ErrorKind::Invalid,
+            "the recorded shared load balancer configuration does not match this version of panka",
+            e,
+        )
+    })
+}
+
+/// The ids and outputs of the shared load balancer. `wanted` are the listeners asked for (or
+/// observed); `sg` its security group, when known.
+fn outcome(
+    lb: &LoadBalancer,
+    listeners: &[Listener],
+    wanted: &[AlbListener],
+    sg: Option<&str>,
+) -> Outcome {
+    let mut physical_ids = BTreeMap::new();
+    let mut outputs = BTreeMap::new();
+    put(&mut physical_ids, "loadBalancer", lb.load_balancer_arn());
+    put(&mut physical_ids, "securityGroup", sg);
+    put(&mut outputs, "arn", lb.load_balancer_arn());
+    put(&mut outputs, "dnsName", lb.dns_name());
+    put(
+        &mut outputs,
+        "canonicalHostedZoneId",
+        lb.canonical_hosted_zone_id(),
+    );
+    put(&mut outputs, "securityGroupId", sg);
+    put(&mut outputs, "vpcId", lb.vpc_id());
+    physical_ids.insert(
+        LISTENER_PORTS.to_string(),
+        listener_ports(wanted.iter().map(|l| l.port)),
+    );
+    for l in listeners {
+        let (Some(port), Some(larn)) = (l.port(), l.listener_arn()) else {
+            continue;
+        };
+        physical_ids.insert(format!("listener.{port}"), larn.to_string());
+        let forwards = wanted
+            .iter()
+            .any(|w| w.port as i32 == port && !w.redirect_to_https);
+        if forwards {
+            outputs.insert(format!("listener.{port}"), larn.to_string());
+        }
+    }
+    Outcome {
+        physical_ids,
+        outputs,
+    }
+}
+
+/// Records where the load balancer was placed (see [`VPC`]).
+fn record_placement(o: &mut Outcome, c: &Converged) {
+    if c.default_vpc {
+        o.physical_ids
+            .insert(DEFAULT_VPC.to_string(), c.placement.vpc_id.clone());
+    } else {
+        o.physical_ids
+            .insert(VPC.to_string(), c.placement.vpc_id.clone());
+        o.physical_ids
+            .insert(SUBNETS.to_string(), c.placement.subnets.join(","));
+    }
+}
+
+/// The shared load balancer as Elastic Load Balancing reports it, in the form of its settings:
+/// the inverse of [`LoadBalancerProvider::converge_with`]. `ids` are the recorded ids (the
+/// listener order, the placement and the security group).
+fn observe(live: &Live, ids: &BTreeMap<String, String>) -> Observation<Value> {
+    let scheme = scheme_of(&live.lb);
+    let listeners = observe_listeners(&live.listeners, ids.get(LISTENER_PORTS).map(String::as_str));
+    let idle = live
+        .attributes
+        .get(IDLE_TIMEOUT)
+        .and_then(|v| v.parse::<u32>().ok());
+    let mut unobserved = Vec::new();
+    let subnets: Vec<String> = {
+        let order: Vec<&str> = ids
+            .get(SUBNETS)
+            .map(|s| s.split(',').collect())
+            .unwrap_or_default();
+        let mut s: Vec<String> = live
+            .lb
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.subnet_id())
+            .map(str::to_string)
+            .collect();
+        s.sort_by_key(|x| {
+            (
+                order.iter().position(|o| o == x).unwrap_or(usize::MAX),
+                x.clone(),
+            )
+        });
+        s
+    };
+    let network = if ids.contains_key(DEFAULT_VPC) {
+        // No network given: the default VPC and its subnets, as placed.
+        Value::Null
+    } else if ids.contains_key(VPC) {
+        // The load balancer is in the subnets of its scheme's tier only.
+        let (tier, other) = match scheme {
+            Scheme::InternetFacing => ("publicSubnets", "network.privateSubnets"),
+            Scheme::Internal => ("privateSubnets", "network.publicSubnets"),
+        };
+        unobserved.push(other);
+        json!({"vpcId": live.lb.vpc_id(), tier: subnets})
+    } else {
+        // A state written before the placement was recorded: whether the network was given
+        // cannot be told from AWS; the recorded one stands until the next apply records it.
+        unobserved.push("network");
+        Value::Null
+    };
+    let mut spec = json!({
+        "scheme": scheme,
+        "listeners": listeners,
+        "network": network,
+    });
+    match idle {
+        Some(i) => spec["idleTimeoutSeconds"] = i.into(),
+        None => unobserved.push("idleTimeoutSeconds"),
+    }
+    let sg = ids
+        .get("securityGroup")
+        .map(String::as_str)
+        .or_else(|| live.lb.security_groups().first().map(String::as_str));
+    let mut o = outcome(&live.lb, &live.listeners, &listeners, sg);
+    for k in [VPC, SUBNETS, DEFAULT_VPC] {
+        if let Some(v) = ids.get(k) {
+            o.physical_ids.insert(k.to_string(), v.clone());
+        }
+    }
+    Observation::new(o, spec).unobserved(&unobserved)
+}
+
+impl LoadBalancerProvider {
+    pub(super) async fn describe(&self, name: &str) -> Result<Option<LoadBalancer>, ProviderError> {
+        describe_load_balancer(&self.elb, name).await
+    }
+
+    pub(super) async fn listeners(&self, arn: &str) -> Result<Vec<Listener>, ProviderError> {
+        load_balancer_listeners(&self.elb, arn).await
+    }
+
+    /// Creates what is missing and brings everything else to the settings: the security group
+    /// and its rules, the load balancer, its idle timeout and its listeners.
+    async fn converge(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
+        let s = settings(t.config)?;
+        let c = self
+            .converge_with(
+                t.name,
+                t.config,
+                t.tags,
+                &s,
+                &format!("panka: shared load balancer {}", t.name),
+                &[],
+            )
+            .await?;
+        let mut o = outcome(&c.lb, &c.listeners, &s.listeners, Some(&c.security_group));
+        record_placement(&mut o, &c);
+        Ok(o)
+    }
+
+    /// Creates what is missing and brings everything else to `s`: the security group and its
+    /// rules, the load balancer, its idle timeout and the `extra` attributes given, and its
+    /// listeners.
+    pub(crate) async fn converge_with(
+        &self,
+        name: &str,
+        config: &Value,
+        tags: &BTreeMap<String, String>,
+        s: &Settings,
+        description: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Converged, ProviderError> {
+        let t = Named { name, config, tags };
+        let public = s.scheme == Scheme::InternetFacing;
+        let tier = if public { Tier::Public } else { Tier::Private };
+        let default_vpc = t.config.get("network").is_none_or(Value::is_null);
+        let place = placement_in(&self.ec2, t.config, tier).await?;
+        let sg = ensure_security_group(
+            &self.ec2,
+            &group_name(t.name),
+            description,
+            &place.vpc_id,
+            t.tags,
+        )
+        .await?;
+        let source = if public {
+            Source::Cidr("0.0.0.0/0".into())
+        } else {
+            Source::Cidr(vpc_cidr(&self.ec2, &place.vpc_id).await?)
+        };
+        let ports: Vec<i32> = s.listeners.iter().map(|l| l.port as i32).collect();
+        for port in &ports {
+            authorize_ingress(&self.ec2, &sg, *port, &source).await?;
+        }
+        self.revoke_other_ports(&sg, &ports).await?;
+
+        let lb = match self.describe(t.name).await? {
+            Some(lb) => lb,
+            None => {
+                let created = self
+                    .elb
+                    .create_load_balancer()
+                    .name(t.name)
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(if public {
+                        LoadBalancerSchemeEnum::InternetFacing
+                    } else {
+                        LoadBalancerSchemeEnum::Internal
+                    })
+                    .set_subnets(Some(place.subnets.clone()))
+                    .security_groups(&sg)
+                    .set_tags(Some(elb_tags(t.tags)))
+                    .send()
+                    .await;
+                match created {
+                    Ok(c) => c.load_balancers().first().cloned().ok_or_else(|| {
+                        ProviderError::new(
+                            ErrorKind::Invalid,
+                            format!("ELB returned no load balancer for {}", t.name),
+                        )
+                    })?,
+                    // Made at the same moment by another apply: use that one.
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_duplicate_load_balancer_name_exception()) =>
+                    {
+                        self.describe(t.name).await?.ok_or_else(|| {
+                            aws_error(format!("creating load balancer {}", t.name), e)
+                        })?
+                    }
+                    Err(e) => {
+                        return Err(aws_error(format!("creating load balancer {}", t.name), e));
+                    }
+                }
+            }
+        };
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        self.elb
+            .wait_until_load_balancer_available()
+            .load_balancer_arns(&arn)
+            .wait(AVAILABLE_TIMEOUT)
+            .await
+            .map_err(|e| {
+                ProviderError::with_source(
+                    ErrorKind::Timeout,
+                    format!("waiting for load balancer {} to become active", t.name),
+                    e,
+                )
+            })?;
+        self.elb
+            .add_tags()
+            .resource_arns(&arn)
+            .set_tags(Some(elb_tags(t.tags)))
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("tagging load balancer {}", t.name), e))?;
+        self.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .set_attributes(Some(attributes(s, extra)))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(
+                    format!("setting the attributes of load balancer {}", t.name),
+                    e,
+                )
+            })?;
+        self.converge_listeners(&arn, &s.listeners, t.tags).await?;
+        let lb = self.describe(t.name).await?.unwrap_or(lb);
+        let listeners = self.listeners(&arn).await?;
+        Ok(Converged {
+            lb,
+            listeners,
+            security_group: sg,
+            placement: place,
+            default_vpc,
+        })
+    }
+
+    async fn converge_listeners(
+        &self,
+        lb_arn: &str,
+        wanted: &[AlbListener],
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        let existing = self.listeners(lb_arn).await?;
+        for l in wanted {
+            match existing.iter().find(|e| e.port() == Some(l.port as i32)) {
+                Some(e) => {
+                    self.elb
+                        .modify_listener()
+                        .listener_arn(e.listener_arn().unwrap_or_default())
+                        .protocol(protocol(l.protocol))
+                        .set_certificates(certificates(l))
+                        .set_ssl_policy(l.ssl_policy.clone())
+                        .default_actions(default_action(l))
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(format!("updating listener {}", l.port), e))?;
+                }
+                None => {
+                    let created = self
+                        .elb
+                        .create_listener()
+                        .load_balancer_arn(lb_arn)
+                        .port(l.port as i32)
+                        .protocol(protocol(l.protocol))
+                        .set_certificates(certificates(l))
+                        .set_ssl_policy(l.ssl_policy.clone())
+                        .default_actions(default_action(l))
+                        .set_tags(Some(elb_tags(tags)))
+                        .send()
+                        .await;
+                    match created {
+                        Ok(_) => {}
+                        // Made at the same moment by another apply, with the same settings.
+                        Err(e)
+                            if e.as_service_error()
+                                .is_some_and(|s| s.is_duplicate_listener_exception()) => {}
+                        Err(e) => {
+                            return Err(aws_error(format!("creating listener {}", l.port), e));
+                        }
+                    }
+                }
+            }
+        }
+        for e in &existing {
+            let kept = wanted.iter().any(|l| e.port() == Some(l.port as i32));
+            if !kept && let Some(arn) = e.listener_arn() {
+                match self.elb.delete_listener().listener_arn(arn).send().await {
+                    Ok(_) => {}
+                    Err(err)
+                        if err
+                            .as_service_error()
+                            .is_some_and(|s| s.is_listener_not_found_exception()) => {}
+                    Err(err) => {
+                        return Err(aws_error(format!("deleting listener {arn}"), err));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the security group's ingress rules for ports no listener uses any more.
+    async fn revoke_other_ports(&self, sg: &str, ports: &[i32]) -> Result<(), ProviderError> {
+        let found = self
+            .ec2
+            .describe_security_groups()
+            .group_ids(sg)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading security group {sg}"), e))?;
+        let Some(group) = found.security_groups().first() else {
+            return Ok(());
+        };
+        for p in group.ip_permissions() {
+            let Some(port) = p.from_port() else { continue };
+            if ports.contains(&port) {
+                continue;
+            }
+            for r in p.ip_ranges() {
+                if let Some(c) = r.cidr_ip() {
+                    revoke_ingress(&self.ec2, sg, port, &Source::Cidr(c.to_string())).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl KindProvider for LoadBalancerProvider {
+    type Spec = Value;
+    const KIND: &'static str = "SharedLoadBalancer";
+    const UNOBSERVABLE: &'static [Unobservable] = &[
+        Unobservable {
+            field: "network.publicSubnets",
+            tracked_by: "an internal load balancer is not in the public subnets: the recorded list stands",
+        },
+        Unobservable {
+            field: "network.privateSubnets",
+            tracked_by: "an internet-facing load balancer is not in the private subnets: the recorded list stands",
+        },
+        Unobservable {
+            field: "network",
+            tracked_by: "only for states written before the placement was recorded (ids `vpc`, `subnets`, `defaultVpc`): the recorded network stands until the next apply",
+        },
+        Unobservable {
+            field: "idleTimeoutSeconds",
+            tracked_by: "only when DescribeLoadBalancerAttributes leaves it out: the recorded value stands",
+        },
+    ];
+
+    async fn create(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    /// DescribeLoadBalancers (by the recorded ARN) + DescribeListeners +
+    /// DescribeLoadBalancerAttributes = 3 calls.
+    async fn read(&self, id: &Identity<'_>) -> Result<Option<Observation<Value>>, ProviderError> {
+        let arn = id.ids.get("loadBalancer").map(String::as_str);
+        Ok(read_live(&self.elb, arn, id.name)
+            .await?
+            .map(|live| observe(&live, id.ids)))
+    }
+
+    async fn update(
+        &self,
+        t: &Target<'_, Value>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        self.converge(t).await
+    }
+
+    async fn delete(
+        &self,
+        name: &str,
+        _spec: Option<Value>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<(), ProviderError> {
+        super::delete_load_balancer(&self.elb, name).await?;
+        if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
+            delete_security_group(&self.ec2, sg).await?;
+        }
+        Ok(())
+    }
+
+    async fn health(
+        &self,
+        t: &Target<'_, Value>,
+        _ids: &BTreeMap<String, String>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self.describe(t.name).await?.as_ref().map(health_line))
+    }
+
+    async fn find(&self, t: &Target<'_, Value>) -> Result<Option<Outcome>, ProviderError> {
+        let Some(lb) = self.describe(t.name).await? else {
+            return Ok(None);
+        };
+        let s = settings(t.config)?;
+        let listeners = self
+            .listeners(lb.load_balancer_arn().unwrap_or_default())
+            .await?;
+        let sg = find_security_group(
+            &self.ec2,
+            &group_name(t.name),
+            lb.vpc_id().unwrap_or_default(),
+        )
+        .await?;
+        Ok(Some(outcome(&lb, &listeners, &s.listeners, sg.as_deref())))
+    }
+}
+
+#[cfg(test)]
+#[path = "shared_tests.rs"]
+mod tests;
