@@ -1849,3 +1849,76 @@ print(json.dumps({{'queues': len(urls), 'visibility': attrs['VisibilityTimeout']
     let (code, out) = env.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A table and a queue of the names panka would give, made by somebody else (one untagged,
+/// one tagged as another stack's), are refused by apply, which changes neither and points to
+/// `panka import`; import adopts the untagged one, and the next apply converges it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refuses_same_named_resources_it_did_not_create() {
+    let env = Env::new("own");
+    env.write_stack("");
+    env.component(
+        "data",
+        "ledger",
+        "DynamoDB",
+        "{partitionKey: {name: id, type: S}}",
+    );
+    env.component("data", "jobs", "SQS", "{visibilityTimeoutSeconds: 40}");
+    let (table, queue) = (
+        format!("{}-dev-data-ledger", env.stack),
+        format!("{}-dev-data-jobs", env.stack),
+    );
+    boto(&format!(
+        r#"
+ddb = boto3.client('dynamodb', **kw)
+ddb.create_table(TableName='{table}', KeySchema=[{{'AttributeName': 'id', 'KeyType': 'HASH'}}],
+  AttributeDefinitions=[{{'AttributeName': 'id', 'AttributeType': 'S'}}],
+  ProvisionedThroughput={{'ReadCapacityUnits': 3, 'WriteCapacityUnits': 3}})
+boto3.client('sqs', **kw).create_queue(QueueName='{queue}', Attributes={{'VisibilityTimeout': '99'}},
+  tags={{'panka:stack': 'someone-else', 'panka:environment': 'dev', 'panka:service': 'data',
+        'panka:component': 'jobs', 'panka:managed-by': 'panka'}})
+print('{{}}')
+"#
+    ));
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("DynamoDB table {table} already exists"))
+            && out.contains("it carries no panka tags")
+            && out.contains("panka import data/ledger"),
+        "{out}"
+    );
+    assert!(
+        out.contains("panka:stack=someone-else") && out.contains("panka import data/jobs"),
+        "{out}"
+    );
+    let seen = || {
+        boto(&format!(
+            r#"
+ddb = boto3.client('dynamodb', **kw); sqs = boto3.client('sqs', **kw)
+t = ddb.describe_table(TableName='{table}')['Table']
+tags = ddb.list_tags_of_resource(ResourceArn=t['TableArn']).get('Tags', [])
+url = sqs.get_queue_url(QueueName='{queue}')['QueueUrl']
+print(json.dumps({{'billing': t.get('BillingModeSummary', {{}}).get('BillingMode', 'PROVISIONED'),
+  'tableTags': len(tags),
+  'visibility': sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['VisibilityTimeout'])['Attributes']['VisibilityTimeout'],
+  'queueStack': sqs.list_queue_tags(QueueUrl=url)['Tags']['panka:stack']}}))
+"#
+        ))
+    };
+    // Neither was changed: no tags put on the table, the queue's settings and owner kept.
+    let before = seen();
+    assert_eq!(before["billing"], "PROVISIONED");
+    assert_eq!(before["tableTags"], 0);
+    assert_eq!(before["visibility"], "99");
+    assert_eq!(before["queueStack"], "someone-else");
+    // The untagged table is adopted on request; the next apply makes it the YAML's.
+    let (code, out) = env.run(&["import", "data/ledger"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["apply", "--auto-approve", "--component", "data/ledger"]);
+    assert_eq!(code, 0, "{out}");
+    let after = seen();
+    assert_eq!(after["billing"], "PAY_PER_REQUEST");
+    assert!(after["tableTags"].as_u64().unwrap() >= 4, "{after}");
+    assert_eq!(after["queueStack"], "someone-else");
+}

@@ -70,6 +70,11 @@ pub enum Transient {
     /// A dependency AWS is still wiring: a target group not yet associated with its load
     /// balancer's listener rule, a service-linked role being created.
     DependencyNotReady,
+    /// A create found a resource of its name already there (`DuplicateTargetGroupName`,
+    /// `DuplicateLoadBalancerName`, `ResourceAlreadyExistsException`, ...): most often one an
+    /// earlier try of this create made, whose answer was lost, so the retry finds the resource
+    /// and checks its tags before using it; anybody else's is refused as not owned.
+    AlreadyExists,
 }
 
 impl Transient {
@@ -90,6 +95,9 @@ impl Transient {
             // terraform-provider-aws internal/service/ecs/service.go retries CreateService on
             // these for `propagationTimeout` (2 minutes); service-linked roles take as long.
             Transient::DependencyNotReady => Duration::from_secs(2 * 60),
+            // One find settles it; the budget covers a part of a resource (a listener, a rule)
+            // that its find does not report, converged by the update the retry runs.
+            Transient::AlreadyExists => Duration::from_secs(60),
         }
     }
 
@@ -103,6 +111,7 @@ impl Transient {
             Transient::IamPropagation => "IAM propagation",
             Transient::Lambda => "Lambda not ready",
             Transient::DependencyNotReady => "dependency not ready",
+            Transient::AlreadyExists => "already exists",
         }
     }
 }

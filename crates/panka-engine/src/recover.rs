@@ -148,7 +148,15 @@ pub async fn recover(
             }
             None => None,
         };
-        changes.resources.insert(intent.address.clone(), resource);
+        // A create that made nothing leaves a record written since (by `panka import` of a
+        // resource of that name that was not panka's) as it is.
+        let keep_record = resource.is_none()
+            && intent.operation == IntentOperation::Create
+            && intent.replaces.is_none()
+            && existing.is_some();
+        if !keep_record {
+            changes.resources.insert(intent.address.clone(), resource);
+        }
         changes.resolve_intents.push(intent.id.clone());
         report.push(Recovered {
             address: intent.address.clone(),

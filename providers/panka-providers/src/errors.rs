@@ -33,6 +33,23 @@ const THROTTLING_CODES: &[&str] = &[
     "EC2ThrottledException",
 ];
 
+/// Error codes AWS answers a create with when a resource of its name exists: after the SDK
+/// retried a create whose answer was lost, the resource is this create's own. The engine
+/// retries the action, which finds the resource and checks its tags before using it
+/// ([`Transient::AlreadyExists`]).
+const ALREADY_EXISTS_CODES: &[&str] = &[
+    "DuplicateLoadBalancerName",
+    "DuplicateListener",
+    "DuplicateTargetGroupName",
+    "PriorityInUse",
+    "ResourceAlreadyExistsException",
+    "AlreadyExistsException",
+    "DBInstanceAlreadyExists",
+    "DBClusterAlreadyExistsFault",
+    "ReplicationGroupAlreadyExists",
+    "CacheClusterAlreadyExists",
+];
+
 /// Error codes of a request that timed out on AWS's side.
 const TIMEOUT_CODES: &[&str] = &["RequestTimeout", "RequestTimeoutException"];
 
@@ -55,6 +72,9 @@ where
         }
         if TIMEOUT_CODES.contains(&code) {
             return ErrorKind::Transient(Transient::NoResponse);
+        }
+        if ALREADY_EXISTS_CODES.contains(&code) {
+            return ErrorKind::Transient(Transient::AlreadyExists);
         }
     }
     match e.raw_response().map(HasStatus::status_code) {

@@ -20,7 +20,7 @@ use panka_engine::{
 };
 use panka_format::kinds::{ElastiCacheMemcachedSpec, Maintenance};
 
-use crate::elasticache::{ensure_subnet_group, tags, version_moved_by_aws};
+use crate::elasticache::{check_cache_owner, ensure_subnet_group, tags, version_moved_by_aws};
 use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
@@ -259,6 +259,13 @@ impl KindProvider for MemcachedProvider {
         t: &Target<'_, ElastiCacheMemcachedSpec>,
     ) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
+        // A cluster of this name that exists already is this component's only when it carries
+        // the component's tags (CreateCacheCluster sets them): anybody else's is refused before
+        // panka makes or changes anything around it.
+        let existing = self.describe(t.name).await?;
+        if let Some(c) = &existing {
+            check_cluster_owner(&self.cache, c, t).await?;
+        }
         let place = placement(&self.ec2, t.config).await?;
         let sg = ensure_security_group(
             &self.ec2,
@@ -268,7 +275,7 @@ impl KindProvider for MemcachedProvider {
             t.tags,
         )
         .await?;
-        if let Some(c) = self.describe(t.name).await? {
+        if let Some(c) = existing {
             // Created by a run that did not finish: wait for it rather than create it again.
             let c = if c.cache_cluster_status() == Some("available") {
                 c
@@ -278,10 +285,28 @@ impl KindProvider for MemcachedProvider {
             return Ok(outcome(&c, &sg, Some(s.port)));
         }
         ensure_subnet_group(&self.cache, t.name, &place.subnets, t.tags).await?;
-        create_request(&self.cache, t.name, s, &sg, t.tags)
+        match create_request(&self.cache, t.name, s, &sg, t.tags)
             .send()
             .await
-            .map_err(|e| aws_error(format!("creating ElastiCache cluster {}", t.name), e))?;
+        {
+            Ok(_) => {}
+            // The SDK's retry of a create whose answer was lost: the cluster is there; its tags
+            // say whether it is the one this create made.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_cache_cluster_already_exists_fault()) =>
+            {
+                if let Some(c) = self.describe(t.name).await? {
+                    check_cluster_owner(&self.cache, &c, t).await?;
+                }
+            }
+            Err(e) => {
+                return Err(aws_error(
+                    format!("creating ElastiCache cluster {}", t.name),
+                    e,
+                ));
+            }
+        }
         let c = self.wait_available(t.name).await?;
         Ok(outcome(&c, &sg, Some(s.port)))
     }
@@ -423,9 +448,23 @@ impl KindProvider for MemcachedProvider {
         let Some(c) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        check_cluster_owner(&self.cache, &c, t).await?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&c, &sg, Some(t.spec.port))))
     }
+}
+
+/// Refuses a cache cluster that does not carry the component's tags.
+async fn check_cluster_owner(
+    cache: &Client,
+    c: &CacheCluster,
+    t: &Target<'_, ElastiCacheMemcachedSpec>,
+) -> Result<(), ProviderError> {
+    let what = format!(
+        "ElastiCache cluster {}",
+        c.cache_cluster_id().unwrap_or(t.name)
+    );
+    check_cache_owner(cache, c.arn(), &what, t.address, t.tags).await
 }
 
 #[cfg(test)]

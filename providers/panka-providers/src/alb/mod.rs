@@ -49,6 +49,50 @@ pub(crate) fn elb_tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
+/// The ARN of the target group `name`, when there is one and it carries the component's tags
+/// (DescribeTargetGroups, then DescribeTags); one of that name that is not the component's is
+/// refused ([`crate::errors::check_owner`]). A target group of a create whose answer was lost
+/// carries the tags, which CreateTargetGroup sets with it.
+pub(crate) async fn owned_target_group(
+    elb: &Client,
+    name: &str,
+    address: &str,
+    expected: &BTreeMap<String, String>,
+) -> Result<Option<String>, ProviderError> {
+    let found = unless_missing(
+        elb.describe_target_groups().names(name).send().await,
+        |s| s.is_target_group_not_found_exception(),
+        format!("reading target group {name}"),
+    )?;
+    let Some(arn) = found
+        .as_ref()
+        .and_then(|r| r.target_groups().first())
+        .and_then(|g| g.target_group_arn())
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let described = elb
+        .describe_tags()
+        .resource_arns(&arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("reading tags of target group {name}"), e))?;
+    let tags: Vec<(String, String)> = described
+        .tag_descriptions()
+        .iter()
+        .flat_map(|d| d.tags())
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect();
+    crate::errors::check_owner(
+        &format!("target group {name}"),
+        address,
+        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        expected,
+    )?;
+    Ok(Some(arn))
+}
+
 /// Inserts `key` into `map` when `value` is a non-empty string (outputs are never `""`).
 fn put(map: &mut BTreeMap<String, String>, key: &str, value: Option<&str>) {
     if let Some(v) = value.filter(|v| !v.is_empty()) {

@@ -28,7 +28,7 @@ use panka_format::kinds::{
     StreamViewType, TableClass,
 };
 
-use crate::errors::{aws_error, unless_missing};
+use crate::errors::{aws_error, check_owner, unless_missing};
 
 mod observe;
 
@@ -257,6 +257,43 @@ impl DynamoDbProvider {
         .and_then(|r| r.table().cloned()))
     }
 
+    /// Refuses a table that does not carry the component's tags ([`check_owner`]).
+    async fn check_table_owner(
+        &self,
+        d: &TableDescription,
+        t: &Target<'_, DynamoDbSpec>,
+    ) -> Result<(), ProviderError> {
+        let name = d.table_name().unwrap_or(table_name(t));
+        let arn = d.table_arn().unwrap_or_default();
+        let mut tags = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_tags_of_resource()
+                .resource_arn(arn)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("reading tags of DynamoDB table {name}"), e))?;
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
+            match page.next_token() {
+                Some(token) => next = Some(token.to_string()),
+                None => break,
+            }
+        }
+        check_owner(
+            &format!("DynamoDB table {name}"),
+            t.address,
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            t.tags,
+        )
+    }
+
     /// Waits until the table and every index are ACTIVE.
     async fn wait_active(&self, name: &str) -> Result<TableDescription, ProviderError> {
         let deadline = tokio::time::Instant::now() + ACTIVE_TIMEOUT;
@@ -382,6 +419,10 @@ impl KindProvider for DynamoDbProvider {
     async fn create(&self, t: &Target<'_, DynamoDbSpec>) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
         let name = table_name(t);
+        // A table of this name that exists already is this component's only when it carries the
+        // component's tags (CreateTable sets them with the table, so a create of ours whose
+        // answer was lost passes; anybody else's table is refused, never modified).
+        let mut existed = true;
         if self.describe(name).await?.is_none() {
             let gsis = s
                 .global_secondary_indexes
@@ -424,8 +465,9 @@ impl KindProvider for DynamoDbProvider {
                 .send()
                 .await;
             match created {
-                Ok(_) => {}
-                // Created meanwhile by a run that did not finish: adopt it below.
+                Ok(_) => existed = false,
+                // Made meanwhile (by a try of ours whose answer was lost, or by somebody else):
+                // its tags say whose it is, below.
                 Err(e)
                     if e.as_service_error()
                         .is_some_and(|s| s.is_resource_in_use_exception()) => {}
@@ -445,6 +487,9 @@ impl KindProvider for DynamoDbProvider {
                 )
             })?;
         let d = self.wait_active(name).await?;
+        if existed {
+            self.check_table_owner(&d, t).await?;
+        }
         self.settings(name, d.table_arn().unwrap_or_default(), s, t.tags)
             .await?;
         Ok(outcome(&d, s.kms_key_id.as_deref()))
@@ -706,10 +751,11 @@ impl KindProvider for DynamoDbProvider {
     }
 
     async fn find(&self, t: &Target<'_, DynamoDbSpec>) -> Result<Option<Outcome>, ProviderError> {
-        Ok(self
-            .describe(table_name(t))
-            .await?
-            .map(|d| outcome(&d, t.spec.kms_key_id.as_deref())))
+        let Some(d) = self.describe(table_name(t)).await? else {
+            return Ok(None);
+        };
+        self.check_table_owner(&d, t).await?;
+        Ok(Some(outcome(&d, t.spec.kms_key_id.as_deref())))
     }
 }
 

@@ -26,7 +26,7 @@ use panka_engine::{
 };
 use panka_format::kinds::{CacheEncryption, ElastiCacheRedisSpec, Maintenance, StringMap};
 
-use crate::errors::{aws_error, unless_gone, unless_missing};
+use crate::errors::{aws_error, check_owner, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// ElastiCache documents 10-20 minutes for a new replication group; more with many shards.
@@ -315,6 +315,19 @@ fn create_request(
 }
 
 impl RedisProvider {
+    /// Refuses a replication group that does not carry the component's tags.
+    async fn check_group_owner(
+        &self,
+        g: &ReplicationGroup,
+        t: &Target<'_, ElastiCacheRedisSpec>,
+    ) -> Result<(), ProviderError> {
+        let what = format!(
+            "ElastiCache replication group {}",
+            g.replication_group_id().unwrap_or(t.name)
+        );
+        check_cache_owner(&self.cache, g.arn(), &what, t.address, t.tags).await
+    }
+
     async fn describe(&self, id: &str) -> Result<Option<ReplicationGroup>, ProviderError> {
         let found = unless_missing(
             self.cache
@@ -469,6 +482,13 @@ impl KindProvider for RedisProvider {
 
     async fn create(&self, t: &Target<'_, ElastiCacheRedisSpec>) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
+        // A group of this name that exists already is this component's only when it carries the
+        // component's tags (CreateReplicationGroup sets them): anybody else's is refused before
+        // panka makes or changes anything around it.
+        let existing = self.describe(t.name).await?;
+        if let Some(g) = &existing {
+            self.check_group_owner(g, t).await?;
+        }
         let place = placement(&self.ec2, t.config).await?;
         let sg = ensure_security_group(
             &self.ec2,
@@ -478,7 +498,7 @@ impl KindProvider for RedisProvider {
             t.tags,
         )
         .await?;
-        if let Some(g) = self.describe(t.name).await? {
+        if let Some(g) = existing {
             // Created by a run that did not finish: wait for it rather than create it again.
             let g = if g.status() == Some("available") {
                 g
@@ -490,12 +510,25 @@ impl KindProvider for RedisProvider {
         ensure_subnet_group(&self.cache, t.name, &place.subnets, t.tags).await?;
         let params = self.ensure_parameter_group(t.name, s).await?;
         let req = create_request(&self.cache, t.name, t.address, s, &sg, params, t.tags);
-        req.send().await.map_err(|e| {
-            aws_error(
-                format!("creating ElastiCache replication group {}", t.name),
-                e,
-            )
-        })?;
+        match req.send().await {
+            Ok(_) => {}
+            // The SDK's retry of a create whose answer was lost: the group is there; its tags
+            // say whether it is the one this create made.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_replication_group_already_exists_fault()) =>
+            {
+                if let Some(g) = self.describe(t.name).await? {
+                    self.check_group_owner(&g, t).await?;
+                }
+            }
+            Err(e) => {
+                return Err(aws_error(
+                    format!("creating ElastiCache replication group {}", t.name),
+                    e,
+                ));
+            }
+        }
         let g = self.wait_available(t.name).await?;
         Ok(outcome(&g, &sg, Some(s.port)))
     }
@@ -709,9 +742,38 @@ impl KindProvider for RedisProvider {
         let Some(g) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        self.check_group_owner(&g, t).await?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&g, &sg, Some(t.spec.port))))
     }
+}
+
+/// Refuses an ElastiCache resource (`arn`) that does not carry the component's tags
+/// (ListTagsForResource); one without an ARN in its description has none to show.
+pub(crate) async fn check_cache_owner(
+    cache: &Client,
+    arn: Option<&str>,
+    what: &str,
+    address: &str,
+    expected: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let tags = match arn {
+        Some(arn) => cache
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading tags of {what}"), e))?
+            .tag_list()
+            .to_vec(),
+        None => Vec::new(),
+    };
+    check_owner(
+        what,
+        address,
+        tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+        expected,
+    )
 }
 
 #[cfg(test)]

@@ -168,10 +168,27 @@ mod replays {
         });
         let policy = mock!(aws_sdk_iam::Client::put_role_policy)
             .then_output(|| PutRolePolicyOutput::builder().build());
+        // No permissions or managed policies in the spec: the role's `panka-permissions` policy
+        // is removed (absent: IAM says NoSuchEntity) and no managed policy is attached.
+        let no_permissions = mock!(aws_sdk_iam::Client::delete_role_policy).then_error(|| {
+            aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError::NoSuchEntityException(
+                aws_sdk_iam::types::error::NoSuchEntityException::builder()
+                    .message("The role policy with name panka-permissions cannot be found.")
+                    .build(),
+            )
+        });
+        let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(|| {
+            aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput::builder()
+                .build()
+        });
         let rules = mock!(aws_sdk_eventbridge::Client::list_rules)
             .then_output(|| ListRulesOutput::builder().build());
         Others {
-            iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&role, &policy]),
+            iam: mock_client!(
+                aws_sdk_iam,
+                RuleMode::MatchAny,
+                [&role, &policy, &no_permissions, &attached]
+            ),
             logs: mock_client!(
                 aws_sdk_cloudwatchlogs,
                 RuleMode::MatchAny,
@@ -650,11 +667,20 @@ mod replays {
             },
         );
         let n = logged("DeleteRolePolicy");
-        let policy =
-            mock!(aws_sdk_iam::Client::delete_role_policy).then_compute_output(move |_| {
+        let policy = mock!(aws_sdk_iam::Client::delete_role_policy)
+            .match_requests(|r| r.policy_name() == Some("panka"))
+            .then_compute_output(move |_| {
                 n();
                 DeleteRolePolicyOutput::builder().build()
             });
+        // The spec's own permissions (none here) and managed policies (none) go first.
+        let permissions = mock!(aws_sdk_iam::Client::delete_role_policy)
+            .match_requests(|r| r.policy_name() == Some("panka-permissions"))
+            .then_output(|| DeleteRolePolicyOutput::builder().build());
+        let attached = mock!(aws_sdk_iam::Client::list_attached_role_policies).then_output(|| {
+            aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput::builder()
+                .build()
+        });
         let n = logged("DeleteRole");
         let role = mock!(aws_sdk_iam::Client::delete_role).then_compute_output(move |_| {
             n();
@@ -667,7 +693,11 @@ mod replays {
                 [&get, &mappings, &delete]
             ),
             Others {
-                iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, [&policy, &role]),
+                iam: mock_client!(
+                    aws_sdk_iam,
+                    RuleMode::MatchAny,
+                    [&policy, &permissions, &attached, &role]
+                ),
                 logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&group]),
                 events: mock_client!(aws_sdk_eventbridge, RuleMode::MatchAny, [&rules]),
                 ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &eni, &sg]),

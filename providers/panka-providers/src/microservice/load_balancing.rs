@@ -10,6 +10,8 @@
 
 use panka_format::routes::{PRIORITY_MAX, band_of_priority, band_range};
 
+use crate::alb::owned_target_group;
+
 use super::*;
 
 /// The tag a component puts on the target groups it attaches to another component's service.
@@ -110,20 +112,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let timeout = readiness.map_or(5, |r| r.timeout_seconds as i32);
         let healthy = readiness.map_or(2, |r| r.success_threshold as i32);
         let unhealthy = readiness.map_or(3, |r| r.failure_threshold as i32);
-        let existing = match self.elb.describe_target_groups().names(&name).send().await {
-            Ok(r) => r
-                .target_groups()
-                .first()
-                .and_then(|g| g.target_group_arn())
-                .map(str::to_string),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_target_group_not_found_exception()) =>
-            {
-                None
-            }
-            Err(e) => return Err(aws_error(format!("reading target group {name}"), e)),
-        };
+        let existing = owned_target_group(&self.elb, &name, t.address, t.tags).await?;
         if let Some(arn) = existing {
             self.elb
                 .modify_target_group()
@@ -159,8 +148,22 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             .matcher(matcher)
             .set_tags(Some(elb_tags(t.tags)))
             .send()
-            .await
-            .map_err(|e| aws_error(format!("creating target group {name}"), e))?;
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            // The SDK's retry of a create whose answer was lost (AWS answers an identical
+            // create with the same group; moto refuses it): the group is there, with its tags.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_duplicate_target_group_name_exception()) =>
+            {
+                if let Some(arn) = owned_target_group(&self.elb, &name, t.address, t.tags).await? {
+                    return Ok(arn);
+                }
+                return Err(aws_error(format!("creating target group {name}"), e));
+            }
+            Err(e) => return Err(aws_error(format!("creating target group {name}"), e)),
+        };
         created
             .target_groups()
             .first()

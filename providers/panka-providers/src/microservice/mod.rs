@@ -69,6 +69,7 @@ pub(crate) use observe::{ALLOW_WILDCARD, sidecars_of};
 pub use observe::{Seen, ServiceKind, Unseen};
 pub(crate) use rollout::service_health;
 pub(crate) use task_definition::MANAGED_POLICIES_ID;
+
 #[cfg(test)]
 pub(crate) use task_definition::sidecar_container;
 pub(crate) use task_definition::{
@@ -78,7 +79,7 @@ use task_definition::{execution_statements, family_of, task_secrets, task_statem
 
 use crate::alb::elb_tags;
 use crate::ecs_cluster::ecs_tags;
-use crate::errors::{aws_error, unless_missing, until_visible};
+use crate::errors::{aws_error, check_owner, unless_missing, until_visible};
 use crate::iam::{delete_role, ensure_granted, ensure_role};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::network::{
@@ -460,6 +461,40 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             .await;
     }
 
+    /// Deregisters every ACTIVE revision of `keep`'s family but `keep` (ListTaskDefinitions by
+    /// family prefix, kept to the family itself).
+    async fn deregister_others(&self, keep: &str) -> Result<(), ProviderError> {
+        let Some(family) = family_of(keep) else {
+            return Ok(());
+        };
+        let mut token = None;
+        loop {
+            let page = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("listing the task definitions of {family}"), e))?;
+            for arn in page.task_definition_arns() {
+                if arn != keep && family_of(arn) == Some(family) {
+                    self.ecs
+                        .deregister_task_definition()
+                        .task_definition(arn)
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(format!("deregistering {arn}"), e))?;
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Deregisters every revision of the task definition family `name`, and removes the log
     /// group, the roles, the ingress into referenced stores and the security group.
     pub(crate) async fn delete_task_pieces(
@@ -526,6 +561,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .describe_services()
                 .cluster(cluster)
                 .services(name)
+                .include(aws_sdk_ecs::types::ServiceField::Tags)
                 .send()
                 .await,
             |s| s.is_cluster_not_found_exception(),
@@ -692,6 +728,10 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .create_service()
                 .cluster(&ctx.cluster)
                 .service_name(t.name)
+                // The same create sent again (the SDK's retry of one whose answer was lost) is
+                // answered with the service it made, instead of "Creation of service was not
+                // idempotent" (CreateService `clientToken`, ECS API reference).
+                .client_token(create_token(&ctx.cluster, t.name, &td_arn))
                 .task_definition(&td_arn)
                 .desired_count(desired)
                 .launch_type(LaunchType::Fargate)
@@ -726,10 +766,10 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         self.wait_rollout(t, &ctx.cluster, s.deployment.timeout_minutes)
             .await?;
         // Older revisions are kept registered only as rollback targets of the circuit breaker
-        // during the deployment; once it is complete they go.
-        if let Some(old) = current_td.filter(|old| *old != td_arn) {
-            self.deregister(&old).await;
-        }
+        // during the deployment; once it is complete they go, with any that an earlier try of
+        // this action registered (a RegisterTaskDefinition whose answer was lost and was sent
+        // again, a create retried after a transient failure).
+        self.deregister_others(&td_arn).await?;
 
         outputs.insert("serviceName".to_string(), t.name.to_string());
         if let Some(arn) = service.service_arn() {
@@ -912,6 +952,12 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
     const UNOBSERVABLE: &'static [Unobservable] = <S as ServiceKind>::UNOBSERVABLE;
 
     async fn create(&self, t: &Target<'_, S>) -> Result<Outcome, ProviderError> {
+        // A service of this name in the cluster is this component's only when it carries the
+        // component's tags (CreateService sets them): anybody else's is refused, never updated.
+        let cluster = cluster_of(t.config);
+        if let Some(svc) = self.describe_service(&cluster, t.name).await? {
+            check_service_owner(&svc, t)?;
+        }
         self.converge(t).await
     }
 
@@ -1034,12 +1080,11 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
     }
 
     async fn find(&self, t: &Target<'_, S>) -> Result<Option<Outcome>, ProviderError> {
-        let cluster = input(t.config, "_shared/cluster")
-            .and_then(|r| r.outputs.get("name").cloned())
-            .unwrap_or_default();
+        let cluster = cluster_of(t.config);
         let Some(svc) = self.describe_service(&cluster, t.name).await? else {
             return Ok(None);
         };
+        check_service_owner(&svc, t)?;
         let mut outcome = self.found_outcome(t, &cluster, &svc).await?;
         // Ingress rules this service opened are recorded again from its references.
         let sg = outcome
@@ -1056,4 +1101,31 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
         }
         Ok(Some(outcome))
     }
+}
+
+/// The shared cluster's name, from the resolved inputs (empty before the cluster exists).
+fn cluster_of(config: &Value) -> String {
+    input(config, "_shared/cluster")
+        .and_then(|r| r.outputs.get("name").cloned())
+        .unwrap_or_default()
+}
+
+/// Refuses an ECS service that does not carry the component's tags (DescribeServices with
+/// `include: TAGS`).
+fn check_service_owner<S>(svc: &Service, t: &Target<'_, S>) -> Result<(), ProviderError> {
+    check_owner(
+        &format!("ECS service {}", svc.service_name().unwrap_or(t.name)),
+        t.address,
+        svc.tags()
+            .iter()
+            .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+        t.tags,
+    )
+}
+
+/// CreateService's idempotency token (at most 36 characters): the same for the same cluster,
+/// service and task definition revision, so only a repeat of one create matches it.
+fn create_token(cluster: &str, service: &str, task_definition: &str) -> String {
+    let digest = Sha256::digest(format!("{cluster}/{service}/{task_definition}"));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -28,7 +28,8 @@ use panka_format::naming::shorten;
 
 use crate::alb::{
     LISTENER_PORTS, Live, delete_load_balancer, delete_target_group, describe_load_balancer,
-    elb_tags, health_line, in_recorded_order, listener_ports, load_balancer_listeners, read_live,
+    elb_tags, health_line, in_recorded_order, listener_ports, load_balancer_listeners,
+    owned_target_group, read_live,
 };
 use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::microservice::{ATTACHED_BY_TAG, container_name};
@@ -352,16 +353,8 @@ impl NlbProvider {
         vpc: &str,
     ) -> Result<String, ProviderError> {
         let name = target_group_name(t.name, l.port);
-        match self.elb.describe_target_groups().names(&name).send().await {
-            Ok(r) => {
-                if let Some(arn) = r.target_groups().first().and_then(|g| g.target_group_arn()) {
-                    return Ok(arn.to_string());
-                }
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_target_group_not_found_exception()) => {}
-            Err(e) => return Err(aws_error(format!("reading target group {name}"), e)),
+        if let Some(arn) = owned_target_group(&self.elb, &name, t.address, t.tags).await? {
+            return Ok(arn);
         }
         let mut tags = elb_tags(t.tags);
         tags.push(Tag::builder().key(ATTACHED_BY_TAG).value(t.address).build());
@@ -375,8 +368,22 @@ impl NlbProvider {
             .target_type(TargetTypeEnum::Ip)
             .set_tags(Some(tags))
             .send()
-            .await
-            .map_err(|e| aws_error(format!("creating target group {name}"), e))?;
+            .await;
+        let created = match created {
+            Ok(created) => created,
+            // The SDK's retry of a create whose answer was lost: the group is there, with its
+            // tags (see crate::alb::owned_target_group).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_duplicate_target_group_name_exception()) =>
+            {
+                if let Some(arn) = owned_target_group(&self.elb, &name, t.address, t.tags).await? {
+                    return Ok(arn);
+                }
+                return Err(aws_error(format!("creating target group {name}"), e));
+            }
+            Err(e) => return Err(aws_error(format!("creating target group {name}"), e)),
+        };
         Ok(created
             .target_groups()
             .first()

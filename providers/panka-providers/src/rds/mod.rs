@@ -624,6 +624,13 @@ impl KindProvider for RdsProvider {
 
     async fn create(&self, t: &Target<'_, RdsSpec>) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
+        // An instance of this name that exists already is this component's only when it carries
+        // the component's tags (CreateDBInstance sets them with the instance): anybody else's
+        // is refused before panka makes or changes anything around it.
+        let existing = self.describe(t.name).await?;
+        if let Some(db) = &existing {
+            check_instance_owner(db, t)?;
+        }
         let place = placement(&self.ec2, t.config).await?;
         let sg = ensure_security_group(
             &self.ec2,
@@ -633,7 +640,7 @@ impl KindProvider for RdsProvider {
             t.tags,
         )
         .await?;
-        if let Some(db) = self.describe(t.name).await? {
+        if let Some(db) = existing {
             // Created by a run that did not finish: wait for it rather than create it again.
             let db = if db.db_instance_status() == Some("available") {
                 db
@@ -644,10 +651,23 @@ impl KindProvider for RdsProvider {
         }
         ensure_subnet_group(&self.rds, t.name, &place.subnets, t.tags).await?;
         let params = self.ensure_parameter_group(t.name, s, t.tags).await?;
-        create_request(&self.rds, t.name, s, &sg, params, t.tags)
+        match create_request(&self.rds, t.name, s, &sg, params, t.tags)
             .send()
             .await
-            .map_err(|e| aws_error(format!("creating RDS instance {}", t.name), e))?;
+        {
+            Ok(_) => {}
+            // The SDK's retry of a create whose answer was lost: the instance is there; its
+            // tags say whether it is the one this create made.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_db_instance_already_exists_fault()) =>
+            {
+                if let Some(db) = self.describe(t.name).await? {
+                    check_instance_owner(&db, t)?;
+                }
+            }
+            Err(e) => return Err(aws_error(format!("creating RDS instance {}", t.name), e)),
+        }
         let db = self.wait_available(t.name).await?;
         Ok(outcome(&db, Some(&sg)))
     }
@@ -874,9 +894,26 @@ impl KindProvider for RdsProvider {
         let Some(db) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        check_instance_owner(&db, t)?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&db, Some(&sg))))
     }
+}
+
+/// Refuses an instance that does not carry the component's tags (DescribeDBInstances answers
+/// with each instance's TagList).
+fn check_instance_owner(db: &DbInstance, t: &Target<'_, RdsSpec>) -> Result<(), ProviderError> {
+    crate::errors::check_owner(
+        &format!(
+            "RDS instance {}",
+            db.db_instance_identifier().unwrap_or(t.name)
+        ),
+        t.address,
+        db.tag_list()
+            .iter()
+            .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+        t.tags,
+    )
 }
 
 /// Seconds since the epoch: final snapshot names end with it, so the newest sorts last.
