@@ -61,13 +61,19 @@ pub async fn recover(
         // delete, so the old one, if it is still there, stays recorded and is replaced again.
         let mut old_kept: Option<(crate::provider::Request, crate::provider::Outcome)> = None;
         let mut old_deleted = false;
-        if let Some(old) = intent
-            .replaces
-            .as_ref()
-            .filter(|o| o.physical_name != intent.physical_name)
-        {
+        if let Some(old) = intent.replaces.as_ref() {
             let old_req = lookup_request(intent, &old.config, &outputs, region)?;
-            let old_found = find(provider.as_ref(), &old_req, intent, &old.physical_name).await?;
+            let old_found = find(provider.as_ref(), &old_req, intent, &old.physical_name)
+                .await?
+                // The AWS name can change with the configuration under one component name (a
+                // queue made FIFO gets `.fifo`): the two sides are told apart by what AWS
+                // identifies them with, not by the component's name. Both lookups finding the
+                // same resource mean the replace keeps its AWS name: there is one side.
+                .filter(|o| {
+                    found
+                        .as_ref()
+                        .is_none_or(|n| n.physical_ids != o.physical_ids)
+                });
             match (&found, old_found) {
                 (Some(_), Some(o)) => {
                     let ids = if old.physical_ids.is_empty() {
