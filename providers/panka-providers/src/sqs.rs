@@ -602,8 +602,11 @@ impl KindProvider for SqsProvider {
         let Some(spec) = spec else {
             return self.delete_queue(name).await;
         };
-        self.delete_queue(&queue_name(name, &spec)).await?;
-        self.delete_queue(&dead_letter_name(name, &spec)).await
+        // The dead-letter queue first, the queue last: a delete cut short (a killed run) leaves
+        // the queue, which recovery finds by name, and the next run deletes both; the other
+        // order could leave a dead-letter queue that nothing finds.
+        self.delete_queue(&dead_letter_name(name, &spec)).await?;
+        self.delete_queue(&queue_name(name, &spec)).await
     }
 
     async fn find(&self, t: &Target<'_, SqsSpec>) -> Result<Option<Outcome>, ProviderError> {

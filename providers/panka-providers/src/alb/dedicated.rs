@@ -230,6 +230,10 @@ impl KindProvider for AlbProvider {
     ];
 
     async fn create(&self, t: &Target<'_, AlbSpec>) -> Result<Outcome, ProviderError> {
+        // A load balancer of this name is the component's only when it carries its tags.
+        if let Some(lb) = self.lb.describe(t.name).await? {
+            super::check_load_balancer_owner(&self.lb.elb, &lb, t.address, t.tags).await?;
+        }
         self.converge(t).await
     }
 
@@ -281,6 +285,7 @@ impl KindProvider for AlbProvider {
         let Some(lb) = self.lb.describe(t.name).await? else {
             return Ok(None);
         };
+        super::check_load_balancer_owner(&self.lb.elb, &lb, t.address, t.tags).await?;
         let listeners = self
             .lb
             .listeners(lb.load_balancer_arn().unwrap_or_default())

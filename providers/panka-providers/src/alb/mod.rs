@@ -93,6 +93,36 @@ pub(crate) async fn owned_target_group(
     Ok(Some(arn))
 }
 
+/// Refuses a load balancer that does not carry the component's tags (DescribeTags).
+pub(crate) async fn check_load_balancer_owner(
+    elb: &Client,
+    lb: &LoadBalancer,
+    address: &str,
+    expected: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let name = lb.load_balancer_name().unwrap_or_default();
+    let tags: Vec<(String, String)> = match lb.load_balancer_arn() {
+        Some(arn) => elb
+            .describe_tags()
+            .resource_arns(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading tags of load balancer {name}"), e))?
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+            .collect(),
+        None => Vec::new(),
+    };
+    crate::errors::check_owner(
+        &format!("load balancer {name}"),
+        address,
+        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        expected,
+    )
+}
+
 /// Inserts `key` into `map` when `value` is a non-empty string (outputs are never `""`).
 fn put(map: &mut BTreeMap<String, String>, key: &str, value: Option<&str>) {
     if let Some(v) = value.filter(|v| !v.is_empty()) {

@@ -477,6 +477,10 @@ impl KindProvider for LoadBalancerProvider {
     ];
 
     async fn create(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
+        // A load balancer of this name is the stack's only when it carries its tags.
+        if let Some(lb) = self.describe(t.name).await? {
+            super::check_load_balancer_owner(&self.elb, &lb, t.address, t.tags).await?;
+        }
         self.converge(t).await
     }
 
@@ -522,6 +526,7 @@ impl KindProvider for LoadBalancerProvider {
         let Some(lb) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        super::check_load_balancer_owner(&self.elb, &lb, t.address, t.tags).await?;
         let s = settings(t.config)?;
         let listeners = self
             .listeners(lb.load_balancer_arn().unwrap_or_default())

@@ -304,6 +304,33 @@ impl DocumentDbProvider {
         .and_then(|r| r.db_clusters().first().cloned()))
     }
 
+    /// Refuses a cluster that does not carry the component's tags (ListTagsForResource).
+    async fn check_cluster_owner(
+        &self,
+        c: &DbCluster,
+        t: &Target<'_, DocumentDbSpec>,
+    ) -> Result<(), ProviderError> {
+        let arn = c.db_cluster_arn().unwrap_or_default();
+        let tags = self
+            .docdb
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading the tags of {arn}"), e))?;
+        crate::errors::check_owner(
+            &format!(
+                "DocumentDB cluster {}",
+                c.db_cluster_identifier().unwrap_or(t.name)
+            ),
+            t.address,
+            tags.tag_list()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+            t.tags,
+        )
+    }
+
     /// Every instance of the cluster (a cluster has at most 16: one page).
     async fn cluster_instances(&self, cluster: &str) -> Result<Vec<DbInstance>, ProviderError> {
         let listed = self
@@ -542,6 +569,13 @@ impl KindProvider for DocumentDbProvider {
 
     async fn create(&self, t: &Target<'_, DocumentDbSpec>) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
+        // A cluster created by a run that did not finish is taken over, not created again; one
+        // without the component's tags is anybody else's and is refused before panka makes
+        // anything around it.
+        let existing = self.describe(t.name).await?;
+        if let Some(c) = &existing {
+            self.check_cluster_owner(c, t).await?;
+        }
         let place = placement(&self.ec2, t.config).await?;
         let sg = ensure_security_group(
             &self.ec2,
@@ -551,8 +585,7 @@ impl KindProvider for DocumentDbProvider {
             t.tags,
         )
         .await?;
-        // A cluster created by a run that did not finish is taken over, not created again.
-        if self.describe(t.name).await?.is_none() {
+        if existing.is_none() {
             ensure_subnet_group(&self.rds, t.name, &place.subnets, t.tags).await?;
             let parameters = self.ensure_parameter_group(t.name, s, t.tags).await?;
             create_cluster_request(&self.docdb, t.name, s, &sg, parameters, t.tags)
@@ -763,6 +796,7 @@ impl KindProvider for DocumentDbProvider {
         let Some(c) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        self.check_cluster_owner(&c, t).await?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&c, Some(&sg))))
     }

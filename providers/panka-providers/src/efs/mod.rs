@@ -671,6 +671,11 @@ impl KindProvider for EfsProvider {
     ];
 
     async fn create(&self, t: &Target<'_, EfsSpec>) -> Result<Outcome, ProviderError> {
+        // A file system of this creation token is this component's only when it carries the
+        // component's tags (CreateFileSystem sets them): anybody else's is refused, never changed.
+        if let Some(fs) = self.describe(t.name).await? {
+            check_file_system_owner(&fs, t)?;
+        }
         self.converge(t).await
     }
 
@@ -816,6 +821,7 @@ impl KindProvider for EfsProvider {
         let Some(fs) = self.describe(t.name).await? else {
             return Ok(None);
         };
+        check_file_system_owner(&fs, t)?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(
             &fs,
@@ -824,6 +830,20 @@ impl KindProvider for EfsProvider {
             t.spec.encryption.kms_key_id.as_deref(),
         )))
     }
+}
+
+/// Refuses a file system that does not carry the component's tags (DescribeFileSystems
+/// answers with each file system's tags).
+fn check_file_system_owner(
+    fs: &FileSystemDescription,
+    t: &Target<'_, EfsSpec>,
+) -> Result<(), ProviderError> {
+    crate::errors::check_owner(
+        &format!("EFS file system {} ({})", fs.file_system_id(), t.name),
+        t.address,
+        fs.tags().iter().map(|tag| (tag.key(), tag.value())),
+        t.tags,
+    )
 }
 
 #[cfg(test)]

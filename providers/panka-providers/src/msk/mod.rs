@@ -62,6 +62,31 @@ impl MskProvider {
     pub fn new(kafka: Client, ec2: aws_sdk_ec2::Client) -> Self {
         MskProvider { kafka, ec2 }
     }
+
+    /// Refuses a cluster that does not carry the component's tags (ListTagsForResource).
+    async fn check_cluster_owner(
+        &self,
+        c: &aws_sdk_kafka::types::ClusterInfo,
+        t: &Target<'_, MskSpec>,
+    ) -> Result<(), ProviderError> {
+        let arn = c.cluster_arn().unwrap_or_default();
+        let tags = self
+            .kafka
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading the tags of {arn}"), e))?;
+        crate::errors::check_owner(
+            &format!("MSK cluster {}", c.cluster_name().unwrap_or(t.name)),
+            t.address,
+            tags.tags()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            t.tags,
+        )
+    }
 }
 
 impl KindProvider for MskProvider {
@@ -81,6 +106,12 @@ impl KindProvider for MskProvider {
 
     async fn create(&self, t: &Target<'_, MskSpec>) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
+        // A cluster of this name is this component's only when it carries the component's tags
+        // (CreateCluster sets them): anybody else's is refused before panka makes anything.
+        let existing = self.describe(t.name).await?;
+        if let Some(c) = &existing {
+            self.check_cluster_owner(c, t).await?;
+        }
         let place = placement(&self.ec2, t.config).await?;
         let sg = ensure_security_group(
             &self.ec2,
@@ -90,7 +121,7 @@ impl KindProvider for MskProvider {
             t.tags,
         )
         .await?;
-        if let Some(c) = self.describe(t.name).await? {
+        if let Some(c) = existing {
             // Created by a run that did not finish: wait for it rather than create it again.
             let c = if c.state() == Some(&ClusterState::Active) {
                 c
@@ -214,21 +245,7 @@ impl KindProvider for MskProvider {
         let Some(c) = self.describe(t.name).await? else {
             return Ok(None);
         };
-        // Adopted only when it carries this stack's tags.
-        let arn = c.cluster_arn().unwrap_or_default();
-        let tags = self
-            .kafka
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("reading the tags of {arn}"), e))?;
-        let ours = ["panka:stack", "panka:environment", "panka:component"]
-            .iter()
-            .all(|k| tags.tags().and_then(|m| m.get(*k)) == t.tags.get(*k));
-        if !ours {
-            return Ok(None);
-        }
+        self.check_cluster_owner(&c, t).await?;
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(self.outcome(&c, &t.spec, &sg).await?))
     }

@@ -27,9 +27,9 @@ use panka_format::kinds::{NlbListener, NlbProtocol, NlbSpec, Scheme};
 use panka_format::naming::shorten;
 
 use crate::alb::{
-    LISTENER_PORTS, Live, delete_load_balancer, delete_target_group, describe_load_balancer,
-    elb_tags, health_line, in_recorded_order, listener_ports, load_balancer_listeners,
-    owned_target_group, read_live,
+    LISTENER_PORTS, Live, check_load_balancer_owner, delete_load_balancer, delete_target_group,
+    describe_load_balancer, elb_tags, health_line, in_recorded_order, listener_ports,
+    load_balancer_listeners, owned_target_group, read_live,
 };
 use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::microservice::{ATTACHED_BY_TAG, container_name};
@@ -679,6 +679,10 @@ impl KindProvider for NlbProvider {
     const UNOBSERVABLE: &'static [Unobservable] = &[crate::DEPENDS_ON];
 
     async fn create(&self, t: &Target<'_, NlbSpec>) -> Result<Outcome, ProviderError> {
+        // A load balancer of this name is the component's only when it carries its tags.
+        if let Some(lb) = self.describe(t.name).await? {
+            check_load_balancer_owner(&self.elb, &lb, t.address, t.tags).await?;
+        }
         self.converge(t, &BTreeMap::new()).await
     }
 
@@ -744,17 +748,19 @@ impl KindProvider for NlbProvider {
     }
 
     async fn find(&self, t: &Target<'_, NlbSpec>) -> Result<Option<Outcome>, ProviderError> {
-        Ok(self.describe(t.name).await?.map(|lb| {
-            let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-            let ports = listener_ports(t.spec.listeners.iter().map(|l| l.port));
-            outcome(
-                &lb,
-                BTreeMap::from([
-                    ("loadBalancer".to_string(), arn),
-                    (LISTENER_PORTS.to_string(), ports),
-                ]),
-            )
-        }))
+        let Some(lb) = self.describe(t.name).await? else {
+            return Ok(None);
+        };
+        check_load_balancer_owner(&self.elb, &lb, t.address, t.tags).await?;
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let ports = listener_ports(t.spec.listeners.iter().map(|l| l.port));
+        Ok(Some(outcome(
+            &lb,
+            BTreeMap::from([
+                ("loadBalancer".to_string(), arn),
+                (LISTENER_PORTS.to_string(), ports),
+            ]),
+        )))
     }
 }
 
