@@ -17,7 +17,7 @@ use std::time::Duration;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::client::Waiters;
 use aws_sdk_rds::operation::create_db_instance::builders::CreateDBInstanceFluentBuilder;
-use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter, Tag};
+use aws_sdk_rds::types::{ApplyMethod, DbInstance, Parameter, PendingModifiedValues, Tag};
 use panka_engine::provider::Outcome;
 use panka_engine::{
     ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
@@ -533,6 +533,39 @@ impl RdsProvider {
         })
     }
 
+    /// Waits until a modification has taken effect: the instance `available` with no pending
+    /// modified values. AWS keeps answering `available` for a moment after ModifyDBInstance
+    /// (terraform-provider-aws waits with a delay for this reason); the pending values, set in
+    /// the same call's answer, show the change is not done yet, without a fixed delay.
+    async fn wait_settled(&self, id: &str) -> Result<DbInstance, ProviderError> {
+        let deadline = tokio::time::Instant::now() + AVAILABLE_TIMEOUT;
+        loop {
+            let db = self.describe(id).await?.ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("RDS instance {id} vanished while being modified"),
+                )
+            })?;
+            let pending = db
+                .pending_modified_values()
+                .is_some_and(|p| *p != PendingModifiedValues::builder().build());
+            if db.db_instance_status() == Some("available") && !pending {
+                return Ok(db);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "RDS instance {id} is still {} with pending modifications after {} minutes",
+                        db.db_instance_status().unwrap_or("changing"),
+                        AVAILABLE_TIMEOUT.as_secs() / 60
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    }
+
     /// The parameter group for the spec's `parameters`, created or updated; `None` without any.
     async fn ensure_parameter_group(
         &self,
@@ -764,34 +797,21 @@ impl KindProvider for RdsProvider {
                 format!("RDS instance {} does not exist", t.name),
             )
         })?;
+        // RDS refuses a modification while the instance is modifying, backing up or
+        // rebooting: wait for `available` first.
+        let current = if current.db_instance_status() == Some("available") {
+            current
+        } else {
+            self.wait_available(t.name).await?
+        };
         let params = self.ensure_parameter_group(t.name, s, t.tags).await?;
-        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
-        let major_upgrade = current
-            .engine_version()
-            .is_some_and(|v| major(v) != major(&s.engine.version));
-        let st = &s.instance.storage;
-        self.rds
-            .modify_db_instance()
-            .db_instance_identifier(t.name)
-            .apply_immediately(true)
-            .engine_version(&s.engine.version)
-            .allow_major_version_upgrade(major_upgrade)
-            .db_instance_class(&s.instance.class)
-            .allocated_storage(st.allocated_gb as i32)
-            .set_max_allocated_storage(st.max_allocated_gb.map(|v| v as i32))
-            .set_iops(st.iops.map(|v| v as i32))
-            .set_storage_throughput(st.throughput.map(|v| v as i32))
-            .backup_retention_period(s.backup.automated.retention_days as i32)
-            .set_preferred_backup_window(s.backup.automated.window.clone())
-            .set_preferred_maintenance_window(s.maintenance.window.clone())
-            .auto_minor_version_upgrade(s.maintenance.auto_minor_version_upgrade)
-            .multi_az(s.availability.multi_az)
-            .deletion_protection(s.deletion.protection)
-            .enable_performance_insights(s.performance_insights)
-            .set_db_parameter_group_name(params)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("modifying RDS instance {}", t.name), e))?;
+        let (request, changed) = modify_request(&self.rds, t.name, &current, s, params);
+        if !changed.is_empty() {
+            request
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("modifying RDS instance {}", t.name), e))?;
+        }
         if let Some(arn) = current.db_instance_arn() {
             self.rds
                 .add_tags_to_resource()
@@ -801,7 +821,11 @@ impl KindProvider for RdsProvider {
                 .await
                 .map_err(|e| aws_error(format!("tagging RDS instance {}", t.name), e))?;
         }
-        let db = self.wait_available(t.name).await?;
+        let db = if changed.is_empty() {
+            current
+        } else {
+            self.wait_settled(t.name).await?
+        };
         Ok(outcome(&db, ids.get("securityGroup").map(String::as_str)))
     }
 
@@ -898,6 +922,122 @@ impl KindProvider for RdsProvider {
         let sg = crate::network::security_group_of(&self.ec2, t.config, t.name).await?;
         Ok(Some(outcome(&db, Some(&sg))))
     }
+}
+
+/// ModifyDBInstance with only what differs between the instance and the spec, and the names
+/// of the fields it changes (none: no call). An engine version the spec names by prefix (`16`
+/// for `16.4`) or that automatic minor upgrades moved on is not sent, nor storage that storage
+/// autoscaling grew within `maxAllocatedGB`, nor a window RDS spells in another case: sending
+/// them would downgrade, shrink (refused) or touch what does not change.
+fn modify_request(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+    current: &DbInstance,
+    s: &RdsSpec,
+    params: Option<String>,
+) -> (
+    aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder,
+    Vec<&'static str>,
+) {
+    let mut req = rds
+        .modify_db_instance()
+        .db_instance_identifier(name)
+        .apply_immediately(true);
+    let mut changed = Vec::new();
+    let live_version = current.engine_version().unwrap_or_default();
+    if s.engine.version != live_version
+        && !version_not_drift(
+            &s.engine.version,
+            live_version,
+            major_parts(s.engine.engine_type),
+            s.maintenance.auto_minor_version_upgrade,
+        )
+    {
+        let major = |v: &str| v.split('.').next().unwrap_or_default().to_string();
+        req = req
+            .engine_version(&s.engine.version)
+            .allow_major_version_upgrade(major(live_version) != major(&s.engine.version));
+        changed.push("engine.version");
+    }
+    if current.db_instance_class() != Some(s.instance.class.as_str()) {
+        req = req.db_instance_class(&s.instance.class);
+        changed.push("instance.class");
+    }
+    let st = &s.instance.storage;
+    let live_gb = current
+        .allocated_storage()
+        .and_then(|g| u32::try_from(g).ok());
+    let grown = st
+        .max_allocated_gb
+        .zip(live_gb)
+        .is_some_and(|(max, live)| live > st.allocated_gb && live <= max);
+    if live_gb != Some(st.allocated_gb) && !grown {
+        req = req.allocated_storage(st.allocated_gb as i32);
+        changed.push("instance.storage.allocatedGB");
+    }
+    let live_max = current
+        .max_allocated_storage()
+        .and_then(|g| u32::try_from(g).ok());
+    if st.max_allocated_gb.is_some() && st.max_allocated_gb != live_max {
+        req = req.set_max_allocated_storage(st.max_allocated_gb.map(|v| v as i32));
+        changed.push("instance.storage.maxAllocatedGB");
+    }
+    if st.iops.is_some() && st.iops.map(|v| v as i32) != current.iops() {
+        req = req.set_iops(st.iops.map(|v| v as i32));
+        changed.push("instance.storage.iops");
+    }
+    if st.throughput.is_some() && st.throughput.map(|v| v as i32) != current.storage_throughput() {
+        req = req.set_storage_throughput(st.throughput.map(|v| v as i32));
+        changed.push("instance.storage.throughput");
+    }
+    let retention = s.backup.automated.retention_days as i32;
+    if current.backup_retention_period() != Some(retention) {
+        req = req.backup_retention_period(retention);
+        changed.push("backup.automated.retentionDays");
+    }
+    let differs = |want: &Option<String>, live: Option<&str>| {
+        want.as_deref()
+            .is_some_and(|w| !live.is_some_and(|l| l.eq_ignore_ascii_case(w)))
+    };
+    if differs(
+        &s.backup.automated.window,
+        current.preferred_backup_window(),
+    ) {
+        req = req.set_preferred_backup_window(s.backup.automated.window.clone());
+        changed.push("backup.automated.window");
+    }
+    if differs(
+        &s.maintenance.window,
+        current.preferred_maintenance_window(),
+    ) {
+        req = req.set_preferred_maintenance_window(s.maintenance.window.clone());
+        changed.push("maintenance.window");
+    }
+    if current.auto_minor_version_upgrade() != Some(s.maintenance.auto_minor_version_upgrade) {
+        req = req.auto_minor_version_upgrade(s.maintenance.auto_minor_version_upgrade);
+        changed.push("maintenance.autoMinorVersionUpgrade");
+    }
+    if current.multi_az() != Some(s.availability.multi_az) {
+        req = req.multi_az(s.availability.multi_az);
+        changed.push("availability.multiAZ");
+    }
+    if current.deletion_protection() != Some(s.deletion.protection) {
+        req = req.deletion_protection(s.deletion.protection);
+        changed.push("deletion.protection");
+    }
+    if current.performance_insights_enabled().unwrap_or(false) != s.performance_insights {
+        req = req.enable_performance_insights(s.performance_insights);
+        changed.push("performanceInsights");
+    }
+    let live_group = current
+        .db_parameter_groups()
+        .first()
+        .and_then(|g| g.db_parameter_group_name());
+    if let Some(group) = params.filter(|g| Some(g.as_str()) != live_group) {
+        req = req.db_parameter_group_name(group);
+        changed.push("parameters");
+    }
+    (req, changed)
 }
 
 /// Refuses an instance that does not carry the component's tags (DescribeDBInstances answers

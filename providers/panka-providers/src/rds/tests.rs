@@ -655,3 +655,54 @@ fn windows_keys_and_spelt_out_defaults_are_matched_only_when_they_are_the_same()
     );
     assert!(RdsProvider::managed_by_aws(&recorded, &live).is_empty());
 }
+
+/// An update sends only what differs from the instance: not the engine version the spec names
+/// by its prefix (`16` for RDS's `16.4`), not storage that storage autoscaling grew within
+/// `maxAllocatedGB`, not a maintenance window RDS spells in lower case; the instance class that
+/// changed is sent. An instance that matches the spec needs no call at all.
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html
+#[test]
+fn an_update_sends_only_what_differs() {
+    let spec = full_spec();
+    let live = answer(&request(&spec))
+        .engine_version("16.4")
+        .allocated_storage(700)
+        .preferred_maintenance_window("sun:05:00-sun:06:00")
+        .build();
+    let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, []);
+    let params = Some(NAME.to_string());
+
+    let mut wanted = spec.clone();
+    wanted.engine.version = "16".to_string();
+    wanted.maintenance.window = Some("Sun:05:00-Sun:06:00".to_string());
+    let (_, changed) = modify_request(&client, NAME, &live, &wanted, params.clone());
+    assert!(changed.is_empty(), "{changed:?}");
+
+    wanted.instance.class = "db.r6g.xlarge".to_string();
+    let (req, changed) = modify_request(&client, NAME, &live, &wanted, params.clone());
+    assert_eq!(changed, ["instance.class"]);
+    let input = req.as_input().clone().build().unwrap();
+    assert_eq!(input.db_instance_class(), Some("db.r6g.xlarge"));
+    assert_eq!(input.engine_version(), None);
+    assert_eq!(input.allocated_storage(), None);
+    assert_eq!(input.preferred_maintenance_window(), None);
+    assert_eq!(input.apply_immediately(), Some(true));
+
+    // A major upgrade is sent with its permission; storage below what autoscaling grew to,
+    // when autoscaling is off, is sent (RDS refuses a shrink with its own message).
+    wanted.engine.version = "17.2".to_string();
+    wanted.instance.storage.max_allocated_gb = None;
+    let (req, changed) = modify_request(&client, NAME, &live, &wanted, params);
+    assert_eq!(
+        changed,
+        [
+            "engine.version",
+            "instance.class",
+            "instance.storage.allocatedGB"
+        ]
+    );
+    let input = req.as_input().clone().build().unwrap();
+    assert_eq!(input.engine_version(), Some("17.2"));
+    assert_eq!(input.allow_major_version_upgrade(), Some(true));
+    assert_eq!(input.allocated_storage(), Some(500));
+}
