@@ -403,11 +403,12 @@ pub fn plan(
             Some(b) => {
                 let config = build();
                 let changes = diff(&b.config.value(), &config, r.kind);
-                // A resource left pending or failed is updated so that apply re-converges it.
-                let action = if ready(b) {
-                    action_of(&changes)
-                } else {
-                    ActionKind::Update
+                // A resource left pending or failed is updated so that apply re-converges it,
+                // or replaced when what changed forces it (a replace a kill cut short keeps the
+                // old resource recorded as pending: its successor has another AWS name).
+                let action = match action_of(&changes) {
+                    ActionKind::NoOp if !ready(b) => ActionKind::Update,
+                    other => other,
                 };
                 (action, changes, Some(config))
             }

@@ -153,6 +153,31 @@ fn a_replace() {
     insta::assert_snapshot!("replace", render_text(&p));
 }
 
+/// A resource recovery left pending (a replace cut short by a kill keeps the old resource
+/// recorded) is replaced when what changed forces it, updated otherwise: never updated in place
+/// across a change that cannot be made in place.
+#[test]
+fn a_pending_resource_is_replaced_when_its_changes_force_it() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    let queue = std::sync::Arc::make_mut(state.resources.get_mut("orders/queue").unwrap());
+    queue.status = panka_state::ResourceStatus::Pending;
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let action = |p: &Plan| {
+        p.actions
+            .iter()
+            .find(|a| a.address == "orders/queue")
+            .unwrap()
+            .action
+    };
+    assert_eq!(action(&p), ActionKind::Update);
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/queue").unwrap())
+        .config
+        .edit(|c| c["spec"]["fifo"] = json!(true));
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert_eq!(action(&p), ActionKind::Replace);
+}
+
 #[test]
 fn a_delete_in_reverse_dependency_order() {
     let stack = example("dev", &[]);

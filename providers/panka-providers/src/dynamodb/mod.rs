@@ -18,7 +18,9 @@ use aws_sdk_dynamodb::types::{
     Projection as DdbProjection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
     SseSpecification, SseStatus, SseType, StreamSpecification, StreamViewType as DdbStream,
     TableClass as DdbClass, TableDescription, TableStatus, Tag, TimeToLiveSpecification,
+    UpdateGlobalSecondaryIndexAction,
 };
+use backon::{ConstantBuilder, Retryable};
 use panka_engine::provider::Outcome;
 use panka_engine::{
     ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
@@ -54,6 +56,13 @@ impl DynamoDbProvider {
         DynamoDbProvider { client }
     }
 }
+
+/// Between tries of UpdateContinuousBackups while backups are being enabled (60 tries: five
+/// minutes); the unit tests replay the refusals without the wait.
+#[cfg(not(test))]
+const PITR_RETRY_DELAY: Duration = Duration::from_secs(5);
+#[cfg(test)]
+const PITR_RETRY_DELAY: Duration = Duration::from_millis(5);
 
 fn table_name<'a>(t: &'a Target<'_, DynamoDbSpec>) -> &'a str {
     t.spec.table_name.as_deref().unwrap_or(t.name)
@@ -294,6 +303,58 @@ impl DynamoDbProvider {
         )
     }
 
+    /// Point-in-time recovery as the spec says, when it is not so already. Right after a
+    /// table is created, DynamoDB answers `ContinuousBackupsUnavailableException` while it
+    /// turns continuous backups on: retried for up to five minutes, as
+    /// terraform-provider-aws does (internal/service/dynamodb/table.go, updatePITR).
+    async fn ensure_point_in_time_recovery(
+        &self,
+        name: &str,
+        enabled: bool,
+    ) -> Result<(), ProviderError> {
+        let now = self
+            .client
+            .describe_continuous_backups()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("reading the backups of {name}"), e))?;
+        let on = now
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|p| p.point_in_time_recovery_status())
+            .is_some_and(|s| s.as_str() == "ENABLED");
+        if on == enabled {
+            return Ok(());
+        }
+        let spec = PointInTimeRecoverySpecification::builder()
+            .point_in_time_recovery_enabled(enabled)
+            .build()
+            .map_err(|e| invalid("point-in-time recovery", e))?;
+        let update = || async {
+            self.client
+                .update_continuous_backups()
+                .table_name(name)
+                .point_in_time_recovery_specification(spec.clone())
+                .send()
+                .await
+        };
+        update
+            .retry(
+                ConstantBuilder::default()
+                    .with_delay(PITR_RETRY_DELAY)
+                    .with_max_times(60),
+            )
+            .sleep(tokio::time::sleep)
+            .when(|e| {
+                e.as_service_error()
+                    .is_some_and(|s| s.is_continuous_backups_unavailable_exception())
+            })
+            .await
+            .map_err(|e| aws_error(format!("setting point-in-time recovery of {name}"), e))?;
+        Ok(())
+    }
+
     /// Waits until the table and every index are ACTIVE.
     async fn wait_active(&self, name: &str) -> Result<TableDescription, ProviderError> {
         let deadline = tokio::time::Instant::now() + ACTIVE_TIMEOUT;
@@ -344,39 +405,58 @@ impl DynamoDbProvider {
             .and_then(|d| d.time_to_live_status())
             .is_some_and(|s| s.as_str() == "ENABLED" || s.as_str() == "ENABLING");
         let attribute = current.and_then(|d| d.attribute_name()).map(str::to_string);
-        let change = match (&s.ttl_attribute, enabled) {
-            (Some(a), true) if attribute.as_deref() == Some(a) => None,
-            (Some(a), _) => Some((a.clone(), true)),
-            (None, true) => attribute.map(|a| (a, false)),
-            (None, false) => None,
-        };
-        if let Some((attribute, on)) = change {
-            self.client
+        // TTL on another attribute is turned off first: DynamoDB changes the attribute only
+        // of a table whose TTL is off.
+        let mut changes: Vec<(String, bool)> = Vec::new();
+        match (&s.ttl_attribute, enabled, attribute) {
+            (Some(a), true, Some(now)) if now == *a => {}
+            (Some(a), true, Some(now)) => {
+                changes.push((now, false));
+                changes.push((a.clone(), true));
+            }
+            (Some(a), _, _) => changes.push((a.clone(), true)),
+            (None, true, Some(now)) => changes.push((now, false)),
+            (None, _, _) => {}
+        }
+        let mut turned_off: Option<String> = None;
+        for (attribute, on) in changes {
+            let sent = self
+                .client
                 .update_time_to_live()
                 .table_name(name)
                 .time_to_live_specification(
                     TimeToLiveSpecification::builder()
-                        .attribute_name(attribute)
+                        .attribute_name(&attribute)
                         .enabled(on)
                         .build()
                         .map_err(|e| invalid("TTL", e))?,
                 )
                 .send()
-                .await
-                .map_err(|e| aws_error(format!("setting the TTL of {name}"), e))?;
+                .await;
+            match sent {
+                Ok(_) => {}
+                // DynamoDB takes one TTL change per table in an hour ("Time to live has been
+                // modified multiple times within a fixed interval"): the second half of an
+                // attribute change waits for the next apply after that.
+                // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
+                Err(e) if turned_off.is_some() && on => {
+                    return Err(ProviderError::with_source(
+                        ErrorKind::Conflict,
+                        format!(
+                            "DynamoDB table {name}: TTL on `{}` was turned off, but DynamoDB takes one TTL change per table an hour; apply again in an hour to turn it on for `{attribute}`",
+                            turned_off.unwrap_or_default()
+                        ),
+                        e,
+                    ));
+                }
+                Err(e) => return Err(aws_error(format!("setting the TTL of {name}"), e)),
+            }
+            if !on {
+                turned_off = Some(attribute);
+            }
         }
-        self.client
-            .update_continuous_backups()
-            .table_name(name)
-            .point_in_time_recovery_specification(
-                PointInTimeRecoverySpecification::builder()
-                    .point_in_time_recovery_enabled(s.point_in_time_recovery)
-                    .build()
-                    .map_err(|e| invalid("point-in-time recovery", e))?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("setting point-in-time recovery of {name}"), e))?;
+        self.ensure_point_in_time_recovery(name, s.point_in_time_recovery)
+            .await?;
         self.client
             .tag_resource()
             .resource_arn(arn)
@@ -572,6 +652,29 @@ impl KindProvider for DynamoDbProvider {
         if billing_now != billing(s) {
             req = req.billing_mode(billing(s));
             changed = true;
+            // Switching to PROVISIONED sets every global index's capacity in the same call:
+            // DynamoDB refuses the switch otherwise ("ProvisionedThroughput must be specified
+            // for index"). https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
+            if let Some(p) = &wanted_throughput {
+                for index in current
+                    .global_secondary_indexes()
+                    .iter()
+                    .filter_map(|i| i.index_name())
+                    .filter(|i| s.global_secondary_indexes.iter().any(|w| w.name == *i))
+                {
+                    req = req.global_secondary_index_updates(
+                        GlobalSecondaryIndexUpdate::builder()
+                            .update(
+                                UpdateGlobalSecondaryIndexAction::builder()
+                                    .index_name(index)
+                                    .provisioned_throughput(p.clone())
+                                    .build()
+                                    .map_err(|e| invalid("index", e))?,
+                            )
+                            .build(),
+                    );
+                }
+            }
         }
         if let Some(p) = &wanted_throughput
             && (billing_now != billing(s)

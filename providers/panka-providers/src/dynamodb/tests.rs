@@ -384,3 +384,293 @@ async fn a_table_gone_from_aws_reads_as_absent() {
             .is_none()
     );
 }
+
+mod replays {
+    //! DynamoDB's documented answers replayed: point-in-time recovery refused while a new
+    //! table turns continuous backups on, TTL's one change an hour, and the capacity a switch
+    //! to PROVISIONED needs for every global index.
+    use super::*;
+    use aws_sdk_dynamodb::operation::tag_resource::TagResourceOutput;
+    use aws_sdk_dynamodb::operation::update_continuous_backups::{
+        UpdateContinuousBackupsError, UpdateContinuousBackupsOutput,
+    };
+    use aws_sdk_dynamodb::operation::update_time_to_live::{
+        UpdateTimeToLiveError, UpdateTimeToLiveOutput,
+    };
+    use aws_sdk_dynamodb::types::error::{
+        ContinuousBackupsUnavailableException, LimitExceededException,
+    };
+    use std::sync::{Arc, Mutex};
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn pitr(on: bool) -> Rule {
+        mock!(Client::describe_continuous_backups).then_output(move || {
+            DescribeContinuousBackupsOutput::builder()
+                .continuous_backups_description(
+                    ContinuousBackupsDescription::builder()
+                        .continuous_backups_status(ContinuousBackupsStatus::Enabled)
+                        .point_in_time_recovery_description(
+                            PointInTimeRecoveryDescription::builder()
+                                .point_in_time_recovery_status(if on {
+                                    PointInTimeRecoveryStatus::Enabled
+                                } else {
+                                    PointInTimeRecoveryStatus::Disabled
+                                })
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        })
+    }
+
+    fn ttl_on(attribute: &'static str) -> Rule {
+        mock!(Client::describe_time_to_live).then_output(move || {
+            DescribeTimeToLiveOutput::builder()
+                .time_to_live_description(
+                    TimeToLiveDescription::builder()
+                        .attribute_name(attribute)
+                        .time_to_live_status(TimeToLiveStatus::Enabled)
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn tagged() -> Rule {
+        mock!(Client::tag_resource).then_output(|| TagResourceOutput::builder().build())
+    }
+
+    fn settings_spec(ttl: Option<&str>, pitr: bool) -> DynamoDbSpec {
+        let mut v = full_spec();
+        set(
+            &mut v,
+            "/ttlAttribute",
+            ttl.map_or(Value::Null, |t| json!(t)),
+        );
+        set(&mut v, "/pointInTimeRecovery", json!(pitr));
+        spec_of(v)
+    }
+
+    /// Right after CreateTable, UpdateContinuousBackups answers
+    /// ContinuousBackupsUnavailableException ("Backups are being enabled for the table"):
+    /// retried until it takes. An unchanged setting is not sent at all.
+    /// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateContinuousBackups.html
+    #[tokio::test]
+    async fn point_in_time_recovery_waits_for_backups_to_be_enabled_and_is_sent_only_when_it_changes()
+     {
+        let log: Log = Arc::default();
+        let (l1, l2) = (log.clone(), log.clone());
+        let refused = mock!(Client::update_continuous_backups)
+            .sequence()
+            .error(|| {
+                UpdateContinuousBackupsError::ContinuousBackupsUnavailableException(
+                    ContinuousBackupsUnavailableException::builder()
+                        .message("Backups are being enabled for the table: orders-v2. Please retry later")
+                        .build(),
+                )
+            })
+            .times(2)
+            .output(|| UpdateContinuousBackupsOutput::builder().build())
+            .build();
+        let counted = mock!(Client::describe_time_to_live).then_compute_output(move |_| {
+            l1.lock().unwrap().push("DescribeTimeToLive".into());
+            DescribeTimeToLiveOutput::builder()
+                .time_to_live_description(
+                    TimeToLiveDescription::builder()
+                        .attribute_name("expiresAt")
+                        .time_to_live_status(TimeToLiveStatus::Enabled)
+                        .build(),
+                )
+                .build()
+        });
+        let provider =
+            DynamoDbProvider::new(mock_client(&[&counted, &pitr(false), &refused, &tagged()]));
+        provider
+            .settings(
+                NAME,
+                "arn:table",
+                &settings_spec(Some("expiresAt"), true),
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused.num_calls(), 3);
+
+        let untouched = mock!(Client::update_continuous_backups).then_compute_output(move |_| {
+            l2.lock().unwrap().push("UpdateContinuousBackups".into());
+            UpdateContinuousBackupsOutput::builder().build()
+        });
+        let provider = DynamoDbProvider::new(mock_client(&[
+            &ttl_on("expiresAt"),
+            &pitr(true),
+            &untouched,
+            &tagged(),
+        ]));
+        provider
+            .settings(
+                NAME,
+                "arn:table",
+                &settings_spec(Some("expiresAt"), true),
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(untouched.num_calls(), 0);
+    }
+
+    /// A TTL attribute change turns TTL off on the old attribute, then on for the new one;
+    /// DynamoDB refuses the second change within the hour, and the error says so.
+    /// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
+    #[tokio::test]
+    async fn a_ttl_attribute_change_turns_the_old_one_off_first_and_says_when_dynamodb_refuses() {
+        let sent: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let s = sent.clone();
+        let both = mock!(Client::update_time_to_live).then_compute_output(move |r| {
+            let t = r.time_to_live_specification().unwrap();
+            s.lock()
+                .unwrap()
+                .push((t.attribute_name().to_string(), t.enabled()));
+            UpdateTimeToLiveOutput::builder().build()
+        });
+        let provider = DynamoDbProvider::new(mock_client(&[
+            &ttl_on("expiresAt"),
+            &both,
+            &pitr(false),
+            &tagged(),
+        ]));
+        provider
+            .settings(
+                NAME,
+                "arn:table",
+                &settings_spec(Some("deleteAfter"), false),
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            *sent.lock().unwrap(),
+            [
+                ("expiresAt".to_string(), false),
+                ("deleteAfter".to_string(), true)
+            ]
+        );
+
+        let once = mock!(Client::update_time_to_live)
+            .sequence()
+            .output(|| UpdateTimeToLiveOutput::builder().build())
+            .error(|| {
+                UpdateTimeToLiveError::LimitExceededException(
+                    LimitExceededException::builder()
+                        .message(
+                            "Time to live has been modified multiple times within a fixed interval",
+                        )
+                        .build(),
+                )
+            })
+            .build();
+        let provider = DynamoDbProvider::new(mock_client(&[
+            &ttl_on("expiresAt"),
+            &once,
+            &pitr(false),
+            &tagged(),
+        ]));
+        let err = provider
+            .settings(
+                NAME,
+                "arn:table",
+                &settings_spec(Some("deleteAfter"), false),
+                &BTreeMap::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(
+            err.message.contains("one TTL change per table an hour")
+                && err.message.contains("`deleteAfter`"),
+            "{}",
+            err.message
+        );
+    }
+
+    /// A switch from on-demand to PROVISIONED sets the capacity of the table and of every
+    /// global index in the one UpdateTable call (DynamoDB refuses the switch otherwise).
+    /// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html
+    #[tokio::test]
+    async fn a_switch_to_provisioned_sets_every_global_index_capacity_in_the_same_call() {
+        use aws_sdk_dynamodb::operation::update_table::{UpdateTableInput, UpdateTableOutput};
+        let wanted = spec_of(full_spec());
+        let mut on_demand = full_spec();
+        set(
+            &mut on_demand,
+            "/billing",
+            json!({"mode": "PAY_PER_REQUEST"}),
+        );
+        let before = table(&spec_of(on_demand));
+        let after = table(&wanted);
+        let calls = Arc::new(Mutex::new(0usize));
+        let c = calls.clone();
+        let describe = mock!(Client::describe_table).then_compute_output(move |_| {
+            let mut n = c.lock().unwrap();
+            *n += 1;
+            DescribeTableOutput::builder()
+                .table(if *n == 1 {
+                    before.clone()
+                } else {
+                    after.clone()
+                })
+                .build()
+        });
+        let sent: Arc<Mutex<Vec<UpdateTableInput>>> = Arc::default();
+        let s = sent.clone();
+        let update = mock!(Client::update_table).then_compute_output(move |r| {
+            s.lock().unwrap().push(r.clone());
+            UpdateTableOutput::builder().build()
+        });
+        let provider = DynamoDbProvider::new(mock_client(&[
+            &describe,
+            &update,
+            &ttl_on("expiresAt"),
+            &pitr(false),
+            &tagged(),
+        ]));
+        let config = json!({"spec": full_spec()});
+        let tags = BTreeMap::new();
+        let target = Target {
+            address: "orders/table",
+            name: NAME,
+            spec: wanted,
+            tags: &tags,
+            region: "us-east-1",
+            config: &config,
+        };
+        provider.update(&target, &ids()).await.unwrap();
+        let sent = sent.lock().unwrap();
+        let switch = sent
+            .iter()
+            .find(|r| r.billing_mode().is_some())
+            .expect("an UpdateTable switching the billing mode");
+        assert_eq!(switch.billing_mode(), Some(&DdbBilling::Provisioned));
+        assert_eq!(
+            switch
+                .provisioned_throughput()
+                .map(|p| (p.read_capacity_units(), p.write_capacity_units())),
+            Some((10, 20))
+        );
+        let index = switch
+            .global_secondary_index_updates()
+            .iter()
+            .filter_map(|u| u.update())
+            .map(|u| {
+                (
+                    u.index_name().to_string(),
+                    u.provisioned_throughput()
+                        .map(|p| (p.read_capacity_units(), p.write_capacity_units())),
+                )
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(index, [("byCustomer".to_string(), Some((10, 20)))]);
+    }
+}
