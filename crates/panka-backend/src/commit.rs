@@ -12,8 +12,7 @@ use crate::{StateKey, StateStore, Stored, WriteOutcome};
 /// whenever any writer succeeds; the bound only stops a livelock.
 pub const MAX_COMMIT_ATTEMPTS: usize = 64;
 
-/// Pause before re-reading after a conflict: short, growing, with jitter, so that writers that
-/// collided do not collide again in step.
+/// The least a writer waits after a conflict before it re-reads (see [`conflict_pause`]).
 const CONFLICT_BACKOFF_BASE: Duration = Duration::from_millis(20);
 
 /// One writer's changes: what it did to resources and intents, and its deployment record.
@@ -203,16 +202,28 @@ pub async fn commit_from(
         state.serial += 1;
         match store.write(key, &state, version.as_ref()).await? {
             WriteOutcome::Written(version) => return Ok(Stored { state, version }),
-            WriteOutcome::Conflict => {
-                let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
-                let pause = CONFLICT_BACKOFF_BASE * (attempt.min(5) as u32 + 1)
-                    + Duration::from_millis(jitter);
-                tokio::time::sleep(pause).await;
-            }
+            WriteOutcome::Conflict => tokio::time::sleep(conflict_pause(attempt)).await,
         }
     }
     Err(BackendError::TooManyConflicts {
         key: key.to_string(),
         attempts: MAX_COMMIT_ATTEMPTS,
     })
+}
+
+/// The most a writer waits between two tries after a conflict.
+const CONFLICT_BACKOFF_CAP: Duration = Duration::from_secs(1);
+
+/// The pause before try `attempt + 1` after a conflict: exponential backoff with full jitter
+/// (a uniform pause up to `base * 2^attempt`, capped), so that many writers of one state
+/// spread out instead of colliding again in step; the base is always waited, so a writer does
+/// not spin. ("Exponential Backoff And Jitter", AWS Architecture Blog.)
+fn conflict_pause(attempt: usize) -> Duration {
+    let ceiling = CONFLICT_BACKOFF_BASE
+        .saturating_mul(1u32 << attempt.min(10))
+        .min(CONFLICT_BACKOFF_CAP);
+    let bytes = uuid::Uuid::new_v4();
+    let random = u16::from_le_bytes([bytes.as_bytes()[0], bytes.as_bytes()[1]]);
+    let fraction = f64::from(random) / f64::from(u16::MAX);
+    CONFLICT_BACKOFF_BASE + ceiling.mul_f64(fraction)
 }

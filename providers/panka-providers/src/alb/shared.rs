@@ -409,8 +409,16 @@ impl LoadBalancerProvider {
                 }
             }
         }
-        for e in &existing {
-            let kept = wanted.iter().any(|l| e.port() == Some(l.port as i32));
+        // One listener per wanted port, the first the load balancer lists (the one rules are
+        // put on); the others go: ports no longer wanted, and a second listener on a port that a
+        // CreateListener sent again after its answer was lost made (the emulator accepts it;
+        // AWS answers an identical create with the same listener).
+        let now = self.listeners(lb_arn).await?;
+        let mut kept_ports = std::collections::BTreeSet::new();
+        for e in &now {
+            let kept = e
+                .port()
+                .is_some_and(|p| wanted.iter().any(|l| p == l.port as i32) && kept_ports.insert(p));
             if !kept && let Some(arn) = e.listener_arn() {
                 match self.elb.delete_listener().listener_arn(arn).send().await {
                     Ok(_) => {}

@@ -462,12 +462,14 @@ impl<S: EcsKind> EcsServiceProvider<S> {
     }
 
     /// Deregisters every ACTIVE revision of `keep`'s family but `keep` (ListTaskDefinitions by
-    /// family prefix, kept to the family itself).
+    /// family prefix, kept to the family itself), then deletes them (DeleteTaskDefinitions, ten
+    /// at a time): a revision an earlier try registered is not left behind, not even INACTIVE.
     async fn deregister_others(&self, keep: &str) -> Result<(), ProviderError> {
         let Some(family) = family_of(keep) else {
             return Ok(());
         };
         let mut token = None;
+        let mut gone: Vec<String> = Vec::new();
         loop {
             let page = self
                 .ecs
@@ -486,13 +488,34 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                         .send()
                         .await
                         .map_err(|e| aws_error(format!("deregistering {arn}"), e))?;
+                    gone.push(arn.to_string());
                 }
             }
             token = page.next_token().map(str::to_string);
             if token.is_none() {
-                return Ok(());
+                break;
             }
         }
+        for batch in gone.chunks(10) {
+            let deleted = self
+                .ecs
+                .delete_task_definitions()
+                .set_task_definitions(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("deleting old revisions of {family}"), e))?;
+            if let Some(f) = deleted.failures().first() {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "deleting {}: {}",
+                        f.arn().unwrap_or(family),
+                        f.reason().unwrap_or("refused")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Deregisters every revision of the task definition family `name`, and removes the log
