@@ -248,7 +248,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             });
             continue;
         };
-        let spec = match without_defaults(l.kind, &observed.spec) {
+        let spec = match without_defaults(l.kind, &external_targets(observed.spec)) {
             Ok(s) => s,
             Err(e) => {
                 skipped.push(Skipped {
@@ -614,6 +614,25 @@ fn component_file(service: &str, component: &str, kind: Kind) -> String {
     )
 }
 
+/// An SNS subscription's read reports the ARN it delivers to as a `target`, which a component
+/// file can only name as a component of the stack: discovery writes it as an `endpoint`.
+fn external_targets(mut spec: Value) -> Value {
+    if let Some(subs) = spec.get_mut("subscriptions").and_then(Value::as_array_mut) {
+        for sub in subs {
+            let arn = sub
+                .pointer("/target/component")
+                .and_then(Value::as_str)
+                .filter(|c| c.starts_with("arn:"))
+                .map(str::to_string);
+            if let (Some(arn), Some(map)) = (arn, sub.as_object_mut()) {
+                map.remove("target");
+                map.insert("endpoint".into(), Value::String(arn));
+            }
+        }
+    }
+    spec
+}
+
 /// The observed spec without the fields equal to the kind's defaults (the required fields
 /// stay); fails when the result does not mean the same spec.
 fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
@@ -769,8 +788,9 @@ fn flow(value: &Value) -> String {
 fn scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'))
         && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !s.ends_with(':')
         && !matches!(
             s.to_ascii_lowercase().as_str(),
             "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
@@ -1059,7 +1079,8 @@ mod tests {
     fn yaml_reads_back() {
         let spec = json!({"tableName": "orders", "partitionKey": {"name": "id", "type": "S"},
             "globalSecondaryIndexes": [{"name": "by-user", "partitionKey": {"name": "user", "type": "S"}}],
-            "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET"]}], "note": "yes: no"});
+            "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET"]}], "note": "yes: no",
+            "endpoint": "arn:aws:sqs:us-east-1:123456789012:q", "odd": "a:", "list": ["on", "x: y"]});
         let mut text = String::new();
         emit(&spec, 0, &mut text);
         let back: Value = serde_saphyr::from_str(&text).unwrap();

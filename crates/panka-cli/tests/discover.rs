@@ -43,7 +43,9 @@ def tags(service, app='{app}'):
 sqs.create_queue(QueueName='t{u}-orders', Attributes={{'VisibilityTimeout': '90'}}, tags=tags('api'))
 sqs.create_queue(QueueName='t{u}-jobs.fifo', Attributes={{'FifoQueue': 'true'}}, tags=tags('worker'))
 sqs.create_queue(QueueName='t{u}-other', tags=tags('api', 'other{u}'))
-sns.create_topic(Name='t{u}-events', Tags=[{{'Key': k, 'Value': v}} for k, v in tags('api').items()])
+topic = sns.create_topic(Name='t{u}-events', Tags=[{{'Key': k, 'Value': v}} for k, v in tags('api').items()])['TopicArn']
+orders = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='t{u}-orders')['QueueUrl'], AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=orders, Attributes={{'RawMessageDelivery': 'true'}})
 s3.create_bucket(Bucket='t{u}-assets')
 s3.put_bucket_tagging(Bucket='t{u}-assets', Tagging={{'TagSet': [{{'Key': k, 'Value': v}} for k, v in tags('worker').items()]}})
 ddb.create_table(TableName='t{u}-carts', KeySchema=[{{'AttributeName': 'id', 'KeyType': 'HASH'}}],
