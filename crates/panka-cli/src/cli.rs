@@ -259,6 +259,13 @@ pub struct ImportArgs {
     /// A service per value of this tag (resources without it go to `--service`, or are skipped).
     #[arg(long, value_name = "KEY")]
     pub service_tag: Option<String>,
+    /// Discover a Copilot application: `--tag copilot-application=APP --service-tag
+    /// copilot-service` (and `--tag copilot-environment=ENV` with `--copilot-env`).
+    #[arg(long, value_name = "APP", conflicts_with = "service_tag")]
+    pub from_copilot: Option<String>,
+    /// With `--from-copilot`: only the resources of this Copilot environment.
+    #[arg(long, value_name = "NAME", requires = "from_copilot")]
+    pub copilot_env: Option<String>,
     /// The region of a stack.yaml discovery creates (an existing stack.yaml's region is used).
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -288,6 +295,9 @@ impl ImportArgs {
         }
         if self.service_tag.is_some() {
             given.push("--service-tag");
+        }
+        if self.from_copilot.is_some() {
+            given.push("--from-copilot");
         }
         if self.dry_run {
             given.push("--dry-run");

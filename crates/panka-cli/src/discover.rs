@@ -65,6 +65,34 @@ struct Skipped {
 
 /// `panka import --discover`.
 pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    // `--from-copilot APP [--copilot-env ENV]` is shorthand for Copilot's tags.
+    let copilot;
+    let args = match &args.from_copilot {
+        None => args,
+        Some(app) => {
+            let mut tags = args.tags.clone();
+            tags.push(("copilot-application".into(), app.clone()));
+            if let Some(env) = &args.copilot_env {
+                tags.push(("copilot-environment".into(), env.clone()));
+            }
+            copilot = ImportArgs {
+                tags,
+                service_tag: Some("copilot-service".into()),
+                from_copilot: None,
+                copilot_env: None,
+                stack: args.stack.clone(),
+                address: None,
+                discover: true,
+                name_prefix: args.name_prefix.clone(),
+                kinds: args.kinds.clone(),
+                service: args.service.clone(),
+                region: args.region.clone(),
+                dry_run: args.dry_run,
+                output: args.output,
+            };
+            &copilot
+        }
+    };
     let cwd = std::env::current_dir().context("reading the current directory")?;
     let existing = panka_format::load::find_stack_root(&args.stack.stack, &cwd).ok();
     let root = existing
@@ -92,7 +120,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     }
     if args.service.is_none() && args.service_tag.is_none() {
         bail!(
-            "say which service the resources go to: --service NAME (all in one) or --service-tag KEY (one per value of that tag)"
+            "say which service the resources go to: --service NAME (all in one), --service-tag KEY (one per value of that tag) or --from-copilot APP"
         );
     }
     if let Some(s) = &args.service

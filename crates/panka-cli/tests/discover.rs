@@ -86,6 +86,23 @@ print('{{}}')
     assert_eq!(doc["resources"].as_array().unwrap().len(), 5, "{out}");
     assert!(!env.root().exists());
 
+    // `--from-copilot` is shorthand for the same selectors.
+    let (code, out) = env.run(&[
+        "import",
+        "--discover",
+        "--from-copilot",
+        &app,
+        "--copilot-env",
+        "dev",
+        "--dry-run",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let copilot: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(copilot["resources"], doc["resources"], "{out}");
+    assert!(!env.root().exists());
+
     let (code, out) = env.run(&selectors);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("recorded 5 resources"), "{out}");
