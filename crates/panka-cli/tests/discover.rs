@@ -269,6 +269,23 @@ print('{{}}')
     );
     assert_plan_adopts_all(&env, false);
     assert_plan_adopts_all(&env, true);
+
+    // An apply right after changes nothing in AWS, and the plan stays empty.
+    env.apply();
+    assert_plan_adopts_all(&env, true);
+    let seen = boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw); ddb = boto3.client('dynamodb', **kw)
+url = sqs.get_queue_url(QueueName='pre{u}-mail')['QueueUrl']
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['DelaySeconds'])['Attributes']
+t = ddb.describe_table(TableName='pre{u}-sessions')['Table']
+print(json.dumps({{'delay': a['DelaySeconds'], 'read': t['ProvisionedThroughput']['ReadCapacityUnits'],
+  'queues': len(sqs.list_queues(QueueNamePrefix='pre{u}').get('QueueUrls', []))}}))
+"#
+    ));
+    assert_eq!(seen["delay"], "5");
+    assert_eq!(seen["read"], 5);
+    assert_eq!(seen["queues"], 1);
 }
 
 #[test]
