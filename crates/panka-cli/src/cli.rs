@@ -56,7 +56,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Adopt a resource that already exists in AWS under the name the YAML gives it: it is
     /// recorded in the state as it is, and the next plan shows how it differs from the YAML.
-    Import(AddressArgs),
+    /// With `--discover`, find existing resources (SQS, SNS, S3, DynamoDB), write a component
+    /// file for each and record them all.
+    Import(ImportArgs),
     /// List the stack's locks, stale ones marked.
     Locks(StackArgs),
     /// Remove a lock by id (see `panka locks`).
@@ -104,7 +106,7 @@ pub struct CompletionsArgs {
 }
 
 /// Selects a stack and an environment.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct StackArgs {
     /// A folder holding stack.yaml, or a stack name looked up under ./stacks/.
     #[arg(long, value_name = "PATH|NAME")]
@@ -227,6 +229,91 @@ pub struct AddressArgs {
     pub stack: StackArgs,
     /// `service/component`.
     pub address: String,
+}
+
+/// `panka import`: one component by address, or `--discover`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// `service/component` (without `--discover`).
+    #[arg(required_unless_present = "discover", conflicts_with = "discover")]
+    pub address: Option<String>,
+    /// Find existing AWS resources of the kinds discovery covers (SQS, SNS, S3, DynamoDB),
+    /// write a component file for each into the stack folder (creating stack.yaml, the
+    /// environment and service.yaml when absent) and record them in the state.
+    #[arg(long)]
+    pub discover: bool,
+    /// Only resources carrying this tag (repeatable: all must match).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// Only resources whose AWS name starts with this; it is left out of the component names.
+    #[arg(long, value_name = "PREFIX")]
+    pub name_prefix: Option<String>,
+    /// Only this kind (repeatable): SQS, SNS, S3, DynamoDB.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Put every discovered resource in this service.
+    #[arg(long, value_name = "NAME", conflicts_with = "service_tag")]
+    pub service: Option<String>,
+    /// A service per value of this tag (resources without it go to `--service`, or are skipped).
+    #[arg(long, value_name = "KEY")]
+    pub service_tag: Option<String>,
+    /// Discover a Copilot application: `--tag copilot-application=APP --service-tag
+    /// copilot-service` (and `--tag copilot-environment=ENV` with `--copilot-env`).
+    #[arg(long, value_name = "APP", conflicts_with = "service_tag")]
+    pub from_copilot: Option<String>,
+    /// With `--from-copilot`: only the resources of this Copilot environment.
+    #[arg(long, value_name = "NAME", requires = "from_copilot")]
+    pub copilot_env: Option<String>,
+    /// The region of a stack.yaml discovery creates (an existing stack.yaml's region is used).
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Print what would be written and adopted; write and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// `json` lists what discovery found, wrote (or would write) and skipped.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+impl ImportArgs {
+    /// The discovery flags given (which need `--discover`).
+    pub fn discovery_flags(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if !self.tags.is_empty() {
+            given.push("--tag");
+        }
+        if self.name_prefix.is_some() {
+            given.push("--name-prefix");
+        }
+        if !self.kinds.is_empty() {
+            given.push("--kind");
+        }
+        if self.service.is_some() {
+            given.push("--service");
+        }
+        if self.service_tag.is_some() {
+            given.push("--service-tag");
+        }
+        if self.from_copilot.is_some() {
+            given.push("--from-copilot");
+        }
+        if self.dry_run {
+            given.push("--dry-run");
+        }
+        if self.output != OutputFormat::Text {
+            given.push("--output");
+        }
+        given
+    }
+}
+
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 mod apply;
 mod backend;
 mod cli;
+mod discover;
 mod drift;
 mod init;
 mod plan;
@@ -72,6 +73,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
             cli::DriftAction::Remediate => runtime()?.block_on(apply::remediate(&args, g)),
         },
         cli::Command::Rollback(args) => runtime()?.block_on(apply::rollback(&args, g)),
+        cli::Command::Import(args) if args.discover => runtime()?.block_on(discover::run(&args, g)),
         cli::Command::Import(args) => runtime()?.block_on(state_cmd::import(&args, g)),
         cli::Command::Locks(args) => runtime()?.block_on(state_cmd::locks(&args, g)),
         cli::Command::Unlock(args) => runtime()?.block_on(state_cmd::unlock(&args, g)),

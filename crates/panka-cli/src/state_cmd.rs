@@ -10,8 +10,8 @@ use panka_state::{ChangeCounts, DeploymentResult, State};
 
 use crate::backend::{Backends, deployment, with_lock};
 use crate::cli::{
-    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, LogsArgs, MoveArgs, OutputFormat,
-    PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
+    AddressArgs, AddressesArgs, GlobalArgs, HistoryArgs, ImportArgs, LogsArgs, MoveArgs,
+    OutputFormat, PushArgs, RestoreArgs, StackArgs, StatusArgs, UnlockArgs,
 };
 use crate::stack::load_valid;
 
@@ -678,32 +678,82 @@ pub async fn logs(args: &LogsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
 /// for the kinds built of several pieces, theirs), reads it, and records it in the state with
 /// the live settings, so that the next plan shows how it differs from the YAML instead of
 /// creating it again. Nothing in AWS changes; the first apply adds panka's tags.
-pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub async fn import(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let flags = args.discovery_flags();
+    if !flags.is_empty() {
+        bail!(
+            "{} select{} what `panka import --discover` finds: add --discover (and leave out the address)",
+            flags.join(", "),
+            if flags.len() == 1 { "s" } else { "" }
+        );
+    }
+    let Some(address) = args.address.clone() else {
+        bail!("name the component to import (`service/component`), or pass --discover");
+    };
     let (stack, backends) = open(&args.stack, global).await?;
     backends.check().await?;
-    let resources = panka_graph::stack_resources(&stack);
-    let Some(r) = resources.iter().find(|r| r.address == args.address) else {
-        bail!(
-            "`{}` is not in the stack: import adopts a component the YAML declares",
-            args.address
-        );
-    };
     let registry = crate::plan::providers(&stack, global).await;
-    let Some(provider) = registry.get(r.kind.name()) else {
-        bail!("panka has no provider for {} yet", r.kind);
-    };
-    let config = panka_plan::desired::ConfigBuilder::new(&stack).config(&r.address);
     let recorded = backends.state.read(&backends.key).await?.map(|s| s.state);
     let outputs = recorded
         .as_ref()
         .map(|s| crate::plan::recorded_outputs(&s.resources))
         .unwrap_or_default();
+    let adopted = adopt(&stack, &registry, &address, &outputs).await?;
+    if !adopted.unobserved.is_empty() {
+        println!(
+            "Not observable in AWS, taken from the YAML: {}",
+            adopted.unobserved.join(", ")
+        );
+    }
+    let ids: Vec<String> = adopted
+        .resource
+        .physical_ids
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let kind = adopted.resource.kind.clone();
+    let state = record(
+        &stack,
+        &backends,
+        global,
+        vec![(address.clone(), adopted.resource)],
+    )
+    .await?;
+    println!(
+        "Imported {address} ({kind}) from AWS: {} (serial {}). `panka plan` shows how it differs from the YAML; the first apply also adds panka's tags.",
+        ids.join(", "),
+        state.serial
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A resource found in AWS and read, ready to be recorded.
+pub(crate) struct Adopted {
+    pub resource: panka_state::ResourceState,
+    /// Fields AWS does not report, taken from the YAML.
+    pub unobserved: Vec<String>,
+}
+
+/// Finds the component `address` of the stack in AWS by the name the YAML gives it and reads
+/// it: its state record with the live settings. A resource with this component's tags, or
+/// without panka's tags at all, is taken; one whose tags name another component is not.
+pub(crate) async fn adopt(
+    stack: &panka_format::Stack,
+    registry: &panka_engine::Registry,
+    address: &str,
+    outputs: &std::collections::HashMap<String, std::collections::BTreeMap<String, String>>,
+) -> anyhow::Result<Adopted> {
+    let resources = panka_graph::stack_resources(stack);
+    let Some(r) = resources.iter().find(|r| r.address == address) else {
+        bail!("`{address}` is not in the stack: import adopts a component the YAML declares");
+    };
+    let Some(provider) = registry.get(r.kind.name()) else {
+        bail!("panka has no provider for {} yet", r.kind);
+    };
+    let config = panka_plan::desired::ConfigBuilder::new(stack).config(&r.address);
     let req =
-        panka_engine::resolve::request(&r.address, r.kind.name(), &config, &outputs, &stack.region)
+        panka_engine::resolve::request(&r.address, r.kind.name(), &config, outputs, &stack.region)
             .map_err(|e| anyhow::anyhow!("{e}; import or apply what it refers to first"))?;
-    // Import adopts a resource panka did not make: one with this component's tags, or without
-    // panka's tags at all (the next apply tags it), is taken; one whose tags name another
-    // component is not.
     let mut untagged = req.clone();
     untagged.tags.retain(|k, _| {
         ![
@@ -738,49 +788,58 @@ pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<E
         .with_context(|| format!("`{}` vanished while it was read", req.name))?;
     // Fields AWS does not report are taken from the YAML: nothing else knows them.
     let live = panka_engine::observe::observed_config(&config, &observed);
-    if !observed.unobserved.is_empty() {
-        println!(
-            "Not observable in AWS, taken from the YAML: {}",
-            observed.unobserved.join(", ")
-        );
-    }
     let now = panka_backend::now_rfc3339();
-    let resource = panka_state::ResourceState {
-        kind: r.kind.name().to_string(),
-        physical_ids: found.physical_ids.clone(),
-        config_hash: panka_state::config_hash(&live),
-        config: live.into(),
-        outputs: observed.outcome.outputs,
-        dependencies: r.depends_on.clone(),
-        status: panka_state::ResourceStatus::Ready,
-        created_at: now.clone(),
-        updated_at: now,
-    };
+    Ok(Adopted {
+        resource: panka_state::ResourceState {
+            kind: r.kind.name().to_string(),
+            physical_ids: found.physical_ids.clone(),
+            config_hash: panka_state::config_hash(&live),
+            config: live.into(),
+            outputs: observed.outcome.outputs,
+            dependencies: r.depends_on.clone(),
+            status: panka_state::ResourceStatus::Ready,
+            created_at: now.clone(),
+            updated_at: now,
+        },
+        unobserved: observed.unobserved,
+    })
+}
+
+/// Records adopted resources in one state write under the stack lock, as an `import`
+/// deployment; refuses when any of them is in the state already.
+pub(crate) async fn record(
+    stack: &panka_format::Stack,
+    backends: &Backends,
+    global: &GlobalArgs,
+    adopted: Vec<(String, panka_state::ResourceState)>,
+) -> anyhow::Result<State> {
     let (started, started_at) = (Instant::now(), panka_backend::now_rfc3339());
-    let address = args.address.clone();
-    let state = with_lock(
-        &backends,
+    with_lock(
+        backends,
         LockScope::Stack,
         "import",
         global.lock_timeout,
         async {
             let current = backends.state.read(&backends.key).await?.map(|s| s.state);
-            if current
-                .as_ref()
-                .is_some_and(|s| s.resources.contains_key(address.as_str()))
-            {
-                bail!("`{address}` is already in the state");
-            }
             let mut changes = Changes::default();
-            changes.resources.insert(address.clone(), Some(resource));
+            let created = adopted.len();
+            for (address, resource) in adopted {
+                if current
+                    .as_ref()
+                    .is_some_and(|s| s.resources.contains_key(address.as_str()))
+                {
+                    bail!("`{address}` is already in the state");
+                }
+                changes.resources.insert(address, Some(resource));
+            }
             let record = deployment(
                 "import",
-                &stack,
+                stack,
                 started,
                 &started_at,
                 DeploymentResult::Succeeded,
                 ChangeCounts {
-                    created: 1,
+                    created,
                     ..ChangeCounts::default()
                 },
             );
@@ -794,18 +853,5 @@ pub async fn import(args: &AddressArgs, global: &GlobalArgs) -> anyhow::Result<E
             .await?)
         },
     )
-    .await?;
-    let ids: Vec<String> = found
-        .physical_ids
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    println!(
-        "Imported {} ({}) from AWS: {} (serial {}). `panka plan` shows how it differs from the YAML; the first apply also adds panka's tags.",
-        args.address,
-        r.kind,
-        ids.join(", "),
-        state.serial
-    );
-    Ok(ExitCode::SUCCESS)
+    .await
 }

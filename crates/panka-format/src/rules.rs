@@ -538,6 +538,24 @@ impl Rules<'_> {
                 }
             }
             ComponentSpec::SNS(s) => {
+                if let Some(name) = &s.topic_name {
+                    let base = name.strip_suffix(".fifo").unwrap_or(name);
+                    if base.is_empty()
+                        || base.len() > 251
+                        || !base
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    {
+                        self.err("invalid-name", "topicName", format!("topic name `{name}` must be 1-251 letters, digits, `-` or `_` (plus `.fifo`)"));
+                    }
+                    if name.ends_with(".fifo") && !s.fifo {
+                        self.err(
+                            "invalid-combination",
+                            "topicName",
+                            "a `.fifo` topic name needs `fifo: true`",
+                        );
+                    }
+                }
                 let mut names = IndexMap::new();
                 for (i, sub) in s.subscriptions.iter().enumerate() {
                     let p = format!("subscriptions[{i}]");

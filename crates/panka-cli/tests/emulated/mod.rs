@@ -15,6 +15,7 @@ pub fn write(p: &Path, text: &str) {
 /// A stack under `DIR/s`, named `stack` (unique per test, so tests can share the emulator).
 pub struct Env {
     pub dir: tempfile::TempDir,
+    #[allow(dead_code)] // discovery names its stack after the folder
     pub stack: String,
 }
 
@@ -32,6 +33,7 @@ impl Env {
 
     /// Writes stack.yaml (this stack's name, us-east-1, then the `extra` lines of its spec) and
     /// a `dev` environment.
+    #[allow(dead_code)] // discovery writes its own stack.yaml
     pub fn write_stack(&self, extra: &str) {
         write(
             &self.root().join("stack.yaml"),

@@ -32,9 +32,10 @@ pub struct SqsSpec {
     #[serde(default)]
     #[schemars(range(min = 0, max = 900))]
     pub delay_seconds: u32,
-    /// Largest message in bytes (1024-262144).
+    /// Largest message in bytes (1024-1048576; queues SQS makes since August 2025 allow
+    /// 1048576 unless told otherwise).
     #[serde(default = "default_max_message")]
-    #[schemars(range(min = 1024, max = 262144))]
+    #[schemars(range(min = 1024, max = 1048576))]
     pub max_message_size_bytes: u32,
     /// Long-polling wait in seconds (0-20).
     #[serde(default)]
@@ -101,6 +102,10 @@ impl Default for SqsEncryption {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SnsSpec {
+    /// Explicit topic name (a FIFO topic's ends in `.fifo`, added when missing); derived from
+    /// the address when absent. Changing it forces replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_name: Option<String>,
     /// FIFO topic. Changing it forces replacement.
     #[serde(default)]
     pub fifo: bool,

@@ -447,7 +447,7 @@ impl Kind {
                 summary: "SNS topic with subscriptions to components or external endpoints",
                 aws: "SNS",
                 outputs: &[out!("arn", "Topic ARN"), out!("name", "Topic name")],
-                replace_on: &["fifo"],
+                replace_on: &["topicName", "fifo"],
                 name_limit: 251,
                 ..base
             },

@@ -48,6 +48,7 @@ impl SnsProvider {
 
 /// The topic's name: the AWS name, with `.fifo` for a FIFO topic.
 fn topic_name(name: &str, spec: &SnsSpec) -> String {
+    let name = spec.topic_name.as_deref().unwrap_or(name);
     let base = name.strip_suffix(".fifo").unwrap_or(name);
     if spec.fifo {
         format!("{base}.fifo")
@@ -486,6 +487,7 @@ fn observe_subscription(s: &Seen, ids: &BTreeMap<String, String>) -> Option<Subs
 /// The topic and its subscriptions as SNS reports them, in the form of the spec: the inverse
 /// of [`attributes`], [`topic_name`] and the subscriptions' requests.
 fn observe(
+    name: &str,
     arn: &str,
     attrs: &BTreeMap<String, String>,
     subscriptions: &[Seen],
@@ -493,8 +495,15 @@ fn observe(
 ) -> Observation<SnsSpec> {
     let yes = |k: &str| attrs.get(k).is_some_and(|v| v == "true");
     let text = |k: &str| attrs.get(k).filter(|v| !v.is_empty()).cloned();
+    let fifo = yes("FifoTopic");
+    // `topicName` only where the topic's name is not the one panka derives (`.fifo` aside,
+    // which [`topic_name`] adds for a FIFO topic).
+    let actual = arn.rsplit(':').next().unwrap_or_default();
+    let base = |n: &str| n.strip_suffix(".fifo").unwrap_or(n).to_string();
+    let renamed = !actual.is_empty() && base(actual) != base(name);
     let spec = SnsSpec {
-        fifo: yes("FifoTopic"),
+        topic_name: renamed.then(|| actual.to_string()),
+        fifo,
         content_based_deduplication: yes("ContentBasedDeduplication"),
         display_name: text("DisplayName"),
         kms_key_id: text("KmsMasterKeyId"),
@@ -599,7 +608,7 @@ impl KindProvider for SnsProvider {
                 });
             }
         }
-        Ok(Some(observe(arn, &attrs, &seen, id.ids)))
+        Ok(Some(observe(id.name, arn, &attrs, &seen, id.ids)))
     }
 
     async fn update(

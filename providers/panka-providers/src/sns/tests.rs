@@ -731,3 +731,32 @@ mod replays {
         assert!(!log.lock().unwrap().contains(&"TagResource".to_string()));
     }
 }
+
+/// A topic named otherwise than panka derives reads back with `topicName`, which names the
+/// topic again (`.fifo` added for a FIFO topic); one of the derived name reads back without.
+#[test]
+fn a_topic_of_another_name_reads_back_with_topic_name() {
+    let ids = BTreeMap::new();
+    let attrs = BTreeMap::from([("FifoTopic".to_string(), "true".to_string())]);
+    let legacy = observe(
+        "shop-dev-payments-events",
+        "arn:aws:sns:us-east-1:123456789012:legacy-events.fifo",
+        &attrs,
+        &[],
+        &ids,
+    );
+    assert_eq!(
+        legacy.spec.topic_name.as_deref(),
+        Some("legacy-events.fifo")
+    );
+    assert_eq!(
+        topic_name("shop-dev-payments-events", &legacy.spec),
+        "legacy-events.fifo"
+    );
+    let derived = observe("shop-dev-payments-events", TOPIC, &attrs, &[], &ids);
+    assert_eq!(derived.spec.topic_name, None);
+    assert_eq!(
+        topic_name("shop-dev-payments-events", &derived.spec),
+        "shop-dev-payments-events.fifo"
+    );
+}

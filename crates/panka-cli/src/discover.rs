@@ -1,0 +1,1117 @@
+//! `panka import --discover`: finds existing AWS resources of the kinds discovery covers (SQS
+//! queues, SNS topics, S3 buckets, DynamoDB tables), writes one component file for each into
+//! the stack folder and records them all in the state, so that the first plan creates, replaces
+//! and deletes nothing.
+//!
+//! Each resource is listed with its service's list call, filtered by name prefix and tags, read
+//! with its provider's observed-state reader, and written with its explicit AWS name where that
+//! differs from the name panka derives, leaving out every field equal to the kind's default.
+//! The files are written, the stack is loaded and validated, and every resource is adopted
+//! through the same code as `panka import S/C` (found by name, read, recorded), in one state
+//! write under the stack lock. When anything fails after writing, the files written are
+//! removed again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use panka_format::kinds::{ComponentSpec, Kind};
+use panka_format::model::Address;
+use serde_json::{Value, json};
+
+use crate::backend::Backends;
+use crate::cli::{GlobalArgs, ImportArgs, OutputFormat, StackArgs};
+use crate::stack::{Reported, load_stack, print_diagnostics};
+
+/// The kinds discovery finds, in the order it lists them.
+const COVERED: &[Kind] = &[Kind::SQS, Kind::SNS, Kind::S3, Kind::DynamoDB];
+
+/// A resource listed in AWS.
+#[derive(Clone, Debug)]
+struct Listed {
+    kind: Kind,
+    /// Its AWS name.
+    name: String,
+    /// The ids its provider's read needs (queue URL, topic ARN, bucket, table).
+    ids: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    /// Settings it has that panka's format cannot express.
+    inexpressible: Vec<String>,
+}
+
+/// A resource discovery adopts.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Found {
+    address: String,
+    kind: String,
+    aws_name: String,
+    /// The component file, relative to the stack folder.
+    file: String,
+    #[serde(skip)]
+    spec: Value,
+    /// Settings panka's format cannot express (left as they are in AWS).
+    not_expressible: Vec<String>,
+}
+
+/// A resource the selectors matched that discovery does not adopt, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+struct Skipped {
+    kind: String,
+    name: String,
+    reason: String,
+}
+
+/// `panka import --discover`.
+pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    // `--from-copilot APP [--copilot-env ENV]` is shorthand for Copilot's tags.
+    let copilot;
+    let args = match &args.from_copilot {
+        None => args,
+        Some(app) => {
+            let mut tags = args.tags.clone();
+            tags.push(("copilot-application".into(), app.clone()));
+            if let Some(env) = &args.copilot_env {
+                tags.push(("copilot-environment".into(), env.clone()));
+            }
+            copilot = ImportArgs {
+                tags,
+                service_tag: Some("copilot-service".into()),
+                from_copilot: None,
+                copilot_env: None,
+                stack: args.stack.clone(),
+                address: None,
+                discover: true,
+                name_prefix: args.name_prefix.clone(),
+                kinds: args.kinds.clone(),
+                service: args.service.clone(),
+                region: args.region.clone(),
+                dry_run: args.dry_run,
+                output: args.output,
+            };
+            &copilot
+        }
+    };
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    let existing = panka_format::load::find_stack_root(&args.stack.stack, &cwd).ok();
+    let root = existing
+        .clone()
+        .unwrap_or_else(|| cwd.join(&args.stack.stack));
+    let (stack_name, region) = match &existing {
+        Some(dir) => stack_yaml_name_region(dir)?,
+        None => {
+            let name = root
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            if !panka_format::naming::valid_resource_name(&name) {
+                bail!(
+                    "`{name}` (the folder's name) is not a stack name: use lower-case letters, digits and single `-`, starting with a letter"
+                );
+            }
+            (name, args.region.clone())
+        }
+    };
+    let environment = args.stack.environment.clone();
+    if !panka_format::naming::valid_resource_name(&environment) {
+        bail!("`{environment}` is not an environment name");
+    }
+    if args.service.is_none() && args.service_tag.is_none() {
+        bail!(
+            "say which service the resources go to: --service NAME (all in one), --service-tag KEY (one per value of that tag) or --from-copilot APP"
+        );
+    }
+    if let Some(s) = &args.service
+        && !panka_format::naming::valid_resource_name(s)
+    {
+        bail!("`{s}` is not a service name: use lower-case letters, digits and single `-`");
+    }
+    let kinds = selected_kinds(&args.kinds)?;
+    let not_covered: Vec<&str> = Kind::ALL
+        .iter()
+        .filter(|k| !COVERED.contains(k))
+        .map(|k| k.name())
+        .collect();
+
+    let aws = panka_aws::Aws::load(&panka_aws::AwsOptions {
+        region: Some(region.clone()),
+        endpoint_url: global.endpoint_url.clone(),
+    })
+    .await;
+    let registry = panka_providers::registry(&aws);
+    let mut skipped = Vec::new();
+    let mut listed = Vec::new();
+    for kind in &kinds {
+        let all = match kind {
+            Kind::SQS => list_sqs(&aws, args.name_prefix.as_deref()).await?,
+            Kind::SNS => list_sns(&aws).await?,
+            Kind::S3 => list_s3(&aws, &region, &mut skipped).await?,
+            Kind::DynamoDB => list_dynamodb(&aws).await?,
+            _ => Vec::new(),
+        };
+        listed.extend(all);
+    }
+    // The state backend's own bucket and lock table are not the application's.
+    let own: BTreeSet<&str> = [&args.stack.state_bucket, &args.stack.lock_table]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    listed.retain(|l| {
+        args.name_prefix
+            .as_deref()
+            .is_none_or(|p| l.name.starts_with(p))
+            && args
+                .tags
+                .iter()
+                .all(|(k, v)| l.tags.get(k).is_some_and(|t| t == v))
+            && !own.contains(l.name.as_str())
+    });
+
+    // Services and component names.
+    let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut found = Vec::new();
+    let mut common_tags: Option<BTreeMap<String, String>> = None;
+    for l in listed {
+        if let Some(s) = l.tags.get(panka_format::naming::TAG_STACK) {
+            skipped.push(Skipped {
+                kind: l.kind.name().into(),
+                name: l.name.clone(),
+                reason: format!("panka manages it already (stack `{s}`)"),
+            });
+            continue;
+        }
+        let service = match (&args.service_tag, &args.service) {
+            (Some(key), fallback) => match l.tags.get(key) {
+                Some(v) => match sanitize(v) {
+                    Some(s) => s,
+                    None => {
+                        skipped.push(Skipped {
+                            kind: l.kind.name().into(),
+                            name: l.name.clone(),
+                            reason: format!("its tag {key}={v} makes no service name"),
+                        });
+                        continue;
+                    }
+                },
+                None => match fallback {
+                    Some(s) => s.clone(),
+                    None => {
+                        skipped.push(Skipped {
+                            kind: l.kind.name().into(),
+                            name: l.name.clone(),
+                            reason: format!("no tag {key} (pass --service for those)"),
+                        });
+                        continue;
+                    }
+                },
+            },
+            (None, Some(s)) => s.clone(),
+            (None, None) => unreachable!("checked above"),
+        };
+        let base = l
+            .name
+            .strip_prefix(args.name_prefix.as_deref().unwrap_or(""))
+            .unwrap_or(&l.name);
+        let base = base.strip_suffix(".fifo").unwrap_or(base);
+        let base = sanitize(base).unwrap_or_else(|| l.kind.name().to_ascii_lowercase());
+        let mut component = base.clone();
+        let mut n = 2;
+        while taken.contains(&(service.clone(), component.clone()))
+            || root
+                .join("services")
+                .join(&service)
+                .join("components")
+                .join(&component)
+                .exists()
+                && !root
+                    .join(component_file(&service, &component, l.kind))
+                    .exists()
+        {
+            let suffix = format!("-{n}");
+            let keep = 40usize.saturating_sub(suffix.len()).min(base.len());
+            component = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+            n += 1;
+        }
+        taken.insert((service.clone(), component.clone()));
+
+        let address = Address::new(service.clone(), component.clone());
+        let info = l.kind.info();
+        let derived = panka_format::naming::physical_name(
+            &stack_name,
+            &environment,
+            &address,
+            info.name_limit,
+            info.name_lowercase,
+        );
+        let provider = registry
+            .get(l.kind.name())
+            .with_context(|| format!("panka has no provider for {}", l.kind))?;
+        let req = panka_engine::Request {
+            address: address.to_text(),
+            kind: l.kind.name().to_string(),
+            name: derived,
+            config: json!({}),
+            tags: BTreeMap::new(),
+            region: region.clone(),
+        };
+        let none = BTreeMap::new();
+        let observed = provider
+            .read(
+                &req,
+                panka_engine::Recorded {
+                    ids: &l.ids,
+                    outputs: &none,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.chain()))?;
+        let Some(observed) = observed else {
+            skipped.push(Skipped {
+                kind: l.kind.name().into(),
+                name: l.name.clone(),
+                reason: "it vanished while it was read".into(),
+            });
+            continue;
+        };
+        let spec = match without_defaults(l.kind, &external_targets(observed.spec)) {
+            Ok(s) => s,
+            Err(e) => {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!("its settings do not fit panka's {} spec: {e}", l.kind),
+                });
+                continue;
+            }
+        };
+        let foreign: BTreeMap<String, String> = l
+            .tags
+            .iter()
+            .filter(|(k, _)| !k.starts_with("panka:") && !k.starts_with("aws:"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        common_tags = Some(match common_tags {
+            None => foreign.clone(),
+            Some(mut c) => {
+                c.retain(|k, v| foreign.get(k) == Some(v));
+                c
+            }
+        });
+        found.push((
+            Found {
+                address: address.to_text(),
+                kind: l.kind.name().to_string(),
+                aws_name: l.name.clone(),
+                file: component_file(&service, &component, l.kind),
+                spec,
+                not_expressible: l.inexpressible.clone(),
+            },
+            foreign,
+        ));
+    }
+    // Tags every discovered resource carries become the stack's default tags when discovery
+    // writes stack.yaml; any other tag has no place in the format (the first apply sets a
+    // resource's tags to the stack's defaults and panka's own).
+    let stack_tags = if existing.is_none() {
+        common_tags.unwrap_or_default()
+    } else {
+        BTreeMap::new()
+    };
+    let found: Vec<Found> = found
+        .into_iter()
+        .map(|(mut f, foreign)| {
+            for (k, v) in foreign {
+                if stack_tags.get(&k) != Some(&v) {
+                    f.not_expressible.push(format!(
+                        "tag {k}={v} (components have no tags of their own: the first apply removes it)"
+                    ));
+                }
+            }
+            f
+        })
+        .collect();
+
+    // The files to write: each component, and stack.yaml, the environment and service.yaml
+    // when absent.
+    let mut files: Vec<(String, String)> = Vec::new();
+    if existing.is_none() {
+        files.push((
+            "stack.yaml".into(),
+            stack_yaml(&stack_name, &region, &stack_tags),
+        ));
+    }
+    let env_file = format!("environments/{environment}.yaml");
+    if !root.join(&env_file).exists()
+        && !root
+            .join(format!("environments/{environment}.yml"))
+            .exists()
+    {
+        files.push((
+            env_file,
+            format!(
+                "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {{name: {environment}}}\n"
+            ),
+        ));
+    }
+    let services: BTreeSet<&str> = found
+        .iter()
+        .map(|f| f.address.split('/').next().unwrap_or_default())
+        .collect();
+    for s in services {
+        let file = format!("services/{s}/service.yaml");
+        if !root.join(&file).exists() && !root.join(format!("services/{s}/service.yml")).exists() {
+            files.push((
+                file,
+                format!("apiVersion: core.panka.io/v1\nkind: Service\nmetadata: {{name: {s}}}\n"),
+            ));
+        }
+    }
+    for f in &found {
+        if root.join(&f.file).exists() {
+            bail!(
+                "{} exists already: discovery never overwrites a component file (move it away, or leave {} out with --name-prefix, --tag or --kind)",
+                root.join(&f.file).display(),
+                f.aws_name
+            );
+        }
+        files.push((f.file.clone(), component_yaml(f)));
+    }
+
+    if args.output == OutputFormat::Json {
+        let doc = json!({
+            "stack": stack_name,
+            "environment": environment,
+            "region": region,
+            "folder": root.display().to_string(),
+            "dryRun": args.dry_run,
+            "resources": found,
+            "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            "skipped": skipped,
+            "notDiscoveredYet": not_covered,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        report(&found, &skipped, &not_covered, &region, args.dry_run);
+    }
+    if args.dry_run {
+        if args.output == OutputFormat::Text {
+            println!();
+            println!("Dry run: would write into {}:", root.display());
+            for (path, text) in &files {
+                println!("--- {path}");
+                print!("{text}");
+            }
+            println!("Nothing was written or recorded.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if found.is_empty() {
+        if args.output == OutputFormat::Text {
+            println!("Nothing to adopt: no file written, nothing recorded.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut written = Written::default();
+    let result = write_and_record(&root, &files, &found, args, global, &mut written).await;
+    match result {
+        Ok(serial) => {
+            if args.output == OutputFormat::Text {
+                println!();
+                println!(
+                    "Wrote {} file{} in {} and recorded {} resource{} in the state (serial {serial}).",
+                    files.len(),
+                    if files.len() == 1 { "" } else { "s" },
+                    root.display(),
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" }
+                );
+                println!(
+                    "Nothing in AWS changed. The resources do not carry panka's tags (panka:stack, panka:environment, panka:service, panka:component, panka:managed-by) yet: the plan does not count tags, and an apply adds them when it next updates a resource."
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            written.undo();
+            Err(e.context("nothing was recorded; the files discovery wrote are removed again"))
+        }
+    }
+}
+
+/// Writes the files, loads and validates the stack, adopts every resource and records them in
+/// one state write; the new serial.
+async fn write_and_record(
+    root: &Path,
+    files: &[(String, String)],
+    found: &[Found],
+    args: &ImportArgs,
+    global: &GlobalArgs,
+    written: &mut Written,
+) -> anyhow::Result<u64> {
+    for (path, text) in files {
+        written.write(&root.join(path), text)?;
+    }
+    let stack_args = StackArgs {
+        stack: root.display().to_string(),
+        ..args.stack.clone()
+    };
+    let loaded = load_stack(&stack_args)?;
+    if loaded.diagnostics.has_errors() || loaded.stack.is_none() {
+        print_diagnostics(&loaded);
+        return Err(Reported(
+            "the discovered stack does not validate (see above); please report this as a bug"
+                .into(),
+        )
+        .into());
+    }
+    let stack = loaded.stack.expect("checked above");
+    let backends = Backends::for_stack(&stack, global).await;
+    backends.check().await?;
+    let registry = crate::plan::providers(&stack, global).await;
+    let current = backends.state.read(&backends.key).await?.map(|s| s.state);
+    let outputs = current
+        .as_ref()
+        .map(|s| crate::plan::recorded_outputs(&s.resources))
+        .unwrap_or_default();
+    let mut adopted = Vec::new();
+    for f in found {
+        let a = crate::state_cmd::adopt(&stack, &registry, &f.address, &outputs).await?;
+        adopted.push((f.address.clone(), a.resource));
+    }
+    let state = crate::state_cmd::record(&stack, &backends, global, adopted).await?;
+    Ok(state.serial)
+}
+
+/// The files and folders discovery made, to remove when it fails.
+#[derive(Default)]
+struct Written {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Written {
+    fn write(&mut self, path: &Path, text: &str) -> anyhow::Result<()> {
+        let mut missing = Vec::new();
+        let mut p = path.parent();
+        while let Some(d) = p {
+            if d.exists() {
+                break;
+            }
+            missing.push(d.to_path_buf());
+            p = d.parent();
+        }
+        for d in missing.iter().rev() {
+            std::fs::create_dir(d).with_context(|| format!("creating {}", d.display()))?;
+            self.dirs.push(d.clone());
+        }
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+        self.files.push(path.to_path_buf());
+        Ok(())
+    }
+
+    fn undo(&self) {
+        for f in &self.files {
+            let _ = std::fs::remove_file(f);
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn report(found: &[Found], skipped: &[Skipped], not_covered: &[&str], region: &str, dry: bool) {
+    println!(
+        "{} {} resource{} in {region} (discovery covers SQS, SNS, S3 and DynamoDB; {} are not discovered yet):",
+        if dry { "Would adopt" } else { "Adopting" },
+        found.len(),
+        if found.len() == 1 { "" } else { "s" },
+        not_covered.join(", ")
+    );
+    let width = found.iter().map(|f| f.address.len()).max().unwrap_or(0);
+    for f in found {
+        println!(
+            "  + {:<width$}  {:<8} {:<40} {}",
+            f.address, f.kind, f.aws_name, f.file
+        );
+    }
+    if found.iter().any(|f| !f.not_expressible.is_empty()) {
+        println!("Not expressible in panka's format (left as they are in AWS):");
+        for f in found {
+            for n in &f.not_expressible {
+                println!("  {}: {n}", f.address);
+            }
+        }
+    }
+    if !skipped.is_empty() {
+        println!("Skipped:");
+        for s in skipped {
+            println!("  {} {}: {}", s.kind, s.name, s.reason);
+        }
+    }
+}
+
+/// The kinds `--kind` selects (all covered kinds when none).
+fn selected_kinds(names: &[String]) -> anyhow::Result<Vec<Kind>> {
+    if names.is_empty() {
+        return Ok(COVERED.to_vec());
+    }
+    let mut kinds = Vec::new();
+    for n in names {
+        let Some(k) = Kind::ALL
+            .iter()
+            .find(|k| k.name().eq_ignore_ascii_case(n))
+            .copied()
+        else {
+            bail!(
+                "`{n}` is not a kind; discovery covers {}",
+                COVERED
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        if !COVERED.contains(&k) {
+            bail!(
+                "{k} resources are not discovered yet: discovery covers {} (import others one at a time with `panka import S/C` after writing their YAML)",
+                COVERED
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    Ok(kinds)
+}
+
+/// The name and region of an existing stack.yaml.
+fn stack_yaml_name_region(dir: &Path) -> anyhow::Result<(String, String)> {
+    let file = ["stack.yaml", "stack.yml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file())
+        .with_context(|| format!("no stack.yaml in {}", dir.display()))?;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let doc: Value =
+        serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{} has no metadata.name", file.display()))?;
+    let region = doc
+        .pointer("/spec/provider/region")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{} has no spec.provider.region", file.display()))?;
+    Ok((name.to_string(), region.to_string()))
+}
+
+/// A component or service name made of `text`: lower-case letters, digits and single `-`,
+/// starting with a letter, at most 40 characters; `None` when nothing is left.
+fn sanitize(text: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_end_matches('-').to_string();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "r-");
+    }
+    out.truncate(40);
+    let out = out.trim_end_matches('-').to_string();
+    (!out.is_empty()).then_some(out)
+}
+
+fn component_file(service: &str, component: &str, kind: Kind) -> String {
+    format!(
+        "services/{service}/components/{component}/{}.yaml",
+        kind.name().to_ascii_lowercase()
+    )
+}
+
+/// An SNS subscription's read reports the ARN it delivers to as a `target`, which a component
+/// file can only name as a component of the stack: discovery writes it as an `endpoint`.
+fn external_targets(mut spec: Value) -> Value {
+    if let Some(subs) = spec.get_mut("subscriptions").and_then(Value::as_array_mut) {
+        for sub in subs {
+            let arn = sub
+                .pointer("/target/component")
+                .and_then(Value::as_str)
+                .filter(|c| c.starts_with("arn:"))
+                .map(str::to_string);
+            if let (Some(arn), Some(map)) = (arn, sub.as_object_mut()) {
+                map.remove("target");
+                map.insert("endpoint".into(), Value::String(arn));
+            }
+        }
+    }
+    spec
+}
+
+/// The observed spec without the fields equal to the kind's defaults (the required fields
+/// stay); fails when the result does not mean the same spec.
+fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
+    let full = ComponentSpec::from_json(kind, observed.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_json();
+    // The least spec: the required fields only.
+    let required: Vec<&str> = match kind {
+        Kind::DynamoDB => vec!["partitionKey"],
+        _ => Vec::new(),
+    };
+    let mut least = serde_json::Map::new();
+    for r in &required {
+        if let Some(v) = full.get(*r) {
+            least.insert((*r).to_string(), v.clone());
+        }
+    }
+    let defaults = ComponentSpec::from_json(kind, Value::Object(least))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_json();
+    let mut short = full.clone();
+    prune(&mut short, &defaults, &required);
+    let back = ComponentSpec::from_json(kind, short.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .to_json();
+    if back != full {
+        bail!("leaving out its defaults changes it");
+    }
+    Ok(short)
+}
+
+/// Removes from `value` every field equal to the one in `defaults` (nested mappings field by
+/// field), except the `keep` ones at the top.
+fn prune(value: &mut Value, defaults: &Value, keep: &[&str]) {
+    let (Some(map), Some(def)) = (value.as_object_mut(), defaults.as_object()) else {
+        return;
+    };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for k in keys {
+        if keep.contains(&k.as_str()) {
+            continue;
+        }
+        let Some(d) = def.get(&k) else {
+            continue;
+        };
+        if map.get(&k) == Some(d) {
+            map.remove(&k);
+        } else if let Some(v) = map.get_mut(&k)
+            && v.is_object()
+            && d.is_object()
+        {
+            prune(v, d, &[]);
+            if v.as_object().is_some_and(|o| o.is_empty()) {
+                map.remove(&k);
+            }
+        }
+    }
+}
+
+fn stack_yaml(name: &str, region: &str, tags: &BTreeMap<String, String>) -> String {
+    let mut text = format!(
+        "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata:\n  name: {name}\nspec:\n  provider:\n    name: aws\n    region: {region}\n"
+    );
+    if !tags.is_empty() {
+        text.push_str("  defaults:\n    tags:\n");
+        for (k, v) in tags {
+            text.push_str(&format!("      {}: {}\n", scalar(k), scalar(v)));
+        }
+    }
+    text
+}
+
+fn component_yaml(f: &Found) -> String {
+    let (service, component) = f.address.split_once('/').unwrap_or_default();
+    let mut text = format!(
+        "# Discovered by `panka import --discover`: {} {}.\n",
+        f.kind, f.aws_name
+    );
+    if !f.not_expressible.is_empty() {
+        text.push_str("# Not expressible in panka's format (left as they are in AWS):\n");
+        for n in &f.not_expressible {
+            text.push_str(&format!("#   - {n}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "apiVersion: components.panka.io/v1\nkind: {}\nmetadata:\n  name: {component}\n  service: {service}\n",
+        f.kind
+    ));
+    match f.spec.as_object() {
+        Some(m) if !m.is_empty() => {
+            text.push_str("spec:\n");
+            emit(&f.spec, 1, &mut text);
+        }
+        _ => text.push_str("spec: {}\n"),
+    }
+    text
+}
+
+/// Writes the entries of a mapping in block style at `depth` (two spaces a level).
+fn emit(value: &Value, depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let Some(map) = value.as_object() else {
+        return;
+    };
+    for (k, v) in map {
+        match v {
+            Value::Object(o) if !o.is_empty() => {
+                out.push_str(&format!("{pad}{}:\n", scalar(k)));
+                emit(v, depth + 1, out);
+            }
+            Value::Array(items) if items.iter().any(Value::is_object) => {
+                out.push_str(&format!("{pad}{}:\n", scalar(k)));
+                for item in items {
+                    match item.as_object() {
+                        Some(o) if !o.is_empty() => {
+                            let mut inner = String::new();
+                            emit(item, depth + 2, &mut inner);
+                            // The first line of the item carries the `- `.
+                            let inner =
+                                inner.replacen(&format!("{pad}    "), &format!("{pad}  - "), 1);
+                            out.push_str(&inner);
+                        }
+                        _ => out.push_str(&format!("{pad}  - {}\n", flow(item))),
+                    }
+                }
+            }
+            _ => out.push_str(&format!("{pad}{}: {}\n", scalar(k), flow(v))),
+        }
+    }
+}
+
+/// A value in flow style: JSON, whose strings are valid YAML double-quoted scalars, with plain
+/// strings where YAML reads them back as the same string.
+fn flow(value: &Value) -> String {
+    match value {
+        Value::String(s) => scalar(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(flow).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", scalar(k), flow(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A string as a YAML scalar: plain when that reads back as the same string, else quoted.
+fn scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'))
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !s.ends_with(':')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        Value::String(s.to_string()).to_string()
+    }
+}
+
+// ------------------------------------------------------------------------------- listing
+
+/// An SDK error with its causes.
+fn aws_error(e: &(dyn std::error::Error + 'static)) -> String {
+    aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
+}
+
+async fn list_sqs(aws: &panka_aws::Aws, prefix: Option<&str>) -> anyhow::Result<Vec<Listed>> {
+    let client = aws.sqs();
+    let mut urls = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_queues()
+            .set_queue_name_prefix(prefix.map(str::to_string))
+            .set_next_token(token)
+            .max_results(1000)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing SQS queues: {}", aws_error(&e)))?;
+        urls.extend(page.queue_urls().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for url in urls {
+        let name = url.rsplit('/').next().unwrap_or_default().to_string();
+        let tags = client
+            .list_queue_tags()
+            .queue_url(&url)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tags of {url}: {}", aws_error(&e)))?
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let attrs = client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading attributes of {url}: {}", aws_error(&e)))?;
+        let mut inexpressible = Vec::new();
+        if attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
+            .is_some_and(|p| !p.is_empty())
+        {
+            inexpressible.push(
+                "its access policy (panka writes a queue's policy only for the subscriptions and rules that send to it)".to_string(),
+            );
+        }
+        out.push(Listed {
+            kind: Kind::SQS,
+            name,
+            ids: BTreeMap::from([("url".to_string(), url)]),
+            tags,
+            inexpressible,
+        });
+    }
+    Ok(out)
+}
+
+async fn list_sns(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>> {
+    let client = aws.sns();
+    let mut arns = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_topics()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing SNS topics: {}", aws_error(&e)))?;
+        arns.extend(
+            page.topics()
+                .iter()
+                .filter_map(|t| t.topic_arn().map(str::to_string)),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for arn in arns {
+        let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+        let tags = client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tags of {arn}: {}", aws_error(&e)))?
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        out.push(Listed {
+            kind: Kind::SNS,
+            name,
+            ids: BTreeMap::from([("topic".to_string(), arn)]),
+            tags,
+            inexpressible: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+async fn list_s3(
+    aws: &panka_aws::Aws,
+    region: &str,
+    skipped: &mut Vec<Skipped>,
+) -> anyhow::Result<Vec<Listed>> {
+    let client = aws.s3();
+    let mut buckets = Vec::new();
+    let mut token = None;
+    loop {
+        let page = client
+            .list_buckets()
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing S3 buckets: {}", aws_error(&e)))?;
+        for b in page.buckets() {
+            if let Some(name) = b.name() {
+                buckets.push((name.to_string(), b.bucket_region().map(str::to_string)));
+            }
+        }
+        token = page.continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for (name, bucket_region) in buckets {
+        if bucket_region.as_deref().is_some_and(|r| r != region) {
+            skipped.push(Skipped {
+                kind: "S3".into(),
+                name,
+                reason: format!(
+                    "it is in {}, not the stack's region {region}",
+                    bucket_region.unwrap_or_default()
+                ),
+            });
+            continue;
+        }
+        let tags = match client.get_bucket_tagging().bucket(&name).send().await {
+            Ok(t) => t
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
+            Err(e)
+                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                    || format!("{e:?}").contains("NoSuchTagSet") =>
+            {
+                BTreeMap::new()
+            }
+            Err(e) => bail!("reading tags of S3 bucket {name}: {}", aws_error(&e)),
+        };
+        let mut inexpressible = Vec::new();
+        if client
+            .get_bucket_policy()
+            .bucket(&name)
+            .send()
+            .await
+            .is_ok_and(|p| p.policy().is_some_and(|p| !p.is_empty()))
+        {
+            inexpressible.push("its bucket policy".to_string());
+        }
+        out.push(Listed {
+            kind: Kind::S3,
+            name: name.clone(),
+            ids: BTreeMap::from([("bucket".to_string(), name)]),
+            tags,
+            inexpressible,
+        });
+    }
+    Ok(out)
+}
+
+async fn list_dynamodb(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>> {
+    let client = aws.dynamodb();
+    let mut names = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .list_tables()
+            .set_exclusive_start_table_name(start)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing DynamoDB tables: {}", aws_error(&e)))?;
+        names.extend(page.table_names().iter().cloned());
+        start = page.last_evaluated_table_name().map(str::to_string);
+        if start.is_none() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let described = client
+            .describe_table()
+            .table_name(&name)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("describing DynamoDB table {name}: {}", aws_error(&e)))?;
+        let Some(arn) = described.table().and_then(|t| t.table_arn()) else {
+            continue;
+        };
+        let mut tags = BTreeMap::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .list_tags_of_resource()
+                .resource_arn(arn)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading tags of {arn}: {}", aws_error(&e)))?;
+            tags.extend(
+                page.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        out.push(Listed {
+            kind: Kind::DynamoDB,
+            name: name.clone(),
+            ids: BTreeMap::from([("table".to_string(), name)]),
+            tags,
+            inexpressible: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_sanitized() {
+        assert_eq!(
+            sanitize("Shop_Orders.fifo").as_deref(),
+            Some("shop-orders-fifo")
+        );
+        assert_eq!(sanitize("--a--b--").as_deref(), Some("a-b"));
+        assert_eq!(sanitize("9lives").as_deref(), Some("r-9lives"));
+        assert_eq!(sanitize("___"), None);
+    }
+
+    #[test]
+    fn defaults_are_left_out() {
+        let observed = json!({"queueName": "shop-orders", "fifo": false, "contentBasedDeduplication": false,
+            "visibilityTimeoutSeconds": 90, "retentionDays": 4, "delaySeconds": 0,
+            "maxMessageSizeBytes": 262144, "receiveWaitTimeSeconds": 0,
+            "encryption": {"sqsManaged": true}});
+        assert_eq!(
+            without_defaults(Kind::SQS, &observed).unwrap(),
+            json!({"queueName": "shop-orders", "visibilityTimeoutSeconds": 90})
+        );
+        let table =
+            json!({"partitionKey": {"name": "id", "type": "S"}, "pointInTimeRecovery": false});
+        assert_eq!(without_defaults(Kind::DynamoDB, &table).unwrap(), table);
+    }
+
+    #[test]
+    fn yaml_reads_back() {
+        let spec = json!({"tableName": "orders", "partitionKey": {"name": "id", "type": "S"},
+            "globalSecondaryIndexes": [{"name": "by-user", "partitionKey": {"name": "user", "type": "S"}}],
+            "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET"]}], "note": "yes: no",
+            "endpoint": "arn:aws:sqs:us-east-1:123456789012:q", "odd": "a:", "list": ["on", "x: y"]});
+        let mut text = String::new();
+        emit(&spec, 0, &mut text);
+        let back: Value = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back, spec, "{text}");
+    }
+}

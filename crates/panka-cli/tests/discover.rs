@@ -1,0 +1,306 @@
+//! `panka import --discover` against the emulator: resources made with boto3 (tagged as a
+//! Copilot app tags them, and untagged ones found by prefix) are written into a fresh stack
+//! folder and recorded; the stack validates and its first plan creates, replaces and deletes
+//! nothing.
+
+mod emulated;
+use emulated::{Env, boto};
+
+/// The first eight hex characters of a new uuid: names unique to one test.
+fn uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+fn read(env: &Env, path: &str) -> String {
+    std::fs::read_to_string(env.root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The plan's summary must show nothing to create, replace or delete.
+fn assert_plan_adopts_all(env: &Env, refresh: bool) -> String {
+    let mut args = vec!["plan", "--detailed-exitcode"];
+    if refresh {
+        args.push("--refresh");
+    }
+    let (code, out) = env.run(&args);
+    // Not even an update: the plan does not count panka's missing tags.
+    assert_eq!(code, 0, "{out}");
+    for part in ["+ 0 to create", "⚠ 0 to replace", "- 0 to delete"] {
+        assert!(out.contains(part), "`{part}` missing: {out}");
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_adopts_a_copilot_app_by_tags() {
+    let u = uid();
+    let app = format!("shop{u}");
+    boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw); sns = boto3.client('sns', **kw)
+s3 = boto3.client('s3', **kw); ddb = boto3.client('dynamodb', **kw)
+def tags(service, app='{app}'):
+    return {{'copilot-application': app, 'copilot-environment': 'dev', 'copilot-service': service}}
+sqs.create_queue(QueueName='t{u}-orders', Attributes={{'VisibilityTimeout': '90'}}, tags=tags('api'))
+sqs.create_queue(QueueName='t{u}-jobs.fifo', Attributes={{'FifoQueue': 'true'}}, tags=tags('worker'))
+sqs.create_queue(QueueName='t{u}-other', tags=tags('api', 'other{u}'))
+topic = sns.create_topic(Name='t{u}-events', Tags=[{{'Key': k, 'Value': v}} for k, v in tags('api').items()])['TopicArn']
+orders = sqs.get_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName='t{u}-orders')['QueueUrl'], AttributeNames=['QueueArn'])['Attributes']['QueueArn']
+sns.subscribe(TopicArn=topic, Protocol='sqs', Endpoint=orders, Attributes={{'RawMessageDelivery': 'true'}})
+s3.create_bucket(Bucket='t{u}-assets')
+s3.put_bucket_tagging(Bucket='t{u}-assets', Tagging={{'TagSet': [{{'Key': k, 'Value': v}} for k, v in tags('worker').items()]}})
+ddb.create_table(TableName='t{u}-carts', KeySchema=[{{'AttributeName': 'id', 'KeyType': 'HASH'}}],
+    AttributeDefinitions=[{{'AttributeName': 'id', 'AttributeType': 'S'}}], BillingMode='PAY_PER_REQUEST',
+    Tags=[{{'Key': k, 'Value': v}} for k, v in tags('api').items()])
+print('{{}}')
+"#
+    ));
+    let env = Env::new("dsc");
+    let selectors = [
+        "import",
+        "--discover",
+        "--tag",
+        &format!("copilot-application={app}"),
+        "--tag",
+        "copilot-environment=dev",
+        "--service-tag",
+        "copilot-service",
+    ];
+
+    // A dry run lists what it would adopt and writes and records nothing.
+    let mut dry = selectors.to_vec();
+    dry.push("--dry-run");
+    let (code, out) = env.run(&dry);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Would adopt 5 resources"), "{out}");
+    assert!(out.contains("not discovered yet"), "{out}");
+    assert!(
+        !env.root().exists(),
+        "a dry run wrote {}",
+        env.root().display()
+    );
+    let mut json = dry.clone();
+    json.extend(["--output", "json"]);
+    let (code, out) = env.run(&json);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["resources"].as_array().unwrap().len(), 5, "{out}");
+    assert!(!env.root().exists());
+
+    // `--from-copilot` is shorthand for the same selectors.
+    let (code, out) = env.run(&[
+        "import",
+        "--discover",
+        "--from-copilot",
+        &app,
+        "--copilot-env",
+        "dev",
+        "--dry-run",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let copilot: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(copilot["resources"], doc["resources"], "{out}");
+    assert!(!env.root().exists());
+
+    let (code, out) = env.run(&selectors);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("recorded 5 resources"), "{out}");
+    assert!(
+        out.contains("tag copilot-service=api"),
+        "the per-service tag is reported: {out}"
+    );
+
+    let orders = read(
+        &env,
+        &format!("services/api/components/t{u}-orders/sqs.yaml"),
+    );
+    assert!(
+        orders.contains(&format!("queueName: t{u}-orders")),
+        "{orders}"
+    );
+    assert!(orders.contains("visibilityTimeoutSeconds: 90"), "{orders}");
+    assert!(
+        !orders.contains("retentionDays"),
+        "defaults are left out: {orders}"
+    );
+    assert!(orders.contains("# Not expressible"), "{orders}");
+    let jobs = read(
+        &env,
+        &format!("services/worker/components/t{u}-jobs/sqs.yaml"),
+    );
+    assert!(jobs.contains("fifo: true"), "{jobs}");
+    assert!(
+        jobs.contains(&format!("queueName: t{u}-jobs.fifo")),
+        "{jobs}"
+    );
+    let events = read(
+        &env,
+        &format!("services/api/components/t{u}-events/sns.yaml"),
+    );
+    assert!(
+        events.contains(&format!("topicName: t{u}-events")),
+        "{events}"
+    );
+    let assets = read(
+        &env,
+        &format!("services/worker/components/t{u}-assets/s3.yaml"),
+    );
+    assert!(
+        assets.contains(&format!("bucketName: t{u}-assets")),
+        "{assets}"
+    );
+    let carts = read(
+        &env,
+        &format!("services/api/components/t{u}-carts/dynamodb.yaml"),
+    );
+    assert!(carts.contains(&format!("tableName: t{u}-carts")), "{carts}");
+    assert!(carts.contains("partitionKey:"), "{carts}");
+    let stack = read(&env, "stack.yaml");
+    assert!(
+        stack.contains(&format!("copilot-application: {app}")),
+        "{stack}"
+    );
+    read(&env, "environments/dev.yaml");
+    read(&env, "services/api/service.yaml");
+    read(&env, "services/worker/service.yaml");
+    let mut all = String::new();
+    for s in ["api", "worker"] {
+        for e in std::fs::read_dir(env.root().join(format!("services/{s}/components"))).unwrap() {
+            for f in std::fs::read_dir(e.unwrap().path()).unwrap() {
+                all.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap());
+            }
+        }
+    }
+    assert!(!all.contains(&format!("t{u}-other")), "{all}");
+
+    let (code, out) = env.run(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["state", "list"]);
+    assert_eq!(code, 0, "{out}");
+    for a in [
+        format!("api/t{u}-orders"),
+        format!("worker/t{u}-jobs"),
+        format!("api/t{u}-events"),
+        format!("worker/t{u}-assets"),
+        format!("api/t{u}-carts"),
+    ] {
+        let a = a.as_str();
+        assert!(out.contains(a), "{a} not in the state: {out}");
+    }
+    assert!(out.contains("5 resources"), "{out}");
+    let plan = assert_plan_adopts_all(&env, false);
+    assert!(plan.contains("No changes"), "{plan}");
+    assert_plan_adopts_all(&env, true);
+
+    // A second discovery refuses to overwrite the files.
+    let (code, out) = env.run(&selectors);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("exists already"), "{out}");
+
+    // Nothing in AWS changed.
+    let seen = boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw)
+url = sqs.get_queue_url(QueueName='t{u}-orders')['QueueUrl']
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['VisibilityTimeout'])['Attributes']
+t = sqs.list_queue_tags(QueueUrl=url).get('Tags', {{}})
+print(json.dumps({{'visibility': a['VisibilityTimeout'], 'panka': [k for k in t if k.startswith('panka:')]}}))
+"#
+    ));
+    assert_eq!(seen["visibility"], "90");
+    assert_eq!(seen["panka"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_finds_untagged_resources_by_prefix() {
+    let u = uid();
+    boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw); ddb = boto3.client('dynamodb', **kw)
+sqs.create_queue(QueueName='pre{u}-mail', Attributes={{'DelaySeconds': '5'}})
+sqs.create_queue(QueueName='nope{u}-mail')
+ddb.create_table(TableName='pre{u}-sessions', KeySchema=[{{'AttributeName': 'pk', 'KeyType': 'HASH'}}, {{'AttributeName': 'sk', 'KeyType': 'RANGE'}}],
+    AttributeDefinitions=[{{'AttributeName': 'pk', 'AttributeType': 'S'}}, {{'AttributeName': 'sk', 'AttributeType': 'N'}}],
+    BillingMode='PROVISIONED', ProvisionedThroughput={{'ReadCapacityUnits': 5, 'WriteCapacityUnits': 5}})
+print('{{}}')
+"#
+    ));
+    let env = Env::new("dsp");
+    let prefix = format!("pre{u}-");
+    let (code, out) = env.run(&[
+        "import",
+        "--discover",
+        "--name-prefix",
+        &prefix,
+        "--service",
+        "legacy",
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Would adopt 2 resources"), "{out}");
+    assert!(!env.root().exists());
+
+    let (code, out) = env.run(&[
+        "import",
+        "--discover",
+        "--name-prefix",
+        &prefix,
+        "--service",
+        "legacy",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let mail = read(&env, "services/legacy/components/mail/sqs.yaml");
+    assert!(mail.contains("delaySeconds: 5"), "{mail}");
+    let sessions = read(&env, "services/legacy/components/sessions/dynamodb.yaml");
+    assert!(sessions.contains("PROVISIONED"), "{sessions}");
+    assert!(sessions.contains("sortKey:"), "{sessions}");
+    assert!(
+        !env.root().join("services/legacy/components/nope").exists(),
+        "the queue without the prefix is not adopted"
+    );
+    let (code, out) = env.run(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = env.run(&["state", "list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("legacy/mail") && out.contains("legacy/sessions"),
+        "{out}"
+    );
+    assert_plan_adopts_all(&env, false);
+    assert_plan_adopts_all(&env, true);
+
+    // An apply right after changes nothing in AWS, and the plan stays empty.
+    env.apply();
+    assert_plan_adopts_all(&env, true);
+    let seen = boto(&format!(
+        r#"
+sqs = boto3.client('sqs', **kw); ddb = boto3.client('dynamodb', **kw)
+url = sqs.get_queue_url(QueueName='pre{u}-mail')['QueueUrl']
+a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=['DelaySeconds'])['Attributes']
+t = ddb.describe_table(TableName='pre{u}-sessions')['Table']
+print(json.dumps({{'delay': a['DelaySeconds'], 'read': t['ProvisionedThroughput']['ReadCapacityUnits'],
+  'queues': len(sqs.list_queues(QueueNamePrefix='pre{u}').get('QueueUrls', []))}}))
+"#
+    ));
+    assert_eq!(seen["delay"], "5");
+    assert_eq!(seen["read"], 5);
+    assert_eq!(seen["queues"], 1);
+}
+
+#[test]
+fn discover_flags_need_discover_and_exclude_an_address() {
+    let env = Env::new("dsf");
+    let (code, out) = env.run(&["import", "--discover", "api/orders"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot be used with"), "{out}");
+    let (code, out) = env.run(&["import", "--tag", "a=b", "api/orders"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--discover"), "{out}");
+    let (code, out) = env.run(&["import", "--discover", "--kind", "Lambda", "--service", "x"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not discovered yet"), "{out}");
+    let (code, out) = env.run(&["import", "--discover"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--service"), "{out}");
+}
