@@ -274,10 +274,17 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                         .unwrap_or_default()
                         .to_string());
                 }
-                // Taken since the rules were listed: the next one.
+                // Taken since the rules were listed: by this very create, when its answer was
+                // lost and the SDK sent it again (the rule forwarding to the target group is
+                // there now), else by another rule: the next one.
                 Err(e)
                     if e.as_service_error()
-                        .is_some_and(|s| s.is_priority_in_use_exception()) => {}
+                        .is_some_and(|s| s.is_priority_in_use_exception()) =>
+                {
+                    if let Some(arn) = self.rule_forwarding_to(listener, tg).await? {
+                        return Ok(arn);
+                    }
+                }
                 Err(e) => {
                     return Err(aws_error(
                         format!("creating the listener rule of {}", t.address),
@@ -287,6 +294,27 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             }
         }
         Err(no_free_priority(t.address, wanted))
+    }
+
+    /// The rule of `listener` that forwards to target group `tg`, if there is one.
+    async fn rule_forwarding_to(
+        &self,
+        listener: &str,
+        tg: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let rules = self
+            .elb
+            .describe_rules()
+            .listener_arn(listener)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("listing the rules of listener {listener}"), e))?;
+        Ok(rules
+            .rules()
+            .iter()
+            .find(|r| r.actions().iter().any(|a| a.target_group_arn() == Some(tg)))
+            .and_then(|r| r.rule_arn())
+            .map(str::to_string))
     }
 
     /// The service's load balancers that other components attached (their target groups carry

@@ -462,9 +462,15 @@ impl<S: EcsKind> EcsServiceProvider<S> {
     }
 
     /// Deregisters every ACTIVE revision of `keep`'s family but `keep` (ListTaskDefinitions by
-    /// family prefix, kept to the family itself), then deletes them (DeleteTaskDefinitions, ten
-    /// at a time): a revision an earlier try registered is not left behind, not even INACTIVE.
-    async fn deregister_others(&self, keep: &str) -> Result<(), ProviderError> {
+    /// family prefix, kept to the family itself). The revision the service ran before
+    /// (`previous`) stays, INACTIVE, as AWS keeps history; any other was registered by an earlier
+    /// try of this action and never ran: it is deleted (DeleteTaskDefinitions, ten at a time),
+    /// so that nothing is left behind.
+    async fn deregister_others(
+        &self,
+        keep: &str,
+        previous: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let Some(family) = family_of(keep) else {
             return Ok(());
         };
@@ -488,7 +494,9 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                         .send()
                         .await
                         .map_err(|e| aws_error(format!("deregistering {arn}"), e))?;
-                    gone.push(arn.to_string());
+                    if Some(arn.as_str()) != previous {
+                        gone.push(arn.to_string());
+                    }
                 }
             }
             token = page.next_token().map(str::to_string);
@@ -792,7 +800,8 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         // during the deployment; once it is complete they go, with any that an earlier try of
         // this action registered (a RegisterTaskDefinition whose answer was lost and was sent
         // again, a create retried after a transient failure).
-        self.deregister_others(&td_arn).await?;
+        self.deregister_others(&td_arn, current_td.as_deref())
+            .await?;
 
         outputs.insert("serviceName".to_string(), t.name.to_string());
         if let Some(arn) = service.service_arn() {
