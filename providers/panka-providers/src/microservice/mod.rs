@@ -546,12 +546,12 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             for arn in page.task_definition_arns() {
                 // The family prefix also matches longer names; keep to this family.
                 if family_of(arn) == Some(name) {
-                    let _ = self
-                        .ecs
+                    self.ecs
                         .deregister_task_definition()
                         .task_definition(arn)
                         .send()
-                        .await;
+                        .await
+                        .map_err(|e| aws_error(format!("deregistering {arn}"), e))?;
                 }
             }
             token = page.next_token().map(str::to_string);
@@ -1031,7 +1031,13 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
         }
         for (k, arn) in ids.iter().filter(|(k, _)| k.starts_with("rule.")) {
             if !outcome.physical_ids.contains_key(k) {
-                let _ = self.elb.delete_rule().rule_arn(arn).send().await;
+                match self.elb.delete_rule().rule_arn(arn).send().await {
+                    Ok(_) => {}
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_rule_not_found_exception()) => {}
+                    Err(e) => return Err(aws_error(format!("deleting listener rule {arn}"), e)),
+                }
             }
         }
         for (k, arn) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
@@ -1051,14 +1057,42 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
         use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
         let cluster = ids.get("cluster").cloned().unwrap_or_default();
         if !cluster.is_empty() {
-            let _ = self
+            // Only a registered scalable target is deregistered (autoscaling may never have
+            // been on); one gone meanwhile is fine.
+            let resource = scalable_resource(&cluster, name);
+            let registered = self
                 .scaling
-                .deregister_scalable_target()
+                .describe_scalable_targets()
                 .service_namespace(ServiceNamespace::Ecs)
-                .resource_id(scalable_resource(&cluster, name))
+                .resource_ids(&resource)
                 .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
                 .send()
-                .await;
+                .await
+                .map_err(|e| aws_error(format!("reading the scaling target of {name}"), e))?;
+            let deregistered = if registered.scalable_targets().is_empty() {
+                Ok(())
+            } else {
+                self.scaling
+                    .deregister_scalable_target()
+                    .service_namespace(ServiceNamespace::Ecs)
+                    .resource_id(&resource)
+                    .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                    .send()
+                    .await
+                    .map(|_| ())
+            };
+            match deregistered {
+                Ok(()) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_object_not_found_exception()) => {}
+                Err(e) => {
+                    return Err(aws_error(
+                        format!("deregistering the scaling target of {name}"),
+                        e,
+                    ));
+                }
+            }
             if self.describe_service(&cluster, name).await?.is_some() {
                 self.ecs
                     .delete_service()
