@@ -72,25 +72,42 @@ pub(crate) async fn owned_target_group(
     else {
         return Ok(None);
     };
-    let described = elb
-        .describe_tags()
-        .resource_arns(&arn)
-        .send()
-        .await
-        .map_err(|e| aws_error(format!("reading tags of target group {name}"), e))?;
-    let tags: Vec<(String, String)> = described
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect();
-    crate::errors::check_owner(
+    check_elb_owner(
+        elb,
+        &arn,
         &format!("target group {name}"),
         address,
-        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         expected,
-    )?;
+    )
+    .await?;
     Ok(Some(arn))
+}
+
+/// Refuses an Elastic Load Balancing resource (`arn`) that does not carry the component's tags
+/// (DescribeTags).
+async fn check_elb_owner(
+    elb: &Client,
+    arn: &str,
+    what: &str,
+    address: &str,
+    expected: &BTreeMap<String, String>,
+) -> Result<(), ProviderError> {
+    let described = elb
+        .describe_tags()
+        .resource_arns(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("reading tags of {what}"), e))?;
+    crate::errors::check_owner(
+        what,
+        address,
+        described
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .filter_map(|t| Some((t.key()?, t.value()?))),
+        expected,
+    )
 }
 
 /// Refuses a load balancer that does not carry the component's tags (DescribeTags).
@@ -100,27 +117,14 @@ pub(crate) async fn check_load_balancer_owner(
     address: &str,
     expected: &BTreeMap<String, String>,
 ) -> Result<(), ProviderError> {
-    let name = lb.load_balancer_name().unwrap_or_default();
-    let tags: Vec<(String, String)> = match lb.load_balancer_arn() {
-        Some(arn) => elb
-            .describe_tags()
-            .resource_arns(arn)
-            .send()
-            .await
-            .map_err(|e| aws_error(format!("reading tags of load balancer {name}"), e))?
-            .tag_descriptions()
-            .iter()
-            .flat_map(|d| d.tags())
-            .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-            .collect(),
-        None => Vec::new(),
-    };
-    crate::errors::check_owner(
-        &format!("load balancer {name}"),
-        address,
-        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        expected,
-    )
+    let what = format!(
+        "load balancer {}",
+        lb.load_balancer_name().unwrap_or_default()
+    );
+    match lb.load_balancer_arn() {
+        Some(arn) => check_elb_owner(elb, arn, &what, address, expected).await,
+        None => crate::errors::check_owner(&what, address, [], expected),
+    }
 }
 
 /// Inserts `key` into `map` when `value` is a non-empty string (outputs are never `""`).
