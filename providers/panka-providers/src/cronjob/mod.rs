@@ -413,10 +413,11 @@ impl CronJobProvider {
         let schedule_arn = self
             .ensure_schedule(t, exists, &machine_arn, &schedule_role_arn)
             .await?;
-        // A run in progress keeps its revision; the next one starts the new revision.
-        if let Some(old) = current_td.filter(|old| *old != td_arn) {
-            self.tasks.deregister(&old).await;
-        }
+        // A run in progress keeps its revision (deregistered, INACTIVE); the next one starts the
+        // new revision. Revisions an earlier try registered and no run used are deleted.
+        self.tasks
+            .deregister_others(&td_arn, current_td.as_deref())
+            .await?;
         ids.insert("stateMachine".to_string(), machine_arn);
         ids.insert("schedule".to_string(), t.name.to_string());
         ids.insert("taskDefinition".to_string(), td_arn.clone());

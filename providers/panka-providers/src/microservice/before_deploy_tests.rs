@@ -456,3 +456,58 @@ fn a_stopped_task_is_judged_by_the_component_s_container() {
         "ecs/api/0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     );
 }
+
+/// The revision a failed beforeDeploy leaves is deregistered, then deleted; a deletion ECS
+/// refuses is the caller's error, not dropped
+/// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeleteTaskDefinitions.html:
+/// refusals come back as `failures` in a 200 answer).
+#[tokio::test]
+async fn the_revision_that_never_ran_is_deregistered_then_deleted_and_a_refusal_is_reported() {
+    use aws_sdk_ecs::operation::delete_task_definitions::DeleteTaskDefinitionsOutput;
+    use aws_sdk_ecs::operation::deregister_task_definition::DeregisterTaskDefinitionOutput;
+    use aws_sdk_ecs::types::Failure;
+
+    let provider = |reason: Option<&'static str>| {
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let deregister = mock!(aws_sdk_ecs::Client::deregister_task_definition)
+            .match_requests(|r| r.task_definition() == Some(TD_NEW))
+            .then_output(|| DeregisterTaskDefinitionOutput::builder().build());
+        let delete = mock!(aws_sdk_ecs::Client::delete_task_definitions)
+            .match_requests(|r| r.task_definitions() == [TD_NEW.to_string()])
+            .then_output(move || {
+                let mut out = DeleteTaskDefinitionsOutput::builder();
+                if let Some(reason) = reason {
+                    out = out.failures(Failure::builder().arn(TD_NEW).reason(reason).build());
+                }
+                out.build()
+            });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&deregister, &delete]);
+        (
+            EcsServiceProvider::<MicroServiceSpec>::new(Clients {
+                ecs,
+                logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+                elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
+                iam: aws_sdk_iam::Client::new(&conf),
+                scaling: aws_sdk_applicationautoscaling::Client::new(&conf),
+                ec2: aws_sdk_ec2::Client::new(&conf),
+            }),
+            deregister,
+            delete,
+        )
+    };
+
+    let (p, deregister, delete) = provider(None);
+    p.discard_revision(TD_NEW).await.unwrap();
+    assert_eq!((deregister.num_calls(), delete.num_calls()), (1, 1));
+
+    let (p, _, _) = provider(Some("TASK_DEFINITION_IN_USE"));
+    let err = p.discard_revision(TD_NEW).await.unwrap_err();
+    assert!(
+        err.message.contains("TASK_DEFINITION_IN_USE"),
+        "{}",
+        err.message
+    );
+}

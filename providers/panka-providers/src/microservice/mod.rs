@@ -450,15 +450,29 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         })
     }
 
-    /// Deregisters one task definition revision; tasks running it go on (a failure is left for
-    /// the family's removal to finish).
-    pub(crate) async fn deregister(&self, arn: &str) {
-        let _ = self
-            .ecs
+    /// Removes a revision that never ran as the service: deregistered, then deleted
+    /// (DeleteTaskDefinitions takes INACTIVE revisions). A failure is returned.
+    async fn discard_revision(&self, arn: &str) -> Result<(), ProviderError> {
+        self.ecs
             .deregister_task_definition()
             .task_definition(arn)
             .send()
-            .await;
+            .await
+            .map_err(|e| aws_error(format!("deregistering {arn}"), e))?;
+        let deleted = self
+            .ecs
+            .delete_task_definitions()
+            .task_definitions(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("deleting {arn}"), e))?;
+        match deleted.failures().first() {
+            Some(f) if f.reason() != Some("TASK_DEFINITION_NOT_FOUND") => Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("deleting {arn}: {}", f.reason().unwrap_or("refused")),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Deregisters every ACTIVE revision of `keep`'s family but `keep` (ListTaskDefinitions by
@@ -466,7 +480,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
     /// (`previous`) stays, INACTIVE, as AWS keeps history; any other was registered by an earlier
     /// try of this action and never ran: it is deleted (DeleteTaskDefinitions, ten at a time),
     /// so that nothing is left behind.
-    async fn deregister_others(
+    pub(crate) async fn deregister_others(
         &self,
         keep: &str,
         previous: Option<&str>,
@@ -673,8 +687,13 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             && current_td.as_deref() != Some(td_arn.as_str())
             && let Err(e) = self.run_before_deploy(t, &ctx, &td_arn, &sg, before).await
         {
-            if !e.kind.is_transient() {
-                self.deregister(&td_arn).await;
+            if !e.kind.is_transient()
+                && let Err(cleanup) = self.discard_revision(&td_arn).await
+            {
+                return Err(ProviderError::new(
+                    e.kind,
+                    format!("{}; {td_arn}, which never ran, is left: {}", e.message, cleanup.message),
+                ));
             }
             return Err(e);
         }
