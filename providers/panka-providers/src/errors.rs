@@ -152,12 +152,18 @@ pub fn check_owner<'a>(
             .collect();
         format!("its tags say {}", tags.join(", "))
     };
-    Err(ProviderError::new(
+    Err(not_owned(what, address, &owner))
+}
+
+/// The [`ErrorKind::NotOwned`] error for `what`, found by its name, that is not `address`'s for
+/// the reason `owner` gives.
+pub fn not_owned(what: &str, address: &str, owner: &str) -> ProviderError {
+    ProviderError::new(
         ErrorKind::NotOwned,
         format!(
             "{what} already exists and is not {address}'s ({owner}); panka does not take over a resource it did not create: adopt it with `panka import {address}`, or give the component another name"
         ),
-    ))
+    )
 }
 
 /// The tags that say which component owns a resource.

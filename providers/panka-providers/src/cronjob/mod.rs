@@ -29,7 +29,7 @@ use panka_format::kinds::{CronJobSpec, EnvVar, Image, SecretSource};
 use panka_format::naming::shorten;
 use serde_json::{Value, json};
 
-use crate::errors::{aws_error, unless_gone, unless_missing};
+use crate::errors::{aws_error, check_owner, not_owned, poll_while, unless_gone, unless_missing};
 use crate::iam::{delete_role, ensure_role, role_propagation};
 use crate::microservice::{Context, EcsServiceProvider, TaskPieces, log_group};
 
@@ -42,6 +42,15 @@ const MAX_EVENT_AGE_SECONDS: i32 = 86_400;
 /// EventBridge Scheduler's retry attempts when a schedule's target has no retry policy.
 /// https://docs.aws.amazon.com/scheduler/latest/APIReference/API_RetryPolicy.html
 const SCHEDULER_DEFAULT_RETRIES: u32 = 185;
+
+/// How long a deleted state machine may stay DELETING: terraform-provider-aws
+/// (`internal/service/sfn/wait.go`, `waitStateMachineDeleted`) allows 5 minutes, polling
+/// DescribeStateMachine while it reports ACTIVE or DELETING.
+#[cfg(not(test))]
+const MACHINE_DELETE_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+#[cfg(test)]
+const MACHINE_DELETE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+const MACHINE_DELETE_POLLS: usize = 60;
 
 const ASSUME_STATES: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const ASSUME_SCHEDULER: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"scheduler.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -207,6 +216,120 @@ fn role_not_ready(message: Option<&str>) -> bool {
 }
 
 impl CronJobProvider {
+    /// Refuses a state machine or schedule of this job's name that is not this component's.
+    /// The state machine must carry the component's tags. EventBridge Scheduler tags schedule
+    /// groups, not schedules
+    /// (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_TagResource.html), so a
+    /// schedule is this job's when it starts this job's state machine.
+    async fn check_job_owner(&self, t: &Target<'_, CronJobSpec>) -> Result<(), ProviderError> {
+        let machine = self.state_machine(t.name).await?.map(|(arn, _)| arn);
+        if let Some(arn) = &machine {
+            let listed = self
+                .sfn
+                .list_tags_for_resource()
+                .resource_arn(arn)
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("reading the tags of {arn}"), e))?;
+            check_owner(
+                &format!("state machine {}", t.name),
+                t.address,
+                listed
+                    .tags()
+                    .iter()
+                    .filter_map(|tag| Some((tag.key()?, tag.value()?))),
+                t.tags,
+            )?;
+        }
+        if let Some(schedule) = self.schedule(t.name).await? {
+            let starts = schedule.target().map(|target| target.arn());
+            if starts != machine.as_deref() {
+                return Err(not_owned(
+                    &format!("schedule {}", t.name),
+                    t.address,
+                    &format!("it starts {}", starts.unwrap_or("nothing")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the state machine's running executions (Step Functions stops the ECS task a
+    /// `runTask.sync` state waits on:
+    /// https://docs.aws.amazon.com/step-functions/latest/dg/connect-ecs.html), deletes it, and
+    /// waits until DescribeStateMachine no longer finds it: DeleteStateMachine only marks it
+    /// DELETING until its executions end
+    /// (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DeleteStateMachine.html),
+    /// and the run role must outlive it so that the tasks can be stopped.
+    async fn delete_machine(&self, arn: &str) -> Result<(), ProviderError> {
+        let mut next = None;
+        loop {
+            let page = self
+                .sfn
+                .list_executions()
+                .state_machine_arn(arn)
+                .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+                .set_next_token(next)
+                .send()
+                .await;
+            let Some(page) = unless_missing(
+                page,
+                |s| s.is_state_machine_does_not_exist(),
+                format!("listing the running executions of {arn}"),
+            )?
+            else {
+                return Ok(());
+            };
+            for execution in page.executions() {
+                let stopped = self
+                    .sfn
+                    .stop_execution()
+                    .execution_arn(execution.execution_arn())
+                    .cause("the CronJob is being destroyed")
+                    .send()
+                    .await;
+                unless_gone(
+                    stopped,
+                    |s| s.is_execution_does_not_exist(),
+                    format!("stopping execution {}", execution.execution_arn()),
+                )?;
+            }
+            next = page.next_token().map(str::to_string);
+            if next.is_none() {
+                break;
+            }
+        }
+        let deleted = self
+            .sfn
+            .delete_state_machine()
+            .state_machine_arn(arn)
+            .send()
+            .await;
+        unless_gone(
+            deleted,
+            |s| s.code() == Some("StateMachineDoesNotExist"),
+            format!("deleting state machine {arn}"),
+        )?;
+        poll_while(
+            MACHINE_DELETE_POLL,
+            MACHINE_DELETE_POLLS,
+            ErrorKind::Timeout,
+            || async {
+                match self.describe_machine(arn).await? {
+                    None => Ok(()),
+                    Some(_) => Err(ProviderError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "state machine {arn} is still being deleted after {} s",
+                            MACHINE_DELETE_POLL.as_secs() * MACHINE_DELETE_POLLS as u64
+                        ),
+                    )),
+                }
+            },
+        )
+        .await
+    }
+
     async fn state_machine(&self, name: &str) -> Result<Option<(String, String)>, ProviderError> {
         let mut next = None;
         loop {
@@ -440,6 +563,7 @@ impl KindProvider for CronJobProvider {
         &[crate::DEPENDS_ON, crate::microservice::ALLOW_WILDCARD];
 
     async fn create(&self, t: &Target<'_, CronJobSpec>) -> Result<Outcome, ProviderError> {
+        self.check_job_owner(t).await?;
         self.converge(t).await
     }
 
@@ -480,18 +604,7 @@ impl KindProvider for CronJobProvider {
             None => self.state_machine(name).await?.map(|(arn, _)| arn),
         };
         if let Some(arn) = machine {
-            // Deleting a state machine stops its running executions, and with them their tasks.
-            let deleted = self
-                .sfn
-                .delete_state_machine()
-                .state_machine_arn(&arn)
-                .send()
-                .await;
-            unless_gone(
-                deleted,
-                |s| s.code() == Some("StateMachineDoesNotExist"),
-                format!("deleting state machine {name}"),
-            )?;
+            self.delete_machine(&arn).await?;
         }
         delete_role(&self.iam, &schedule_role(name)).await?;
         delete_role(&self.iam, &run_role(name)).await?;
@@ -533,6 +646,7 @@ impl KindProvider for CronJobProvider {
     }
 
     async fn find(&self, t: &Target<'_, CronJobSpec>) -> Result<Option<Outcome>, ProviderError> {
+        self.check_job_owner(t).await?;
         Ok(self
             .look(t.address, t.name, &BTreeMap::new())
             .await?

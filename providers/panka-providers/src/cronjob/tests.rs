@@ -674,3 +674,255 @@ async fn a_job_whose_schedule_or_state_machine_is_gone_reads_as_absent() {
             .is_none()
     );
 }
+
+// ------------------------------------------------------------------ ownership and destroy
+
+/// panka's tags for the job, as a Target carries them.
+fn owner_tags(stack: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            panka_format::naming::TAG_STACK.to_string(),
+            stack.to_string(),
+        ),
+        (
+            panka_format::naming::TAG_ENVIRONMENT.to_string(),
+            "dev".to_string(),
+        ),
+        (
+            panka_format::naming::TAG_SERVICE.to_string(),
+            "reports".to_string(),
+        ),
+        (
+            panka_format::naming::TAG_COMPONENT.to_string(),
+            "nightly".to_string(),
+        ),
+    ])
+}
+
+/// ListStateMachines finds the machine of the job's name, ListTagsForResource gives `tags`, and
+/// GetSchedule finds a schedule starting `starts` (none: no schedule).
+/// https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListTagsForResource.html
+/// https://docs.aws.amazon.com/scheduler/latest/APIReference/API_GetSchedule.html
+async fn owner_check(
+    tags: BTreeMap<String, String>,
+    starts: Option<&'static str>,
+) -> Result<(), ProviderError> {
+    use aws_sdk_sfn::operation::list_state_machines::ListStateMachinesOutput;
+    use aws_sdk_sfn::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_sfn::types::{StateMachineListItem, StateMachineType, Tag};
+    let listed = mock!(aws_sdk_sfn::Client::list_state_machines).then_output(|| {
+        ListStateMachinesOutput::builder()
+            .state_machines(
+                StateMachineListItem::builder()
+                    .state_machine_arn(MACHINE_ARN)
+                    .name(NAME)
+                    .r#type(StateMachineType::Standard)
+                    .creation_date(aws_sdk_sfn::primitives::DateTime::from_secs(1))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    });
+    let described = mock!(aws_sdk_sfn::Client::describe_state_machine).then_output(|| {
+        DescribeStateMachineOutput::builder()
+            .state_machine_arn(MACHINE_ARN)
+            .name(NAME)
+            .definition("{}")
+            .role_arn("arn:aws:iam::123456789012:role/other")
+            .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
+            .creation_date(aws_sdk_sfn::primitives::DateTime::from_secs(1))
+            .build()
+            .unwrap()
+    });
+    let tagged = mock!(aws_sdk_sfn::Client::list_tags_for_resource)
+        .match_requests(|r| r.resource_arn() == Some(MACHINE_ARN))
+        .then_output(move || {
+            ListTagsForResourceOutput::builder()
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
+                .build()
+        });
+    let schedule = match starts {
+        Some(arn) => mock!(aws_sdk_scheduler::Client::get_schedule).then_output(move || {
+            GetScheduleOutput::builder()
+                .name(NAME)
+                .target(
+                    aws_sdk_scheduler::types::Target::builder()
+                        .arn(arn)
+                        .role_arn("arn:aws:iam::123456789012:role/other")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        }),
+        None => mock!(aws_sdk_scheduler::Client::get_schedule).then_error(|| {
+            aws_sdk_scheduler::operation::get_schedule::GetScheduleError::ResourceNotFoundException(
+                aws_sdk_scheduler::types::error::ResourceNotFoundException::builder()
+                    .message("Schedule shop-dev-reports-nightly does not exist.")
+                    .build()
+                    .unwrap(),
+            )
+        }),
+    };
+    let ours = owner_tags("shop");
+    let config = json!({});
+    let t = Target {
+        address: "reports/nightly",
+        name: NAME,
+        spec: full_spec(),
+        tags: &ours,
+        region: "us-east-1",
+        config: &config,
+    };
+    provider(&[&listed, &described, &tagged, &schedule])
+        .check_job_owner(&t)
+        .await
+}
+
+#[tokio::test]
+async fn a_state_machine_or_schedule_of_the_job_s_name_that_is_not_its_own_is_refused() {
+    // Another stack's state machine of the same name.
+    let err = owner_check(owner_tags("billing"), None).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotOwned);
+    assert!(
+        err.message
+            .contains("state machine shop-dev-reports-nightly"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("panka import reports/nightly"),
+        "{}",
+        err.message
+    );
+    // One without panka's tags.
+    let err = owner_check(BTreeMap::new(), None).await.unwrap_err();
+    assert!(
+        err.message.contains("carries no panka tags"),
+        "{}",
+        err.message
+    );
+    // The job's own state machine, but a schedule of its name that starts something else.
+    let other = "arn:aws:states:us-east-1:123456789012:stateMachine:someone-else";
+    let err = owner_check(owner_tags("shop"), Some(other))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotOwned);
+    assert!(err.message.contains(other), "{}", err.message);
+    // Its own state machine and the schedule that starts it: a run that did not finish.
+    owner_check(owner_tags("shop"), Some(MACHINE_ARN))
+        .await
+        .unwrap();
+    owner_check(owner_tags("shop"), None).await.unwrap();
+}
+
+/// Destroy answers per the Step Functions API reference: ListExecutions (RUNNING) pages, each
+/// execution stopped, DeleteStateMachine accepted, then DescribeStateMachine answering DELETING
+/// `deleting` times before StateMachineDoesNotExist.
+/// https://docs.aws.amazon.com/step-functions/latest/apireference/API_DeleteStateMachine.html
+fn destroy_rules(deleting: usize) -> Vec<Rule> {
+    use aws_sdk_sfn::operation::delete_state_machine::DeleteStateMachineOutput;
+    use aws_sdk_sfn::operation::list_executions::ListExecutionsOutput;
+    use aws_sdk_sfn::operation::stop_execution::StopExecutionOutput;
+    use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus, StateMachineStatus};
+    let execution = |n: u32| {
+        ExecutionListItem::builder()
+            .execution_arn(format!(
+                "arn:aws:states:us-east-1:123456789012:execution:{NAME}:run-{n}"
+            ))
+            .state_machine_arn(MACHINE_ARN)
+            .name(format!("run-{n}"))
+            .status(ExecutionStatus::Running)
+            .start_date(aws_sdk_sfn::primitives::DateTime::from_secs(1))
+            .build()
+            .unwrap()
+    };
+    let first = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| {
+            r.state_machine_arn() == Some(MACHINE_ARN)
+                && r.status_filter() == Some(&ExecutionStatus::Running)
+                && r.next_token().is_none()
+        })
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(execution(1))
+                .next_token("page-2")
+                .build()
+                .unwrap()
+        });
+    let second = mock!(aws_sdk_sfn::Client::list_executions)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListExecutionsOutput::builder()
+                .executions(execution(2))
+                .build()
+                .unwrap()
+        });
+    let stop = mock!(aws_sdk_sfn::Client::stop_execution).then_output(|| {
+        StopExecutionOutput::builder()
+            .stop_date(aws_sdk_sfn::primitives::DateTime::from_secs(2))
+            .build()
+            .unwrap()
+    });
+    let delete = mock!(aws_sdk_sfn::Client::delete_state_machine)
+        .match_requests(|r| r.state_machine_arn() == Some(MACHINE_ARN))
+        .then_output(|| DeleteStateMachineOutput::builder().build());
+    let mut describe = mock!(aws_sdk_sfn::Client::describe_state_machine)
+        .match_requests(|r| r.state_machine_arn() == Some(MACHINE_ARN))
+        .sequence();
+    for _ in 0..deleting {
+        describe = describe.output(|| {
+            DescribeStateMachineOutput::builder()
+                .state_machine_arn(MACHINE_ARN)
+                .name(NAME)
+                .status(StateMachineStatus::Deleting)
+                .definition("{}")
+                .role_arn("arn:aws:iam::123456789012:role/shop-dev-reports-nightly-run")
+                .r#type(aws_sdk_sfn::types::StateMachineType::Standard)
+                .creation_date(aws_sdk_sfn::primitives::DateTime::from_secs(1))
+                .build()
+                .unwrap()
+        });
+    }
+    let describe = describe
+        .error(|| {
+            aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineError::StateMachineDoesNotExist(
+                aws_sdk_sfn::types::error::StateMachineDoesNotExist::builder().build(),
+            )
+        })
+        .build();
+    vec![first, second, stop, delete, describe]
+}
+
+#[tokio::test]
+async fn destroy_stops_running_executions_and_waits_until_the_state_machine_is_gone() {
+    let rules = destroy_rules(3);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    provider(&refs).delete_machine(MACHINE_ARN).await.unwrap();
+    let [_, _, stop, delete, describe] = &rules[..] else {
+        unreachable!()
+    };
+    assert_eq!(stop.num_calls(), 2, "each running execution is stopped");
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(describe.num_calls(), 4, "three DELETING answers, then gone");
+}
+
+#[tokio::test]
+async fn a_state_machine_that_stays_deleting_fails_the_destroy_instead_of_deleting_its_roles() {
+    let rules = destroy_rules(MACHINE_DELETE_POLLS + 5);
+    let refs: Vec<&Rule> = rules.iter().collect();
+    let err = provider(&refs)
+        .delete_machine(MACHINE_ARN)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout);
+    assert!(
+        err.message.contains("still being deleted"),
+        "{}",
+        err.message
+    );
+}

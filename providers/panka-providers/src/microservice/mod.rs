@@ -692,7 +692,10 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             {
                 return Err(ProviderError::new(
                     e.kind,
-                    format!("{}; {td_arn}, which never ran, is left: {}", e.message, cleanup.message),
+                    format!(
+                        "{}; {td_arn}, which never ran, is left: {}",
+                        e.message, cleanup.message
+                    ),
                 ));
             }
             return Err(e);
