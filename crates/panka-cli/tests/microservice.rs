@@ -686,8 +686,12 @@ print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 
 /// An NLB component forwarding TCP 9000 to a MicroService's port 8080, read back with boto3: the
 /// network load balancer and its listener, the target group (IP targets on 8080, tagged as
 /// attached by the NLB) in the ECS service's load balancers, and the service's security group
-/// admitting the VPC on 8080. An image change of the MicroService keeps the NLB's target group
-/// on the service; destroy removes the load balancer and its target group.
+/// admitting the VPC on 8080. A UDP listener's targets see the clients' addresses, so the
+/// internet-facing NLB's targets admit everyone on its port (and the VPC, for health checks); a
+/// TCP listener with `preserveClientIp` sets its target group's attribute and admits only its
+/// `allowedCidrs`, and a range taken out of them is revoked. An image change of the
+/// MicroService keeps the NLB's target group on the service; destroy removes the load balancer
+/// and its target group.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nlb_forwards_to_a_microservice() {
     let env = Env::new("n");
@@ -698,11 +702,18 @@ async fn nlb_forwards_to_a_microservice() {
         )
     };
     env.component("orders", "api", "MicroService", &api("1.27"));
+    let nlb_spec = |ranges: &str| {
+        format!(
+            "{{listeners: [{{port: 9000, protocol: TCP, target: {{component: orders/api}}, targetPort: 8080}}, \
+             {{port: 53, protocol: UDP, target: {{component: orders/api}}, targetPort: 8053}}, \
+             {{port: 9001, protocol: TCP, target: {{component: orders/api}}, targetPort: 8081, preserveClientIp: true, allowedCidrs: [{ranges}]}}]}}"
+        )
+    };
     env.component(
         "web",
         "tcp",
         "NLB",
-        "{listeners: [{port: 9000, protocol: TCP, target: {component: orders/api}, targetPort: 8080}]}",
+        &nlb_spec("203.0.113.0/24, 198.51.100.0/24"),
     );
     env.apply();
 
@@ -724,7 +735,14 @@ if lbs and tgs:
     out.update({{'type': lbs[0]['Type'], 'listeners': [(l['Port'], l['Protocol'], l['DefaultActions'][0]['TargetGroupArn'] == tg['TargetGroupArn']) for l in elb.describe_listeners(LoadBalancerArn=lbs[0]['LoadBalancerArn'])['Listeners']],
       'tg': [tg['Port'], tg['TargetType'], tags.get('panka:attached-by')],
       'attached': [(b['containerName'], b['containerPort']) for b in svc[0]['loadBalancers'] if b['targetGroupArn'] == tg['TargetGroupArn']] if svc else [],
-      'ingress': sorted((p.get('FromPort'), r['CidrIp']) for p in sg['IpPermissions'] for r in p.get('IpRanges', []))}})
+      'ingress': sorted((p.get('FromPort'), r['CidrIp']) for p in sg['IpPermissions'] for r in p.get('IpRanges', [])),
+      'udp': sorted((p.get('FromPort'), r['CidrIp']) for p in sg['IpPermissions'] if p.get('IpProtocol') == 'udp' for r in p.get('IpRanges', []))}})
+    preserve = {{}}
+    for g in elb.describe_target_groups()['TargetGroups']:
+        if g['TargetGroupName'].startswith('{nlb}-'):
+            attrs = {{a['Key']: a['Value'] for a in elb.describe_target_group_attributes(TargetGroupArn=g['TargetGroupArn'])['Attributes']}}
+            preserve[g['TargetGroupName'][len('{nlb}-'):]] = attrs.get('preserve_client_ip.enabled')
+    out['preserve'] = preserve
 print(json.dumps(out))
 "#
         ))
@@ -732,17 +750,49 @@ print(json.dumps(out))
     let seen = read();
     assert_eq!(seen["lbs"], 1, "{seen}");
     assert_eq!(seen["type"], "network");
-    assert_eq!(seen["listeners"], serde_json::json!([[9000, "TCP", true]]));
+    let mut listeners = seen["listeners"].as_array().unwrap().clone();
+    listeners.sort_by_key(|l| l[0].as_i64());
+    assert_eq!(
+        listeners,
+        [
+            serde_json::json!([53, "UDP", false]),
+            serde_json::json!([9000, "TCP", true]),
+            serde_json::json!([9001, "TCP", false])
+        ]
+    );
     assert_eq!(seen["tg"], serde_json::json!([8080, "ip", "web/tcp"]));
     assert_eq!(seen["attached"], serde_json::json!([["api", 8080]]));
-    assert!(
+    let ingress = |seen: &serde_json::Value, port: i64| -> Vec<String> {
         seen["ingress"]
             .as_array()
             .unwrap()
-            .contains(&serde_json::json!([8080, "172.31.0.0/16"])),
-        "{}",
-        seen["ingress"]
+            .iter()
+            .filter(|r| r[0] == port)
+            .map(|r| r[1].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ingress(&seen, 8080), ["172.31.0.0/16"], "TCP: the VPC only");
+    assert_eq!(
+        seen["udp"],
+        serde_json::json!([[8053, "0.0.0.0/0"], [8053, "172.31.0.0/16"]]),
+        "UDP targets see the clients: everyone is admitted, and the VPC for health checks"
     );
+    assert_eq!(
+        ingress(&seen, 8081),
+        ["172.31.0.0/16", "198.51.100.0/24", "203.0.113.0/24"]
+    );
+    assert_eq!(
+        seen["preserve"],
+        serde_json::json!({"9000": "false", "9001": "true", "53": null}),
+        "{seen}"
+    );
+    env.assert_no_changes();
+
+    // One range out of allowedCidrs: its rule is revoked, the other stays.
+    env.component("web", "tcp", "NLB", &nlb_spec("203.0.113.0/24"));
+    let out = env.apply();
+    assert!(out.contains("1 updated"), "{out}");
+    assert_eq!(ingress(&read(), 8081), ["172.31.0.0/16", "203.0.113.0/24"]);
     env.assert_no_changes();
 
     // A new image for the MicroService: its service keeps the NLB's target group.

@@ -733,6 +733,33 @@ impl Rules<'_> {
                             "a TLS listener needs `certificateArn`",
                         );
                     }
+                    if l.preserve_client_ip
+                        && matches!(l.protocol, NlbProtocol::Udp | NlbProtocol::TcpUdp)
+                    {
+                        self.err(
+                            "invalid-combination",
+                            &format!("listeners[{i}].preserveClientIp"),
+                            "UDP and TCP_UDP listeners always pass the clients' addresses; `preserveClientIp` is for TCP and TLS",
+                        );
+                    }
+                    if !l.allowed_cidrs.is_empty() && !l.sees_clients() {
+                        self.err(
+                            "invalid-combination",
+                            &format!("listeners[{i}].allowedCidrs"),
+                            "the targets of a TCP or TLS listener see the load balancer's addresses, not the clients': set `preserveClientIp: true` to admit client ranges",
+                        );
+                    }
+                    for (j, cidr) in l.allowed_cidrs.iter().enumerate() {
+                        if cidr.parse::<ipnet::Ipv4Net>().is_err() {
+                            self.err(
+                                "invalid-value",
+                                &format!("listeners[{i}].allowedCidrs[{j}]"),
+                                format!(
+                                    "`{cidr}` is not an IPv4 CIDR range such as 203.0.113.0/24"
+                                ),
+                            );
+                        }
+                    }
                 }
             }
             ComponentSpec::CloudFront(s) => {

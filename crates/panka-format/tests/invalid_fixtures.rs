@@ -53,6 +53,12 @@ const CASES: &[(&str, &str, &str, u32)] = &[
     ),
     ("invalid-name", "invalid-name", "stack.yaml", 3),
     (
+        "nlb-client-ranges",
+        "invalid-combination",
+        "services/app/components/tcp/nlb.yaml",
+        9,
+    ),
+    (
         "missing-field",
         "missing-field",
         "services/app/components/db/rds.yaml",

@@ -118,6 +118,28 @@ pub struct NlbListener {
     /// ACM certificate for TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
+    /// TCP and TLS listeners: the targets see the clients' addresses instead of the load
+    /// balancer's (the target group attribute `preserve_client_ip.enabled`). UDP and TCP_UDP
+    /// listeners always pass the clients' addresses (AWS cannot turn that off), so it is not
+    /// set on them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preserve_client_ip: bool,
+    /// The client ranges (IPv4 CIDRs) the targets' security group admits on the target port
+    /// when the targets see the clients' addresses (UDP, TCP_UDP, or `preserveClientIp`):
+    /// `0.0.0.0/0` when absent on an internet-facing load balancer, the VPC's range on an
+    /// internal one. The VPC's range is always admitted too (health checks come from the load
+    /// balancer's private addresses). Not allowed when the targets see only the load balancer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cidrs: Vec<String>,
+}
+
+impl NlbListener {
+    /// Whether the targets see the clients' own addresses: always for UDP and TCP_UDP (IP
+    /// targets), for TCP and TLS when `preserveClientIp` is on.
+    /// https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation
+    pub fn sees_clients(&self) -> bool {
+        matches!(self.protocol, NlbProtocol::Udp | NlbProtocol::TcpUdp) || self.preserve_client_ip
+    }
 }
 
 /// A CloudFront distribution.

@@ -6,17 +6,22 @@
 //! added to the MicroService's ECS service (container named after the component, on the target
 //! port) — the MicroService provider keeps target groups so tagged when it updates its service —
 //! and the service's security group admits the VPC on that port (IP targets see the load
-//! balancer's private addresses). Listeners gone from the spec are detached and deleted. Outputs:
-//! `dnsName`, `arn`, `zoneId`.
+//! balancer's private addresses, and health checks come from them). When the targets see the
+//! clients' own addresses (UDP and TCP_UDP always, TCP and TLS with `preserveClientIp`), the
+//! group also admits the clients: `allowedCidrs`, or `0.0.0.0/0` on an internet-facing load
+//! balancer. Listeners gone from the spec are detached and deleted, and ranges no longer
+//! admitted are revoked. Outputs: `dnsName`, `arn`, `zoneId`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aws_sdk_ec2::types::SecurityGroupRule;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::client::Waiters;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, Listener, LoadBalancer, LoadBalancerAttribute,
-    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetGroup, TargetTypeEnum,
+    LoadBalancerSchemeEnum, LoadBalancerTypeEnum, ProtocolEnum, Tag, TargetGroup,
+    TargetGroupAttribute, TargetTypeEnum,
 };
 use panka_engine::provider::Outcome;
 use panka_engine::resolve::input;
@@ -124,6 +129,57 @@ fn service_of(
     }
 }
 
+/// The target group attribute that makes TCP and TLS targets see clients' addresses.
+/// https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html#client-ip-preservation
+const PRESERVE_CLIENT_IP: &str = "preserve_client_ip.enabled";
+/// The VPC's range, recorded so that a read tells it from the client ranges admitted.
+const VPC_CIDR_ID: &str = "vpcCidr";
+/// Every IPv4 address: the clients of an internet-facing load balancer.
+const ANYWHERE: &str = "0.0.0.0/0";
+
+/// The ranges the targets' security group admits for listener `l`: the VPC's (the load
+/// balancer's private addresses, which send the health checks, and the clients' when the
+/// targets see only the load balancer), then the clients' when the targets see them.
+fn admitted_ranges(l: &NlbListener, public: bool, vpc: &str) -> Vec<String> {
+    let mut ranges = vec![vpc.to_string()];
+    if l.sees_clients() {
+        let clients = if !l.allowed_cidrs.is_empty() {
+            l.allowed_cidrs.clone()
+        } else if public {
+            vec![ANYWHERE.to_string()]
+        } else {
+            Vec::new()
+        };
+        for c in clients {
+            if !ranges.contains(&c) {
+                ranges.push(c);
+            }
+        }
+    }
+    ranges
+}
+
+/// One ingress rule a listener set up: group, range, protocol, port.
+type IngressRule = (String, String, String, i32);
+
+/// The rules recorded as `ingress.PORT` = `GROUP RANGE[,RANGE] PROTOCOL[,PROTOCOL] TARGET_PORT`.
+fn recorded_rules(text: &str) -> Vec<IngressRule> {
+    let parts: Vec<&str> = text.split(' ').collect();
+    let [group, ranges, protocols, port] = parts[..] else {
+        return Vec::new();
+    };
+    let Ok(port) = port.parse::<i32>() else {
+        return Vec::new();
+    };
+    let mut rules = Vec::new();
+    for r in ranges.split(',') {
+        for p in protocols.split(',') {
+            rules.push((group.to_string(), r.to_string(), p.to_string(), port));
+        }
+    }
+    rules
+}
+
 const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
 
@@ -204,9 +260,11 @@ fn protocol_of(p: Option<&ProtocolEnum>) -> NlbProtocol {
 fn observe(
     live: &Live,
     groups: &[TargetGroup],
+    access: &Access,
     services: &[(String, Vec<String>)],
     ids: &BTreeMap<String, String>,
 ) -> Observation<NlbSpec> {
+    let public = live.lb.scheme() != Some(&LoadBalancerSchemeEnum::Internal);
     let mut physical = ids.clone();
     physical.insert("loadBalancer".to_string(), live.arn().to_string());
     let mut listeners = Vec::new();
@@ -235,9 +293,22 @@ fn observe(
         if let Some(a) = tg {
             physical.insert(format!("targetGroup.{port}"), a.to_string());
         }
+        let protocol = protocol_of(l.protocol());
+        let preserve_client_ip = matches!(protocol, NlbProtocol::Tcp | NlbProtocol::Tls)
+            && tg.is_some_and(|a| access.preserved.contains(a));
+        let sees_clients =
+            preserve_client_ip || matches!(protocol, NlbProtocol::Udp | NlbProtocol::TcpUdp);
+        let allowed_cidrs = match ids.get(&format!("ingress.{port}")) {
+            Some(recorded) if sees_clients => {
+                client_ranges(access, recorded, protocol, public, ids.get(VPC_CIDR_ID))
+            }
+            _ => Vec::new(),
+        };
         listeners.push(NlbListener {
             port,
-            protocol: protocol_of(l.protocol()),
+            protocol,
+            preserve_client_ip,
+            allowed_cidrs,
             target: panka_format::kinds::Target { component: target },
             target_port: group
                 .and_then(|g| g.port())
@@ -272,7 +343,124 @@ fn observe(
     Observation::new(outcome(&live.lb, physical), spec).unobserved(&["dependsOn"])
 }
 
+/// What AWS reports of who may reach the targets: the target groups that preserve client
+/// addresses, and the ingress rules of the targets' security groups.
+#[derive(Debug, Default)]
+struct Access {
+    preserved: std::collections::BTreeSet<String>,
+    rules: Vec<SecurityGroupRule>,
+}
+
+/// The client ranges the targets' security group admits for a listener on every protocol it
+/// needs, in the spec's terms: in the order recorded, without the VPC's range, and none when
+/// they are the scheme's default (`0.0.0.0/0` on an internet-facing load balancer, nothing
+/// more on an internal one). An internet-facing load balancer whose targets admit no client
+/// range reads as admitting the VPC's range only, so that the missing rule shows as drift.
+fn client_ranges(
+    access: &Access,
+    recorded: &str,
+    protocol: NlbProtocol,
+    public: bool,
+    vpc: Option<&String>,
+) -> Vec<String> {
+    let Some((group, _, _, port)) = recorded_rules(recorded).into_iter().next() else {
+        return Vec::new();
+    };
+    let admitted = |p: &str| -> std::collections::BTreeSet<&str> {
+        access
+            .rules
+            .iter()
+            .filter(|r| {
+                r.group_id() == Some(group.as_str())
+                    && r.is_egress() != Some(true)
+                    && r.ip_protocol() == Some(p)
+                    && r.from_port() == Some(port)
+                    && r.to_port() == Some(port)
+            })
+            .filter_map(|r| r.cidr_ipv4())
+            .collect()
+    };
+    let mut each = ingress_protocols(protocol).iter().map(|p| admitted(p));
+    let first = each.next().unwrap_or_default();
+    let common = each.fold(first, |acc, s| acc.intersection(&s).copied().collect());
+    let order: Vec<String> = recorded_rules(recorded)
+        .into_iter()
+        .map(|(_, range, _, _)| range)
+        .collect();
+    let mut clients: Vec<String> = common
+        .into_iter()
+        .filter(|c| Some(*c) != vpc.map(String::as_str))
+        .map(str::to_string)
+        .collect();
+    clients.sort_by_key(|c| order.iter().position(|o| o == c).unwrap_or(usize::MAX));
+    match clients.as_slice() {
+        [only] if public && only == ANYWHERE => Vec::new(),
+        [] if public => vpc.map(|v| vec![v.clone()]).unwrap_or_default(),
+        _ => clients,
+    }
+}
+
 impl NlbProvider {
+    /// Which of the TCP target groups `arns` preserve client addresses (one
+    /// DescribeTargetGroupAttributes each), and the ingress rules of the security groups the
+    /// listeners recorded (one DescribeSecurityGroupRules, paged).
+    async fn access(
+        &self,
+        tcp_groups: Vec<String>,
+        ids: &BTreeMap<String, String>,
+    ) -> Result<Access, ProviderError> {
+        let mut access = Access::default();
+        for arn in tcp_groups {
+            let attributes = unless_missing(
+                self.elb
+                    .describe_target_group_attributes()
+                    .target_group_arn(&arn)
+                    .send()
+                    .await,
+                |e| e.is_target_group_not_found_exception(),
+                format!("reading the attributes of {arn}"),
+            )?;
+            if attributes.is_some_and(|a| {
+                a.attributes()
+                    .iter()
+                    .any(|x| x.key() == Some(PRESERVE_CLIENT_IP) && x.value() == Some("true"))
+            }) {
+                access.preserved.insert(arn);
+            }
+        }
+        let groups: std::collections::BTreeSet<String> = ids
+            .iter()
+            .filter(|(k, _)| k.starts_with("ingress."))
+            .filter_map(|(_, v)| recorded_rules(v).into_iter().next().map(|r| r.0))
+            .collect();
+        if groups.is_empty() {
+            return Ok(access);
+        }
+        let mut token = None;
+        loop {
+            let page = self
+                .ec2
+                .describe_security_group_rules()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("group-id")
+                        .set_values(Some(groups.iter().cloned().collect()))
+                        .build(),
+                )
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| aws_error("reading the targets' security group rules", e))?;
+            access
+                .rules
+                .extend(page.security_group_rules().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(access);
+            }
+        }
+    }
+
     /// The target groups `arns` (one DescribeTargetGroups); none when one of them is gone.
     async fn target_groups(&self, arns: Vec<String>) -> Result<Vec<TargetGroup>, ProviderError> {
         if arns.is_empty() {
@@ -347,6 +535,31 @@ impl NlbProvider {
     }
 
     async fn ensure_target_group(
+        &self,
+        t: &Target<'_, NlbSpec>,
+        l: &NlbListener,
+        vpc: &str,
+    ) -> Result<String, ProviderError> {
+        let arn = self.ensure_target_group_exists(t, l, vpc).await?;
+        // UDP and TCP_UDP groups always preserve client addresses and take no setting.
+        if matches!(l.protocol, NlbProtocol::Tcp | NlbProtocol::Tls) {
+            self.elb
+                .modify_target_group_attributes()
+                .target_group_arn(&arn)
+                .attributes(
+                    TargetGroupAttribute::builder()
+                        .key(PRESERVE_CLIENT_IP)
+                        .value(l.preserve_client_ip.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_error(format!("setting client IP preservation on {arn}"), e))?;
+        }
+        Ok(arn)
+    }
+
+    async fn ensure_target_group_exists(
         &self,
         t: &Target<'_, NlbSpec>,
         l: &NlbListener,
@@ -515,17 +728,22 @@ impl NlbProvider {
         if let Some(tg) = tg {
             delete_target_group(&self.elb, tg).await?;
         }
-        if let Some(rule) = ids.get(&format!("ingress.{port}")) {
-            // `GROUP CIDR PROTOCOL[,PROTOCOL] TARGET_PORT`
-            let parts: Vec<&str> = rule.split(' ').collect();
-            if let [group, cidr, protocols, target_port] = parts[..]
-                && let Ok(target_port) = target_port.parse::<i32>()
-            {
-                for p in protocols.split(',') {
-                    revoke_protocol(&self.ec2, group, p, target_port, &Source::Cidr(cidr.into()))
-                        .await?;
-                }
-            }
+        if let Some(rules) = ids.get(&format!("ingress.{port}")) {
+            self.revoke(&recorded_rules(rules)).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, rules: &[IngressRule]) -> Result<(), ProviderError> {
+        for (group, range, protocol, port) in rules {
+            revoke_protocol(
+                &self.ec2,
+                group,
+                protocol,
+                *port,
+                &Source::Cidr(range.clone()),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -601,6 +819,15 @@ impl NlbProvider {
             let forward = forward(&tg);
             let certificates = certificates(l);
             let listener = match existing.iter().find(|x| x.port() == Some(l.port as i32)) {
+                // Already as the spec has it: no call.
+                Some(x)
+                    if x.protocol() == Some(&protocol(l.protocol))
+                        && target_group_of(x) == Some(tg.as_str())
+                        && x.certificates().first().and_then(|c| c.certificate_arn())
+                            == l.certificate_arn.as_deref() =>
+                {
+                    x.listener_arn().unwrap_or_default().to_string()
+                }
                 Some(x) => {
                     let larn = x.listener_arn().unwrap_or_default().to_string();
                     self.elb
@@ -632,15 +859,18 @@ impl NlbProvider {
                     .unwrap_or_default()
                     .to_string(),
             };
-            for p in ingress_protocols(l.protocol) {
-                authorize_protocol(
-                    &self.ec2,
-                    &svc.security_group,
-                    p,
-                    target_port as i32,
-                    &Source::Cidr(cidr.clone()),
-                )
-                .await?;
+            let ranges = admitted_ranges(l, public, &cidr);
+            for range in &ranges {
+                for p in ingress_protocols(l.protocol) {
+                    authorize_protocol(
+                        &self.ec2,
+                        &svc.security_group,
+                        p,
+                        target_port as i32,
+                        &Source::Cidr(range.clone()),
+                    )
+                    .await?;
+                }
             }
             self.attach(&svc, &tg, container_name(&l.target.component), target_port)
                 .await?;
@@ -651,15 +881,24 @@ impl NlbProvider {
                 format!("attached.{port}"),
                 format!("{}/{}", svc.cluster, svc.name),
             );
-            ids.insert(
-                format!("ingress.{port}"),
-                format!(
-                    "{} {cidr} {} {target_port}",
-                    svc.security_group,
-                    ingress_protocols(l.protocol).join(",")
-                ),
+            let ingress = format!(
+                "{} {} {} {target_port}",
+                svc.security_group,
+                ranges.join(","),
+                ingress_protocols(l.protocol).join(",")
             );
+            // Ranges (or a port, protocol or group) the listener no longer admits.
+            if let Some(before) = recorded.get(&format!("ingress.{port}")) {
+                let now = recorded_rules(&ingress);
+                let stale: Vec<IngressRule> = recorded_rules(before)
+                    .into_iter()
+                    .filter(|r| !now.contains(r))
+                    .collect();
+                self.revoke(&stale).await?;
+            }
+            ids.insert(format!("ingress.{port}"), ingress);
         }
+        ids.insert(VPC_CIDR_ID.to_string(), cidr);
         // Listeners gone from the spec.
         for key in recorded.keys() {
             if let Some(port) = key.strip_prefix("listener.")
@@ -688,7 +927,9 @@ impl KindProvider for NlbProvider {
 
     /// DescribeLoadBalancers (by the recorded ARN) + DescribeListeners +
     /// DescribeLoadBalancerAttributes + DescribeTargetGroups (every listener's, in one call) +
-    /// ECS DescribeServices (the recorded services, one call per cluster) = 5 calls.
+    /// DescribeTargetGroupAttributes (each TCP or TLS listener's group) + EC2
+    /// DescribeSecurityGroupRules (the targets' groups, one call) + ECS DescribeServices (the
+    /// recorded services, one call per cluster) = 6 calls and one per TCP or TLS listener.
     async fn read(&self, id: &Identity<'_>) -> Result<Option<Observation<NlbSpec>>, ProviderError> {
         let arn = id.ids.get("loadBalancer").map(String::as_str);
         let Some(live) = read_live(&self.elb, arn, id.name).await? else {
@@ -701,8 +942,15 @@ impl KindProvider for NlbProvider {
             .map(str::to_string)
             .collect();
         let groups = self.target_groups(arns).await?;
+        let tcp_groups = groups
+            .iter()
+            .filter(|g| g.protocol() == Some(&ProtocolEnum::Tcp))
+            .filter_map(|g| g.target_group_arn())
+            .map(str::to_string)
+            .collect();
+        let access = self.access(tcp_groups, id.ids).await?;
         let services = self.services_using(id.ids).await?;
-        Ok(Some(observe(&live, &groups, &services, id.ids)))
+        Ok(Some(observe(&live, &groups, &access, &services, id.ids)))
     }
 
     async fn update(

@@ -1,12 +1,14 @@
 //! Unit tests for the NLB provider.
 
 use super::*;
+use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancer_attributes::DescribeLoadBalancerAttributesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::{
     DescribeLoadBalancersError, DescribeLoadBalancersOutput,
 };
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::types::error::LoadBalancerNotFoundException;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -61,12 +63,42 @@ fn ids(spec: &NlbSpec) -> BTreeMap<String, String> {
         ids.insert(format!("listener.{p}"), format!("{ARN}/listener-{p}"));
         ids.insert(format!("targetGroup.{p}"), tg_arn(p));
         ids.insert(format!("attached.{p}"), "shop-dev/shop-dev-web-api".into());
+        let ranges = admitted_ranges(l, spec.scheme == Scheme::InternetFacing, VPC);
         ids.insert(
             format!("ingress.{p}"),
-            format!("sg-0svc 10.0.0.0/16 tcp {}", l.target_port.unwrap_or(p)),
+            format!(
+                "sg-0svc {} {} {}",
+                ranges.join(","),
+                ingress_protocols(l.protocol).join(","),
+                l.target_port.unwrap_or(p)
+            ),
         );
     }
+    ids.insert(VPC_CIDR_ID.to_string(), VPC.to_string());
     ids
+}
+
+const VPC: &str = "10.0.0.0/16";
+
+/// The rules `ids` recorded, as DescribeSecurityGroupRules reports them.
+/// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroupRules.html
+fn sg_rules(ids: &BTreeMap<String, String>) -> Vec<SecurityGroupRule> {
+    ids.iter()
+        .filter(|(k, _)| k.starts_with("ingress."))
+        .flat_map(|(_, v)| recorded_rules(v))
+        .enumerate()
+        .map(|(i, (group, range, protocol, port))| {
+            SecurityGroupRule::builder()
+                .security_group_rule_id(format!("sgr-{i:017x}"))
+                .group_id(group)
+                .is_egress(false)
+                .ip_protocol(protocol)
+                .from_port(port)
+                .to_port(port)
+                .cidr_ipv4(range)
+                .build()
+        })
+        .collect()
 }
 
 struct Answer {
@@ -74,6 +106,9 @@ struct Answer {
     listeners: Vec<Listener>,
     groups: Vec<TargetGroup>,
     attributes: Vec<LoadBalancerAttribute>,
+    /// Target groups whose `preserve_client_ip.enabled` is true.
+    preserving: Vec<String>,
+    rules: Vec<SecurityGroupRule>,
     service: aws_sdk_ecs::types::Service,
 }
 
@@ -142,6 +177,13 @@ fn answer(spec: &NlbSpec) -> Answer {
         listeners,
         groups,
         attributes,
+        preserving: spec
+            .listeners
+            .iter()
+            .filter(|l| l.preserve_client_ip)
+            .map(|l| tg_arn(l.port))
+            .collect(),
+        rules: sg_rules(&ids(spec)),
         service: service.build(),
     }
 }
@@ -152,8 +194,42 @@ async fn read_back(a: Answer, ids: &BTreeMap<String, String>) -> Observation<Nlb
         listeners,
         groups,
         attributes,
+        preserving,
+        rules,
         service,
     } = a;
+    let tg_attributes =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+            .then_compute_output(move |r| {
+                let on = preserving
+                    .iter()
+                    .any(|g| Some(g.as_str()) == r.target_group_arn());
+                DescribeTargetGroupAttributesOutput::builder()
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key(PRESERVE_CLIENT_IP)
+                            .value(on.to_string())
+                            .build(),
+                    )
+                    .attributes(
+                        TargetGroupAttribute::builder()
+                            .key("deregistration_delay.timeout_seconds")
+                            .value("300")
+                            .build(),
+                    )
+                    .build()
+            });
+    let sg = mock!(aws_sdk_ec2::Client::describe_security_group_rules)
+        .match_requests(|r| {
+            r.filters()
+                .iter()
+                .any(|f| f.name() == Some("group-id") && f.values() == ["sg-0svc".to_string()])
+        })
+        .then_output(move || {
+            DescribeSecurityGroupRulesOutput::builder()
+                .set_security_group_rules(Some(rules.clone()))
+                .build()
+        });
     let lbs = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers)
         .match_requests(|r| r.load_balancer_arns() == [ARN.to_string()])
         .then_output(move || {
@@ -192,10 +268,10 @@ async fn read_back(a: Answer, ids: &BTreeMap<String, String>) -> Observation<Nlb
     let elb = mock_client!(
         aws_sdk_elasticloadbalancingv2,
         RuleMode::MatchAny,
-        [&lbs, &ls, &tgs, &at]
+        [&lbs, &ls, &tgs, &at, &tg_attributes]
     );
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&svc]);
-    let ec2 = mock_client!(aws_sdk_ec2, []);
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&sg]);
     let empty = BTreeMap::new();
     let id = crate::test_identity("web/tcp", NAME, ids, &empty);
     NlbProvider::new(elb, ec2, ecs)
@@ -332,6 +408,11 @@ async fn each_setting_changed_in_aws_reads_back_as_exactly_that_field() {
         let seen = reconciled(&spec, &read_back(a, &ids).await);
         let mut want = expected.clone();
         *want.pointer_mut(pointer).unwrap() = value;
+        if pointer == "/scheme" {
+            // The UDP targets admit only the VPC, which is not an internet-facing load
+            // balancer's default: the listener says so.
+            want["listeners"][1]["allowedCidrs"] = json!([VPC]);
+        }
         if pointer == "/listeners/1/port" {
             // Its target port was the listener port: the same port now differs from it.
             want["listeners"][1]["targetPort"] = json!(53);
@@ -361,4 +442,72 @@ async fn an_nlb_gone_from_aws_reads_as_absent() {
             .unwrap()
             .is_none()
     );
+}
+
+/// Who may reach the targets reads back from AWS: a TCP listener's client IP preservation from
+/// its target group's attributes, and the client ranges from the targets' security group rules
+/// (on every protocol the listener needs). A rule revoked in AWS shows as drift of
+/// `allowedCidrs`; the scheme's default reads as no `allowedCidrs` at all.
+#[tokio::test]
+async fn client_addresses_and_admitted_ranges_read_back_from_the_target_group_and_its_rules() {
+    let spec: NlbSpec = serde_json::from_value(json!({
+        "listeners": [
+            {"port": 5000, "protocol": "TCP", "target": {"component": "web/api"},
+             "preserveClientIp": true, "allowedCidrs": ["203.0.113.0/24", "198.51.100.0/24"]},
+            {"port": 53, "protocol": "TCP_UDP", "target": {"component": "web/api"}},
+            {"port": 7000, "protocol": "TCP", "target": {"component": "web/api"}}
+        ]
+    }))
+    .unwrap();
+    let ids = ids(&spec);
+    assert_eq!(
+        ids["ingress.53"], "sg-0svc 10.0.0.0/16,0.0.0.0/0 tcp,udp 53",
+        "an internet-facing UDP listener admits everyone besides the VPC"
+    );
+    assert_eq!(ids["ingress.7000"], "sg-0svc 10.0.0.0/16 tcp 7000");
+    let seen = read_back(answer(&spec), &ids).await;
+    let mut live = seen.spec.clone();
+    for l in &mut live.listeners {
+        l.target.component = "web/api".into();
+    }
+    assert_eq!(live, spec);
+
+    // Preservation turned off in AWS: the listener reads without it, and without ranges.
+    let mut a = answer(&spec);
+    a.preserving.clear();
+    let seen = read_back(a, &ids).await;
+    assert!(!seen.spec.listeners[0].preserve_client_ip);
+    assert!(seen.spec.listeners[0].allowed_cidrs.is_empty());
+
+    // One range revoked from the TCP listener; the UDP rule from anywhere revoked.
+    let mut a = answer(&spec);
+    a.rules.retain(|r| {
+        !(r.cidr_ipv4() == Some("198.51.100.0/24")
+            || (r.cidr_ipv4() == Some(ANYWHERE) && r.ip_protocol() == Some("udp")))
+    });
+    let seen = read_back(a, &ids).await;
+    assert_eq!(seen.spec.listeners[0].allowed_cidrs, ["203.0.113.0/24"]);
+    assert_eq!(
+        seen.spec.listeners[1].allowed_cidrs,
+        [VPC],
+        "TCP_UDP admits anyone only when both protocols do"
+    );
+}
+
+#[test]
+fn ranges_no_longer_admitted_are_the_recorded_rules_missing_from_the_new_ones() {
+    let before = recorded_rules("sg-1 10.0.0.0/16,203.0.113.0/24 tcp,udp 53");
+    assert_eq!(before.len(), 4);
+    let now = recorded_rules("sg-1 10.0.0.0/16,198.51.100.0/24 tcp,udp 53");
+    let stale: Vec<_> = before.into_iter().filter(|r| !now.contains(r)).collect();
+    assert_eq!(
+        stale,
+        [
+            ("sg-1".into(), "203.0.113.0/24".into(), "tcp".into(), 53),
+            ("sg-1".into(), "203.0.113.0/24".into(), "udp".into(), 53)
+        ]
+    );
+    // The format before several ranges were recorded reads the same.
+    assert_eq!(recorded_rules("sg-1 10.0.0.0/16 tcp 8080").len(), 1);
+    assert!(recorded_rules("garbled").is_empty());
 }
