@@ -348,9 +348,7 @@ impl KindProvider for MemcachedProvider {
         })?;
         if current.cache_cluster_status() != Some("available") {
             // ElastiCache refuses a change while another is in progress (an earlier run's).
-            current = self
-                .wait_cluster_available(t.name, Duration::ZERO)
-                .await?;
+            current = self.wait_cluster_available(t.name, Duration::ZERO).await?;
         }
         let mut req = self
             .cache
@@ -795,9 +793,7 @@ mod tests {
 
         // The change in progress (accepted when, looks of `modifying` left), and the calls.
         type Cluster = Arc<Mutex<(Option<(Instant, u32)>, Vec<String>)>>;
-        let earlier = Instant::now()
-            .checked_sub(MODIFY_SETTLE_DELAY * 2)
-            .unwrap();
+        let earlier = Instant::now().checked_sub(MODIFY_SETTLE_DELAY * 2).unwrap();
         let cluster: Cluster = Arc::new(Mutex::new((Some((earlier, 1)), Vec::new())));
         let c = cluster.clone();
         let describe = mock!(Client::describe_cache_clusters).then_compute_output(move |_| {

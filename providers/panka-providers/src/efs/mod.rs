@@ -556,7 +556,13 @@ impl EfsProvider {
                 )),
             }
         };
-        poll_while(MOUNT_TARGET_POLL, MOUNT_TARGET_POLLS, ErrorKind::Timeout, check).await
+        poll_while(
+            MOUNT_TARGET_POLL,
+            MOUNT_TARGET_POLLS,
+            ErrorKind::Timeout,
+            check,
+        )
+        .await
     }
 
     /// Polls until EFS no longer knows the mount target `id` (terraform-provider-aws
@@ -576,7 +582,13 @@ impl EfsProvider {
                 )),
             }
         };
-        poll_while(MOUNT_TARGET_POLL, MOUNT_TARGET_POLLS, ErrorKind::Timeout, check).await
+        poll_while(
+            MOUNT_TARGET_POLL,
+            MOUNT_TARGET_POLLS,
+            ErrorKind::Timeout,
+            check,
+        )
+        .await
     }
 
     async fn converge_access_points(

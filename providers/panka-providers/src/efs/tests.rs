@@ -404,7 +404,9 @@ mod replays {
             if let Some(id) = r.mount_target_id() {
                 return match e.look(id) {
                     Some(m) => MockResponse::Output(
-                        DescribeMountTargetsOutput::builder().mount_targets(m).build(),
+                        DescribeMountTargetsOutput::builder()
+                            .mount_targets(m)
+                            .build(),
                     ),
                     None => MockResponse::Error(DescribeMountTargetsError::MountTargetNotFound(
                         MountTargetNotFound::builder()

@@ -89,15 +89,13 @@ where
         async move {
             match looked.await? {
                 Some((status, found)) if status == "available" => Ok(found),
-                Some((status, _)) if pending.contains(&status.as_str()) => {
-                    Err(ProviderError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "waiting for {what} to become available: still {status} after {} minutes",
-                            timeout.as_secs() / 60
-                        ),
-                    ))
-                }
+                Some((status, _)) if pending.contains(&status.as_str()) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waiting for {what} to become available: still {status} after {} minutes",
+                        timeout.as_secs() / 60
+                    ),
+                )),
                 Some((status, _)) => Err(ProviderError::new(
                     ErrorKind::Conflict,
                     format!("waiting for {what} to become available: it is {status}"),

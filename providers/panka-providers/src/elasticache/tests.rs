@@ -486,20 +486,23 @@ mod replays {
         }
 
         /// A change call: accepted (two looks of `modifying` follow the stale moment) or,
-        /// while another change is in progress, refused.
-        fn start(&mut self, call: &str) -> Result<(), aws_smithy_runtime_api::http::Response> {
+        /// while another change is in progress, refused with this message.
+        fn start(&mut self, call: &str) -> Result<(), String> {
             if self.change.is_some() {
                 self.log.push(format!("{call}: refused"));
-                return Err(aws_replies::query(
-                    400,
-                    "InvalidReplicationGroupState",
-                    &format!("Replication group {NAME} is not in available state."),
+                return Err(format!(
+                    "Replication group {NAME} is not in available state."
                 ));
             }
             self.change = Some((Instant::now(), 2));
             self.log.push(call.to_string());
             Ok(())
         }
+    }
+
+    /// ElastiCache's refusal of a change while another is in progress (awsQuery, 400).
+    fn busy(message: &str) -> aws_smithy_runtime_api::http::Response {
+        aws_replies::query(400, "InvalidReplicationGroupState", message)
     }
 
     fn described(group: &Shared) -> Rule {
@@ -535,7 +538,7 @@ mod replays {
             assert_eq!(r.apply_immediately(), Some(true));
             match g.lock().unwrap().start("ModifyReplicationGroup") {
                 Ok(()) => MockResponse::Output(ModifyReplicationGroupOutput::builder().build()),
-                Err(refused) => MockResponse::Http(refused),
+                Err(message) => MockResponse::Http(busy(&message)),
             }
         })
     }
@@ -549,7 +552,7 @@ mod replays {
                     g.replicas = r.new_replica_count().unwrap() as usize;
                     MockResponse::Output(IncreaseReplicaCountOutput::builder().build())
                 }
-                Err(refused) => MockResponse::Http(refused),
+                Err(message) => MockResponse::Http(busy(&message)),
             }
         })
     }
@@ -633,9 +636,7 @@ mod replays {
     /// dependency not ready, which the engine tries again.
     #[tokio::test]
     async fn a_busy_group_is_waited_for_first_and_a_refused_change_is_retried() {
-        let earlier = Instant::now()
-            .checked_sub(MODIFY_SETTLE_DELAY * 2)
-            .unwrap();
+        let earlier = Instant::now().checked_sub(MODIFY_SETTLE_DELAY * 2).unwrap();
         let group = Group::new(2, Some((earlier, 1)));
         let provider = redis(&[&described(&group), &modified(&group), &tagged(&group)]);
         update(&provider, two_replicas()).await.unwrap();

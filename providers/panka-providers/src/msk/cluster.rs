@@ -415,7 +415,9 @@ impl MskProvider {
                         ErrorKind::Invalid,
                         format!(
                             "{what} of MSK cluster {name} failed (operation {operation}): {}: {}",
-                            error.and_then(|e| e.error_code()).unwrap_or("no error code"),
+                            error
+                                .and_then(|e| e.error_code())
+                                .unwrap_or("no error code"),
                             error
                                 .and_then(|e| e.error_string())
                                 .unwrap_or("MSK gave no message")

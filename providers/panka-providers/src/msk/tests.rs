@@ -796,29 +796,24 @@ mod replays {
                 .build()
         }
 
-        /// An update call with `version`: refused while an operation runs or with a stale
-        /// version, else the ARN of the operation it starts.
+        /// An update call with `version`: refused (BadRequestException with this message)
+        /// while an operation runs or with a stale version, else the ARN of the operation it
+        /// starts.
         fn start(
             &mut self,
             call: &str,
             version: Option<&str>,
             apply: Box<dyn Fn(&mut Cluster) + Send>,
-        ) -> Result<String, aws_smithy_runtime_api::http::Response> {
+        ) -> Result<String, &'static str> {
             self.log
                 .push(format!("{call}({})", version.unwrap_or("no version")));
             if self.operation.is_some() {
-                return Err(aws_replies::rest_json(
-                    400,
-                    "BadRequestException",
+                return Err(
                     "The request is not valid because the cluster has an operation in progress.",
-                ));
+                );
             }
             if version != Some(format!("K{}", self.version).as_str()) {
-                return Err(aws_replies::rest_json(
-                    400,
-                    "BadRequestException",
-                    "The request does not match the current version of the cluster.",
-                ));
+                return Err("The request does not match the current version of the cluster.");
             }
             self.operations += 1;
             let arn = format!(
@@ -834,7 +829,10 @@ mod replays {
                     )),
                 )
             } else {
-                (vec!["PENDING", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"], None)
+                (
+                    vec!["PENDING", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"],
+                    None,
+                )
             };
             self.operation = Some(Operation {
                 arn: arn.clone(),
@@ -881,7 +879,12 @@ mod replays {
     fn rules(cluster: &Shared) -> Vec<Rule> {
         let list = mock!(Client::list_clusters).then_output(|| {
             ListClustersOutput::builder()
-                .cluster_info_list(ClusterInfo::builder().cluster_name(NAME).cluster_arn(ARN).build())
+                .cluster_info_list(
+                    ClusterInfo::builder()
+                        .cluster_name(NAME)
+                        .cluster_arn(ARN)
+                        .build(),
+                )
                 .build()
         });
         let c = cluster.clone();
@@ -892,12 +895,13 @@ mod replays {
                 .build()
         });
         let c = cluster.clone();
-        let operation = mock!(Client::describe_cluster_operation_v2).then_compute_output(move |r| {
-            let info = c.lock().unwrap().look(r.cluster_operation_arn().unwrap());
-            DescribeClusterOperationV2Output::builder()
-                .cluster_operation_info(info)
-                .build()
-        });
+        let operation =
+            mock!(Client::describe_cluster_operation_v2).then_compute_output(move |r| {
+                let info = c.lock().unwrap().look(r.cluster_operation_arn().unwrap());
+                DescribeClusterOperationV2Output::builder()
+                    .cluster_operation_info(info)
+                    .build()
+            });
         let c = cluster.clone();
         let count = mock!(Client::update_broker_count).then_compute_response(move |r| {
             let brokers = r.target_number_of_broker_nodes().unwrap();
@@ -913,12 +917,16 @@ mod replays {
                         .cluster_operation_arn(arn)
                         .build(),
                 ),
-                Err(refused) => MockResponse::Http(refused),
+                Err(message) => {
+                    MockResponse::Http(aws_replies::rest_json(400, "BadRequestException", message))
+                }
             }
         });
         let c = cluster.clone();
         let storage = mock!(Client::update_broker_storage).then_compute_response(move |r| {
-            let size = r.target_broker_ebs_volume_info()[0].volume_size_gb().unwrap();
+            let size = r.target_broker_ebs_volume_info()[0]
+                .volume_size_gb()
+                .unwrap();
             let started = c.lock().unwrap().start(
                 "UpdateBrokerStorage",
                 r.current_version(),
@@ -931,7 +939,9 @@ mod replays {
                         .cluster_operation_arn(arn)
                         .build(),
                 ),
-                Err(refused) => MockResponse::Http(refused),
+                Err(message) => {
+                    MockResponse::Http(aws_replies::rest_json(400, "BadRequestException", message))
+                }
             }
         });
         let c = cluster.clone();
