@@ -20,13 +20,27 @@ use panka_engine::{
 };
 use panka_format::kinds::{ElastiCacheMemcachedSpec, Maintenance};
 
-use crate::elasticache::{check_cache_owner, ensure_subnet_group, tags, version_moved_by_aws};
+use crate::elasticache::{
+    MODIFY_SETTLE_DELAY, check_cache_owner, ensure_subnet_group, not_ready_when_busy, tags,
+    version_moved_by_aws, wait_until_available,
+};
 use crate::errors::{aws_error, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
 /// ElastiCache documents about 10 minutes for a new cluster; adding many nodes takes longer.
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 const DELETED_TIMEOUT: Duration = Duration::from_secs(40 * 60);
+
+/// The statuses a cache cluster passes through on its way to `available`
+/// (terraform-provider-aws `waitCacheClusterAvailable`, internal/service/elasticache/wait.go:
+/// `Pending` creating, modifying, snapshotting, rebooting cache cluster nodes); any other
+/// (`deleting`, `incompatible-network`, `restore-failed`) ends the wait.
+const CLUSTER_PENDING: &[&str] = &[
+    "creating",
+    "modifying",
+    "snapshotting",
+    "rebooting cache cluster nodes",
+];
 
 /// The ElastiCacheMemcached provider.
 #[derive(Clone, Debug)]
@@ -206,25 +220,21 @@ impl MemcachedProvider {
         .and_then(|r| r.cache_clusters().first().cloned()))
     }
 
-    async fn wait_available(&self, id: &str) -> Result<CacheCluster, ProviderError> {
-        self.cache
-            .wait_until_cache_cluster_available()
-            .cache_cluster_id(id)
-            .wait(AVAILABLE_TIMEOUT)
-            .await
-            .map_err(|e| {
-                ProviderError::with_source(
-                    ErrorKind::Timeout,
-                    format!("waiting for ElastiCache cluster {id} to become available"),
-                    e,
-                )
-            })?;
-        self.describe(id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                format!("cache cluster {id} vanished while becoming available"),
-            )
+    /// Waits `delay` (none after a create, which reports `creating` at once;
+    /// [`MODIFY_SETTLE_DELAY`] after a modify), then until the cluster is `available`.
+    async fn wait_cluster_available(
+        &self,
+        id: &str,
+        delay: Duration,
+    ) -> Result<CacheCluster, ProviderError> {
+        let what = format!("ElastiCache cluster {id}");
+        wait_until_available(&what, CLUSTER_PENDING, delay, AVAILABLE_TIMEOUT, || async {
+            Ok(self
+                .describe(id)
+                .await?
+                .map(|c| (c.cache_cluster_status().unwrap_or_default().to_string(), c)))
         })
+        .await
     }
 }
 
@@ -280,7 +290,7 @@ impl KindProvider for MemcachedProvider {
             let c = if c.cache_cluster_status() == Some("available") {
                 c
             } else {
-                self.wait_available(t.name).await?
+                self.wait_cluster_available(t.name, Duration::ZERO).await?
             };
             return Ok(outcome(&c, &sg, Some(s.port)));
         }
@@ -307,7 +317,7 @@ impl KindProvider for MemcachedProvider {
                 ));
             }
         }
-        let c = self.wait_available(t.name).await?;
+        let c = self.wait_cluster_available(t.name, Duration::ZERO).await?;
         Ok(outcome(&c, &sg, Some(s.port)))
     }
 
@@ -330,12 +340,16 @@ impl KindProvider for MemcachedProvider {
         ids: &BTreeMap<String, String>,
     ) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
-        let current = self.describe(t.name).await?.ok_or_else(|| {
+        let mut current = self.describe(t.name).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::NotFound,
                 format!("cache cluster {} does not exist", t.name),
             )
         })?;
+        if current.cache_cluster_status() != Some("available") {
+            // ElastiCache refuses a change while another is in progress (an earlier run's).
+            current = self.wait_cluster_available(t.name, Duration::ZERO).await?;
+        }
         let mut req = self
             .cache
             .modify_cache_cluster()
@@ -356,9 +370,13 @@ impl KindProvider for MemcachedProvider {
                 req = req.set_cache_node_ids_to_remove(Some(nodes_to_remove(&current, s.nodes)));
             }
         }
-        req.send()
-            .await
-            .map_err(|e| aws_error(format!("modifying ElastiCache cluster {}", t.name), e))?;
+        req.send().await.map_err(|e| {
+            not_ready_when_busy(format!("modifying ElastiCache cluster {}", t.name), e)
+        })?;
+        // Reported `available` for a moment after the call: looked at only after the delay.
+        let c = self
+            .wait_cluster_available(t.name, MODIFY_SETTLE_DELAY)
+            .await?;
         if let Some(arn) = current.arn() {
             self.cache
                 .add_tags_to_resource()
@@ -368,7 +386,6 @@ impl KindProvider for MemcachedProvider {
                 .await
                 .map_err(|e| aws_error(format!("tagging ElastiCache cluster {}", t.name), e))?;
         }
-        let c = self.wait_available(t.name).await?;
         Ok(outcome(
             &c,
             ids.get("securityGroup")
@@ -756,6 +773,147 @@ mod tests {
         let out = provider.update(&target, &ids).await.unwrap();
         assert_eq!(modify.num_calls(), 1);
         assert_eq!(out.outputs["securityGroupId"], "sg-1");
+    }
+
+    /// A cluster still modifying (an earlier run's change) is waited for before
+    /// ModifyCacheCluster; after it, ElastiCache reports `available` for a moment before
+    /// `modifying`, so the first look comes only after [`MODIFY_SETTLE_DELAY`] and the update
+    /// ends on the `available` that follows `modifying`. ModifyCacheCluster refused with
+    /// InvalidCacheClusterState is a dependency not ready, tried again by the engine.
+    /// https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyCacheCluster.html
+    #[tokio::test]
+    async fn a_change_waits_for_the_cluster_to_be_available_before_and_after() {
+        use aws_sdk_elasticache::operation::add_tags_to_resource::AddTagsToResourceOutput;
+        use aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersOutput;
+        use aws_sdk_elasticache::operation::modify_cache_cluster::ModifyCacheClusterOutput;
+        use aws_smithy_mocks::{MockResponse, RuleMode, mock, mock_client};
+        use panka_engine::Transient;
+        use std::sync::{Arc, Mutex};
+        use std::time::Instant;
+
+        // The change in progress (accepted when, looks of `modifying` left), and the calls.
+        type Cluster = Arc<Mutex<(Option<(Instant, u32)>, Vec<String>)>>;
+        let earlier = Instant::now().checked_sub(MODIFY_SETTLE_DELAY * 2).unwrap();
+        let cluster: Cluster = Arc::new(Mutex::new((Some((earlier, 1)), Vec::new())));
+        let c = cluster.clone();
+        let describe = mock!(Client::describe_cache_clusters).then_compute_output(move |_| {
+            let mut c = c.lock().unwrap();
+            let (change, log) = &mut *c;
+            let status = match change {
+                Some((at, _)) if at.elapsed() < MODIFY_SETTLE_DELAY => "available",
+                Some((_, 0)) => {
+                    *change = None;
+                    "available"
+                }
+                Some((_, left)) => {
+                    *left -= 1;
+                    "modifying"
+                }
+                None => "available",
+            };
+            log.push(format!("describe: {status}"));
+            DescribeCacheClustersOutput::builder()
+                .cache_clusters(
+                    CacheCluster::builder()
+                        .cache_cluster_id("shop-dev-web-sessions")
+                        .arn(ARN)
+                        .cache_cluster_status(status)
+                        .cache_node_type("cache.t4g.micro")
+                        .num_cache_nodes(2)
+                        .build(),
+                )
+                .build()
+        });
+        let c = cluster.clone();
+        let modify = mock!(Client::modify_cache_cluster).then_compute_response(move |_| {
+            let mut c = c.lock().unwrap();
+            if c.0.is_some() {
+                c.1.push("ModifyCacheCluster: refused".into());
+                return MockResponse::Http(crate::aws_replies::query(
+                    400,
+                    "InvalidCacheClusterState",
+                    "Cache cluster shop-dev-web-sessions is not in available state.",
+                ));
+            }
+            c.0 = Some((Instant::now(), 2));
+            c.1.push("ModifyCacheCluster".into());
+            MockResponse::Output(ModifyCacheClusterOutput::builder().build())
+        });
+        let c = cluster.clone();
+        let tag = mock!(Client::add_tags_to_resource).then_compute_output(move |_| {
+            c.lock().unwrap().1.push("AddTagsToResource".into());
+            AddTagsToResourceOutput::builder().build()
+        });
+        let cache = mock_client!(
+            aws_sdk_elasticache,
+            RuleMode::MatchAny,
+            [&describe, &modify, &tag]
+        );
+        let conf = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .build();
+        let provider = MemcachedProvider::new(cache, aws_sdk_ec2::Client::new(&conf));
+        let spec: ElastiCacheMemcachedSpec = serde_json::from_value(
+            serde_json::json!({"nodeType": "cache.m7g.large", "engineVersion": "1.6.22", "nodes": 2}),
+        )
+        .unwrap();
+        let tags = BTreeMap::new();
+        let config = serde_json::json!({});
+        let target = Target {
+            address: "web/sessions",
+            name: "shop-dev-web-sessions",
+            spec,
+            tags: &tags,
+            region: "us-east-1",
+            config: &config,
+        };
+        let ids = BTreeMap::from([("securityGroup".to_string(), "sg-1".to_string())]);
+        let out = provider.update(&target, &ids).await;
+        let log = cluster.lock().unwrap().1.clone();
+        out.unwrap_or_else(|e| panic!("{}; calls: {log:?}", e.chain()));
+        assert_eq!(
+            log,
+            [
+                "describe: modifying",
+                "describe: available",
+                "ModifyCacheCluster",
+                "describe: modifying",
+                "describe: modifying",
+                "describe: available",
+                "AddTagsToResource",
+            ]
+        );
+
+        // Someone else's change starts between panka's look and its call.
+        cluster.lock().unwrap().1.clear();
+        let c = cluster.clone();
+        let raced = mock!(Client::describe_cache_clusters).then_compute_output(move |_| {
+            let mut c = c.lock().unwrap();
+            c.0 = Some((Instant::now(), 1));
+            c.1.push("describe: available".into());
+            DescribeCacheClustersOutput::builder()
+                .cache_clusters(
+                    CacheCluster::builder()
+                        .cache_cluster_id("shop-dev-web-sessions")
+                        .cache_cluster_status("available")
+                        .build(),
+                )
+                .build()
+        });
+        let cache = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, [&raced, &modify]);
+        let provider = MemcachedProvider::new(cache, aws_sdk_ec2::Client::new(&conf));
+        let err = provider.update(&target, &ids).await.unwrap_err();
+        assert_eq!(
+            err.kind,
+            ErrorKind::Transient(Transient::DependencyNotReady),
+            "{}",
+            err.chain()
+        );
+        assert_eq!(
+            cluster.lock().unwrap().1,
+            ["describe: available", "ModifyCacheCluster: refused"]
+        );
     }
 
     #[test]

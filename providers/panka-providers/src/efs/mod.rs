@@ -30,9 +30,24 @@ use panka_format::kinds::{
 use crate::errors::{aws_error, poll_while, unless_gone, unless_missing};
 use crate::network::{delete_security_group, ensure_security_group, placement};
 
-/// EFS documents file systems and mount targets becoming available within minutes.
+/// EFS documents file systems and mount targets becoming available within minutes. The unit
+/// tests replay the states without the wait.
+#[cfg(not(test))]
 const POLL: Duration = Duration::from_secs(5);
+#[cfg(test)]
+const POLL: Duration = Duration::from_millis(1);
 const POLLS: usize = 120;
+
+/// Between two looks at a mount target being created or deleted: terraform-provider-aws looks
+/// every 3 seconds at the least (`MinTimeout: 3 * time.Second` of `waitMountTargetCreated` and
+/// `waitMountTargetDeleted`, internal/service/efs/mount_target.go), for up to its default
+/// timeouts of 30 minutes (create) and 10 minutes (delete): 600 looks cover both. The unit
+/// tests replay the states without the wait.
+#[cfg(not(test))]
+const MOUNT_TARGET_POLL: Duration = Duration::from_secs(3);
+#[cfg(test)]
+const MOUNT_TARGET_POLL: Duration = Duration::from_millis(1);
+const MOUNT_TARGET_POLLS: usize = 600;
 
 /// The EFS provider.
 #[derive(Clone, Debug)]
@@ -399,30 +414,40 @@ impl EfsProvider {
 
     /// One mount target per Availability Zone of `subnets`, in the security group `sg`; mount
     /// targets in other subnets are removed.
+    ///
+    /// # Guarantees
+    /// Every mount target removed is gone (and every one being removed by an earlier run)
+    /// before one is created: EFS refuses a second mount target in an Availability Zone while
+    /// one there is `deleting` (`MountTargetConflict`), and a file system with mount targets
+    /// (`FileSystemInUse`). Every mount target created, or found `creating`, is `available`
+    /// when this returns. (https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html,
+    /// https://docs.aws.amazon.com/efs/latest/ug/API_DeleteMountTarget.html)
     async fn converge_mount_targets(
         &self,
         fs: &str,
         subnets: &[String],
         sg: &str,
     ) -> Result<(), ProviderError> {
-        let described = self
-            .ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error("reading the stack's subnets", e))?;
-        // The first subnet of each zone, in the order the network gives them.
-        let mut zones = BTreeSet::new();
         let mut wanted = Vec::new();
-        for id in subnets {
-            if let Some(s) = described
-                .subnets()
-                .iter()
-                .find(|s| s.subnet_id() == Some(id.as_str()))
-                && zones.insert(s.availability_zone().unwrap_or_default().to_string())
-            {
-                wanted.push(id.clone());
+        if !subnets.is_empty() {
+            let described = self
+                .ec2
+                .describe_subnets()
+                .set_subnet_ids(Some(subnets.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error("reading the stack's subnets", e))?;
+            // The first subnet of each zone, in the order the network gives them.
+            let mut zones = BTreeSet::new();
+            for id in subnets {
+                if let Some(s) = described
+                    .subnets()
+                    .iter()
+                    .find(|s| s.subnet_id() == Some(id.as_str()))
+                    && zones.insert(s.availability_zone().unwrap_or_default().to_string())
+                {
+                    wanted.push(id.clone());
+                }
             }
         }
         let existing = self
@@ -433,25 +458,42 @@ impl EfsProvider {
             .await
             .map_err(|e| aws_error(format!("listing the mount targets of {fs}"), e))?;
         let mut have = Vec::new();
+        let mut going = Vec::new();
+        let mut coming = Vec::new();
         for m in existing.mount_targets() {
-            if wanted.iter().any(|w| w == m.subnet_id()) {
-                have.push(m.subnet_id().to_string());
-            } else {
-                let deleted = self
-                    .efs
-                    .delete_mount_target()
-                    .mount_target_id(m.mount_target_id())
-                    .send()
-                    .await;
-                unless_gone(
-                    deleted,
-                    |s| s.is_mount_target_not_found(),
-                    format!("deleting mount target {}", m.mount_target_id()),
-                )?;
+            let id = m.mount_target_id().to_string();
+            match m.life_cycle_state() {
+                LifeCycleState::Deleted => {}
+                // Being deleted by an earlier run: gone before anything is created.
+                LifeCycleState::Deleting => going.push(id),
+                _ if wanted.iter().any(|w| w == m.subnet_id()) => {
+                    have.push(m.subnet_id().to_string());
+                    if m.life_cycle_state() == &LifeCycleState::Creating {
+                        coming.push(id);
+                    }
+                }
+                _ => {
+                    let deleted = self
+                        .efs
+                        .delete_mount_target()
+                        .mount_target_id(&id)
+                        .send()
+                        .await;
+                    unless_gone(
+                        deleted,
+                        |s| s.is_mount_target_not_found(),
+                        format!("deleting mount target {id} of {fs}"),
+                    )?;
+                    going.push(id);
+                }
             }
         }
+        for id in &going {
+            self.wait_mount_target_deleted(fs, id).await?;
+        }
         for subnet in wanted.iter().filter(|w| !have.contains(w)) {
-            self.efs
+            let created = self
+                .efs
                 .create_mount_target()
                 .file_system_id(fs)
                 .subnet_id(subnet)
@@ -461,8 +503,92 @@ impl EfsProvider {
                 .map_err(|e| {
                     aws_error(format!("creating a mount target of {fs} in {subnet}"), e)
                 })?;
+            coming.push(created.mount_target_id().to_string());
+        }
+        for id in &coming {
+            self.wait_mount_target_available(fs, id).await?;
         }
         Ok(())
+    }
+
+    /// The lifecycle state of the mount target `id`; `None` once EFS no longer knows it.
+    async fn mount_target_state(&self, id: &str) -> Result<Option<LifeCycleState>, ProviderError> {
+        let found = unless_missing(
+            self.efs
+                .describe_mount_targets()
+                .mount_target_id(id)
+                .send()
+                .await,
+            |e| e.is_mount_target_not_found(),
+            format!("reading mount target {id}"),
+        )?;
+        Ok(found.and_then(|f| {
+            f.mount_targets()
+                .iter()
+                .find(|m| m.mount_target_id() == id)
+                .map(|m| m.life_cycle_state().clone())
+        }))
+    }
+
+    /// Polls until the mount target `id` is `available` (terraform-provider-aws
+    /// `waitMountTargetCreated`: pending `creating`, target `available`).
+    async fn wait_mount_target_available(&self, fs: &str, id: &str) -> Result<(), ProviderError> {
+        let check = || async {
+            match self.mount_target_state(id).await? {
+                Some(LifeCycleState::Available) => Ok(()),
+                Some(LifeCycleState::Creating) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waiting for mount target {id} of {fs} to become available: still creating after {} minutes",
+                        MOUNT_TARGET_POLL.as_secs() * MOUNT_TARGET_POLLS as u64 / 60
+                    ),
+                )),
+                Some(other) => Err(ProviderError::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "waiting for mount target {id} of {fs} to become available: it is {}",
+                        other.as_str()
+                    ),
+                )),
+                None => Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("mount target {id} of {fs} vanished while becoming available"),
+                )),
+            }
+        };
+        poll_while(
+            MOUNT_TARGET_POLL,
+            MOUNT_TARGET_POLLS,
+            ErrorKind::Timeout,
+            check,
+        )
+        .await
+    }
+
+    /// Polls until EFS no longer knows the mount target `id` (terraform-provider-aws
+    /// `waitMountTargetDeleted`: pending `available`, `deleting`; target: not found). One
+    /// reported `deleted` no longer holds its Availability Zone, and counts as gone.
+    async fn wait_mount_target_deleted(&self, fs: &str, id: &str) -> Result<(), ProviderError> {
+        let check = || async {
+            match self.mount_target_state(id).await? {
+                None | Some(LifeCycleState::Deleted) => Ok(()),
+                Some(state) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waiting for mount target {id} of {fs} to be deleted: still {} after {} minutes",
+                        state.as_str(),
+                        MOUNT_TARGET_POLL.as_secs() * MOUNT_TARGET_POLLS as u64 / 60
+                    ),
+                )),
+            }
+        };
+        poll_while(
+            MOUNT_TARGET_POLL,
+            MOUNT_TARGET_POLLS,
+            ErrorKind::Timeout,
+            check,
+        )
+        .await
     }
 
     async fn converge_access_points(
@@ -759,8 +885,10 @@ impl KindProvider for EfsProvider {
                     format!("deleting access point {ap}"),
                 )?;
             }
+            // Every mount target deleted and waited for until gone.
             self.converge_mount_targets(&id, &[], "").await?;
-            // A file system refuses deletion while its mount targets are being deleted.
+            // Still refused while EFS counts a mount target a moment longer, or one made by
+            // somebody else meanwhile.
             let delete = || async {
                 match self
                     .efs

@@ -278,3 +278,298 @@ async fn a_file_system_gone_from_aws_reads_as_absent() {
     });
     assert!(read(&[gone], &full_ids()).await.is_none());
 }
+
+mod replays {
+    //! EFS's documented answers around mount targets, replayed: CreateMountTarget answers a
+    //! mount target `creating` that turns `available`; DeleteMountTarget one that is `deleting`
+    //! for a while, then unknown (MountTargetNotFound). Meanwhile EFS refuses a second mount
+    //! target in that Availability Zone (MountTargetConflict) and the file system's deletion
+    //! (FileSystemInUse).
+    //! https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html
+    //! https://docs.aws.amazon.com/efs/latest/ug/API_DeleteMountTarget.html
+    //! https://docs.aws.amazon.com/efs/latest/ug/API_DeleteFileSystem.html
+    use super::*;
+    use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+    use aws_sdk_efs::operation::create_mount_target::{
+        CreateMountTargetError, CreateMountTargetOutput,
+    };
+    use aws_sdk_efs::operation::delete_file_system::{
+        DeleteFileSystemError, DeleteFileSystemOutput,
+    };
+    use aws_sdk_efs::operation::delete_mount_target::DeleteMountTargetOutput;
+    use aws_sdk_efs::operation::describe_mount_targets::{
+        DescribeMountTargetsError, DescribeMountTargetsOutput,
+    };
+    use aws_sdk_efs::types::MountTargetDescription;
+    use aws_sdk_efs::types::error::{FileSystemInUse, MountTargetConflict, MountTargetNotFound};
+    use aws_smithy_mocks::MockResponse;
+    use std::sync::{Arc, Mutex};
+
+    /// A mount target as EFS has it: its subnet and zone, its state, and how many more looks
+    /// report that state before it moves on (`creating` to `available`, `deleting` to gone).
+    struct Target {
+        id: String,
+        subnet: &'static str,
+        zone: &'static str,
+        state: LifeCycleState,
+        looks: u32,
+    }
+
+    /// The file system's mount targets, and every call panka made, in order.
+    #[derive(Default)]
+    struct Efs {
+        targets: Vec<Target>,
+        log: Vec<String>,
+    }
+
+    type Shared = Arc<Mutex<Efs>>;
+
+    /// The stack's subnets: `subnet-a` in us-east-1a, `subnet-b` in us-east-1b.
+    const ZONES: [(&str, &str); 2] = [("subnet-a", "us-east-1a"), ("subnet-b", "us-east-1b")];
+
+    fn description(t: &Target) -> MountTargetDescription {
+        MountTargetDescription::builder()
+            .mount_target_id(&t.id)
+            .file_system_id(FS)
+            .subnet_id(t.subnet)
+            .availability_zone_name(t.zone)
+            .life_cycle_state(t.state.clone())
+            .build()
+            .unwrap()
+    }
+
+    impl Efs {
+        fn new(targets: Vec<Target>) -> Shared {
+            Arc::new(Mutex::new(Efs {
+                targets,
+                log: Vec::new(),
+            }))
+        }
+
+        /// DescribeMountTargets for one mount target: its state, which moves on once its
+        /// looks are spent; `None` once it is gone.
+        fn look(&mut self, id: &str) -> Option<MountTargetDescription> {
+            let i = self.targets.iter().position(|t| t.id == id);
+            let seen = match i {
+                Some(i) if self.targets[i].looks == 0 => match self.targets[i].state {
+                    LifeCycleState::Deleting => {
+                        self.targets.remove(i);
+                        None
+                    }
+                    _ => {
+                        self.targets[i].state = LifeCycleState::Available;
+                        Some(description(&self.targets[i]))
+                    }
+                },
+                Some(i) => {
+                    self.targets[i].looks -= 1;
+                    Some(description(&self.targets[i]))
+                }
+                None => None,
+            };
+            let state = seen
+                .as_ref()
+                .map_or("not found", |m| m.life_cycle_state().as_str());
+            self.log.push(format!("describe {id}: {state}"));
+            seen
+        }
+    }
+
+    fn target(id: &str, subnet: &'static str, zone: &'static str) -> Target {
+        Target {
+            id: id.to_string(),
+            subnet,
+            zone,
+            state: LifeCycleState::Available,
+            looks: 0,
+        }
+    }
+
+    fn clients(efs: &Shared) -> (Client, aws_sdk_ec2::Client) {
+        let subnets = mock!(aws_sdk_ec2::Client::describe_subnets).then_output(|| {
+            let mut out = DescribeSubnetsOutput::builder();
+            for (subnet, zone) in ZONES {
+                out = out.subnets(
+                    aws_sdk_ec2::types::Subnet::builder()
+                        .subnet_id(subnet)
+                        .availability_zone(zone)
+                        .build(),
+                );
+            }
+            out.build()
+        });
+        let e = efs.clone();
+        let describe = mock!(Client::describe_mount_targets).then_compute_response(move |r| {
+            let mut e = e.lock().unwrap();
+            if let Some(id) = r.mount_target_id() {
+                return match e.look(id) {
+                    Some(m) => MockResponse::Output(
+                        DescribeMountTargetsOutput::builder()
+                            .mount_targets(m)
+                            .build(),
+                    ),
+                    None => MockResponse::Error(DescribeMountTargetsError::MountTargetNotFound(
+                        MountTargetNotFound::builder()
+                            .error_code("MountTargetNotFound")
+                            .message(format!("Mount target '{id}' does not exist."))
+                            .build()
+                            .unwrap(),
+                    )),
+                };
+            }
+            e.log.push("list".into());
+            MockResponse::Output(
+                DescribeMountTargetsOutput::builder()
+                    .set_mount_targets(Some(e.targets.iter().map(description).collect()))
+                    .build(),
+            )
+        });
+        let e = efs.clone();
+        let delete = mock!(Client::delete_mount_target).then_compute_output(move |r| {
+            let mut e = e.lock().unwrap();
+            let id = r.mount_target_id().unwrap().to_string();
+            e.log.push(format!("DeleteMountTarget {id}"));
+            let t = e.targets.iter_mut().find(|t| t.id == id).unwrap();
+            t.state = LifeCycleState::Deleting;
+            t.looks = 2;
+            DeleteMountTargetOutput::builder().build()
+        });
+        let e = efs.clone();
+        let create = mock!(Client::create_mount_target).then_compute_response(move |r| {
+            let mut e = e.lock().unwrap();
+            let subnet = r.subnet_id().unwrap();
+            let (subnet, zone) = ZONES.into_iter().find(|(s, _)| *s == subnet).unwrap();
+            if e.targets.iter().any(|t| t.zone == zone) {
+                e.log.push(format!("CreateMountTarget {subnet}: refused"));
+                return MockResponse::Error(CreateMountTargetError::MountTargetConflict(
+                    MountTargetConflict::builder()
+                        .error_code("MountTargetConflict")
+                        .message(format!("mount target already exists in this AZ ({zone})"))
+                        .build()
+                        .unwrap(),
+                ));
+            }
+            e.log.push(format!("CreateMountTarget {subnet}"));
+            let t = Target {
+                id: "fsmt-new".into(),
+                subnet,
+                zone,
+                state: LifeCycleState::Creating,
+                looks: 2,
+            };
+            let out = CreateMountTargetOutput::builder()
+                .mount_target_id(&t.id)
+                .file_system_id(FS)
+                .subnet_id(subnet)
+                .life_cycle_state(LifeCycleState::Creating)
+                .build()
+                .unwrap();
+            e.targets.push(t);
+            MockResponse::Output(out)
+        });
+        let e = efs.clone();
+        let delete_fs = mock!(Client::delete_file_system).then_compute_response(move |_| {
+            let mut e = e.lock().unwrap();
+            if !e.targets.is_empty() {
+                e.log.push("DeleteFileSystem: refused".into());
+                return MockResponse::Error(DeleteFileSystemError::FileSystemInUse(
+                    FileSystemInUse::builder()
+                        .error_code("FileSystemInUse")
+                        .message(format!("File system '{FS}' has mount targets."))
+                        .build()
+                        .unwrap(),
+                ));
+            }
+            e.log.push("DeleteFileSystem".into());
+            MockResponse::Output(DeleteFileSystemOutput::builder().build())
+        });
+        let spec = spec_of(json!({}));
+        let fs = file_system(&spec);
+        let found = mock!(Client::describe_file_systems).then_output(move || {
+            DescribeFileSystemsOutput::builder()
+                .file_systems(fs.clone())
+                .build()
+        });
+        let points = mock!(Client::describe_access_points)
+            .then_output(|| DescribeAccessPointsOutput::builder().build());
+        let efs = mock_client!(
+            aws_sdk_efs,
+            RuleMode::MatchAny,
+            [&describe, &delete, &create, &delete_fs, &found, &points]
+        );
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&subnets]);
+        (efs, ec2)
+    }
+
+    /// The mount target in us-east-1a moves from another subnet to `subnet-a`: the old one is
+    /// deleted and waited for until EFS no longer knows it, and only then is the new one
+    /// created in that zone (earlier, EFS answers MountTargetConflict); the new one is waited
+    /// for until `available`. The one in `subnet-b` is left alone.
+    #[tokio::test]
+    async fn a_mount_target_is_created_in_a_zone_only_once_the_old_one_there_is_gone() {
+        let efs = Efs::new(vec![
+            target("fsmt-old", "subnet-old", "us-east-1a"),
+            target("fsmt-b", "subnet-b", "us-east-1b"),
+        ]);
+        let (client, ec2) = clients(&efs);
+        let provider = EfsProvider::new(client, ec2);
+        let subnets = ["subnet-a".to_string(), "subnet-b".to_string()];
+        let done = provider.converge_mount_targets(FS, &subnets, SG).await;
+        let log = efs.lock().unwrap().log.clone();
+        done.unwrap_or_else(|e| panic!("{}; calls: {log:?}", e.chain()));
+        assert_eq!(
+            log,
+            [
+                "list",
+                "DeleteMountTarget fsmt-old",
+                "describe fsmt-old: deleting",
+                "describe fsmt-old: deleting",
+                "describe fsmt-old: not found",
+                "CreateMountTarget subnet-a",
+                "describe fsmt-new: creating",
+                "describe fsmt-new: creating",
+                "describe fsmt-new: available",
+            ]
+        );
+        let e = efs.lock().unwrap();
+        let left: Vec<(&str, &LifeCycleState)> =
+            e.targets.iter().map(|t| (t.subnet, &t.state)).collect();
+        assert_eq!(
+            left,
+            [
+                ("subnet-b", &LifeCycleState::Available),
+                ("subnet-a", &LifeCycleState::Available)
+            ]
+        );
+    }
+
+    /// Deleting the file system: its mount targets (one still `deleting` from an earlier run)
+    /// are all gone before DeleteFileSystem, which EFS refuses before (FileSystemInUse).
+    #[tokio::test]
+    async fn a_file_system_is_deleted_once_its_mount_targets_are_gone() {
+        let mut going = target("fsmt-going", "subnet-b", "us-east-1b");
+        going.state = LifeCycleState::Deleting;
+        going.looks = 1;
+        let efs = Efs::new(vec![target("fsmt-a", "subnet-a", "us-east-1a"), going]);
+        let (client, ec2) = clients(&efs);
+        let provider = EfsProvider::new(client, ec2);
+        let done = provider
+            .delete(NAME, Some(spec_of(json!({}))), &BTreeMap::new())
+            .await;
+        let log = efs.lock().unwrap().log.clone();
+        done.unwrap_or_else(|e| panic!("{}; calls: {log:?}", e.chain()));
+        assert_eq!(
+            log,
+            [
+                "list",
+                "DeleteMountTarget fsmt-a",
+                "describe fsmt-a: deleting",
+                "describe fsmt-a: deleting",
+                "describe fsmt-a: not found",
+                "describe fsmt-going: deleting",
+                "describe fsmt-going: not found",
+                "DeleteFileSystem",
+            ]
+        );
+    }
+}

@@ -26,12 +26,89 @@ use panka_engine::{
 };
 use panka_format::kinds::{CacheEncryption, ElastiCacheRedisSpec, Maintenance, StringMap};
 
-use crate::errors::{aws_error, check_owner, unless_gone, unless_missing};
+use crate::errors::{
+    aws_error, aws_error_when, check_owner, poll_while, unless_gone, unless_missing,
+};
 use crate::network::{delete_security_group, ensure_security_group, placement};
+use panka_engine::Transient;
 
 /// ElastiCache documents 10-20 minutes for a new replication group; more with many shards.
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 const DELETED_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+/// Between two looks at a replication group or cache cluster that is changing:
+/// terraform-provider-aws looks no more often than every 10 seconds (`MinTimeout: 10 *
+/// time.Second` of `waitReplicationGroupAvailable`, internal/service/elasticache/wait.go and
+/// replication_group.go). The unit tests replay the statuses without the wait.
+#[cfg(not(test))]
+pub(crate) const STATUS_POLL: Duration = Duration::from_secs(10);
+#[cfg(test)]
+pub(crate) const STATUS_POLL: Duration = Duration::from_millis(1);
+
+/// How long after a Modify* (or replica count) call the first look waits. ElastiCache accepts
+/// the change and keeps reporting the group `available` for a moment before it turns
+/// `modifying`: a look at once takes the change for done, and the next call then meets
+/// `InvalidReplicationGroupState` ("is not in available state"). terraform-provider-aws waits
+/// 30 seconds before its first look (`replicationGroupAvailableDelay` and
+/// `cacheClusterAvailableDelay = 30 * time.Second`, internal/service/elasticache/wait.go; the
+/// `delay` of `waitReplicationGroupAvailable` after a modify in replication_group.go). The unit
+/// tests shorten it; their replayed group stays `available` for exactly this long.
+#[cfg(not(test))]
+pub(crate) const MODIFY_SETTLE_DELAY: Duration = Duration::from_secs(30);
+#[cfg(test)]
+pub(crate) const MODIFY_SETTLE_DELAY: Duration = Duration::from_millis(10);
+
+/// The statuses a replication group passes through on its way to `available`
+/// (terraform-provider-aws `waitReplicationGroupAvailable`: `Pending` creating, modifying,
+/// snapshotting); any other (`create-failed`, `deleting`) ends the wait.
+const GROUP_PENDING: &[&str] = &["creating", "modifying", "snapshotting"];
+
+/// Waits `delay`, then looks (with `look`: the status and the described thing, `None` when it
+/// is gone) every [`STATUS_POLL`] until the status is `available`, for at most `timeout`.
+/// `what` names the thing for messages ("ElastiCache replication group shop-dev-cache").
+///
+/// # Errors
+/// [`ErrorKind::Timeout`] while still pending after `timeout`; [`ErrorKind::Conflict`] for a
+/// status outside `pending` (being deleted, failed); [`ErrorKind::NotFound`] when it is gone;
+/// the errors of `look`.
+pub(crate) async fn wait_until_available<T, F, Fut>(
+    what: &str,
+    pending: &[&str],
+    delay: Duration,
+    timeout: Duration,
+    look: F,
+) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<(String, T)>, ProviderError>>,
+{
+    tokio::time::sleep(delay).await;
+    let polls = (timeout.as_millis() / STATUS_POLL.as_millis()).max(1) as usize;
+    let check = || {
+        let looked = look();
+        async move {
+            match looked.await? {
+                Some((status, found)) if status == "available" => Ok(found),
+                Some((status, _)) if pending.contains(&status.as_str()) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "waiting for {what} to become available: still {status} after {} minutes",
+                        timeout.as_secs() / 60
+                    ),
+                )),
+                Some((status, _)) => Err(ProviderError::new(
+                    ErrorKind::Conflict,
+                    format!("waiting for {what} to become available: it is {status}"),
+                )),
+                None => Err(ProviderError::new(
+                    ErrorKind::NotFound,
+                    format!("{what} vanished while becoming available"),
+                )),
+            }
+        }
+    };
+    poll_while(STATUS_POLL, polls, ErrorKind::Timeout, check).await
+}
 
 /// The ElastiCacheRedis provider.
 #[derive(Clone, Debug)]
@@ -390,25 +467,21 @@ impl RedisProvider {
         Ok(Some(found.into_iter().collect()))
     }
 
-    async fn wait_available(&self, id: &str) -> Result<ReplicationGroup, ProviderError> {
-        self.cache
-            .wait_until_replication_group_available()
-            .replication_group_id(id)
-            .wait(AVAILABLE_TIMEOUT)
-            .await
-            .map_err(|e| {
-                ProviderError::with_source(
-                    ErrorKind::Timeout,
-                    format!("waiting for ElastiCache replication group {id} to become available"),
-                    e,
-                )
-            })?;
-        self.describe(id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                format!("replication group {id} vanished while becoming available"),
-            )
+    /// Waits `delay` (none after a create, which reports `creating` at once;
+    /// [`MODIFY_SETTLE_DELAY`] after a modify), then until the group is `available`.
+    async fn wait_group_available(
+        &self,
+        id: &str,
+        delay: Duration,
+    ) -> Result<ReplicationGroup, ProviderError> {
+        let what = format!("ElastiCache replication group {id}");
+        wait_until_available(&what, GROUP_PENDING, delay, AVAILABLE_TIMEOUT, || async {
+            Ok(self
+                .describe(id)
+                .await?
+                .map(|g| (g.status().unwrap_or_default().to_string(), g)))
         })
+        .await
     }
 
     async fn ensure_parameter_group(
@@ -503,7 +576,7 @@ impl KindProvider for RedisProvider {
             let g = if g.status() == Some("available") {
                 g
             } else {
-                self.wait_available(t.name).await?
+                self.wait_group_available(t.name, Duration::ZERO).await?
             };
             return Ok(outcome(&g, &sg, Some(s.port)));
         }
@@ -529,7 +602,7 @@ impl KindProvider for RedisProvider {
                 ));
             }
         }
-        let g = self.wait_available(t.name).await?;
+        let g = self.wait_group_available(t.name, Duration::ZERO).await?;
         Ok(outcome(&g, &sg, Some(s.port)))
     }
 
@@ -565,20 +638,28 @@ impl KindProvider for RedisProvider {
         Ok(Some(observe(sg, &g, member.as_ref(), parameters)))
     }
 
+    /// One change at a time: the group is `available` before each call (ElastiCache refuses a
+    /// change while another is in progress), and each call is waited for, from `modifying`
+    /// back to `available`, before the next one.
     async fn update(
         &self,
         t: &Target<'_, ElastiCacheRedisSpec>,
         ids: &BTreeMap<String, String>,
     ) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
-        let current = self.describe(t.name).await?.ok_or_else(|| {
+        let mut current = self.describe(t.name).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::NotFound,
                 format!("replication group {} does not exist", t.name),
             )
         })?;
+        if current.status() != Some("available") {
+            // A change of an earlier run (or of someone else) still in progress.
+            current = self.wait_group_available(t.name, Duration::ZERO).await?;
+        }
         let params = self.ensure_parameter_group(t.name, s).await?;
-        self.cache
+        let modified = self
+            .cache
             .modify_replication_group()
             .replication_group_id(t.name)
             .apply_immediately(true)
@@ -591,14 +672,16 @@ impl KindProvider for RedisProvider {
             .auto_minor_version_upgrade(s.maintenance.auto_minor_version_upgrade)
             .set_cache_parameter_group_name(params)
             .send()
-            .await
-            .map_err(|e| {
-                aws_error(
-                    format!("modifying ElastiCache replication group {}", t.name),
-                    e,
-                )
-            })?;
-        self.wait_available(t.name).await?;
+            .await;
+        modified.map_err(|e| {
+            not_ready_when_busy(
+                format!("modifying ElastiCache replication group {}", t.name),
+                e,
+            )
+        })?;
+        let mut g = self
+            .wait_group_available(t.name, MODIFY_SETTLE_DELAY)
+            .await?;
         // Replicas: with cluster mode off, the first node group's members are primary + replicas.
         let replicas_now = current
             .node_groups()
@@ -606,7 +689,7 @@ impl KindProvider for RedisProvider {
             .map(|n| n.node_group_members().len().saturating_sub(1))
             .unwrap_or(0) as u32;
         if s.shards <= 1 && replicas_now != s.replicas {
-            let r = if s.replicas > replicas_now {
+            if s.replicas > replicas_now {
                 self.cache
                     .increase_replica_count()
                     .replication_group_id(t.name)
@@ -614,8 +697,9 @@ impl KindProvider for RedisProvider {
                     .new_replica_count(s.replicas as i32)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| aws_error(format!("adding replicas to {}", t.name), e))
+                    .map_err(|e| {
+                        not_ready_when_busy(format!("adding replicas to {}", t.name), e)
+                    })?;
             } else {
                 self.cache
                     .decrease_replica_count()
@@ -624,10 +708,13 @@ impl KindProvider for RedisProvider {
                     .new_replica_count(s.replicas as i32)
                     .send()
                     .await
-                    .map(|_| ())
-                    .map_err(|e| aws_error(format!("removing replicas from {}", t.name), e))
-            };
-            r?;
+                    .map_err(|e| {
+                        not_ready_when_busy(format!("removing replicas from {}", t.name), e)
+                    })?;
+            }
+            g = self
+                .wait_group_available(t.name, MODIFY_SETTLE_DELAY)
+                .await?;
         }
         if let Some(arn) = current.arn() {
             self.cache
@@ -643,7 +730,6 @@ impl KindProvider for RedisProvider {
                     )
                 })?;
         }
-        let g = self.wait_available(t.name).await?;
         Ok(outcome(
             &g,
             ids.get("securityGroup")
@@ -774,6 +860,32 @@ pub(crate) async fn check_cache_owner(
         tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
         expected,
     )
+}
+
+/// Wraps an ElastiCache error of a change, as [`aws_error`] does, but as a dependency not
+/// ready yet when ElastiCache refused it because the group or cluster is busy with another
+/// change (`InvalidReplicationGroupState`: "Replication group ... is not in available state",
+/// `InvalidCacheClusterState`): the engine tries the action again, which waits for `available`
+/// first. (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html
+/// and API_ModifyCacheCluster.html list these errors.)
+pub(crate) fn not_ready_when_busy<E, R>(
+    action: impl Into<String>,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> ProviderError
+where
+    E: std::error::Error
+        + aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + Send
+        + Sync
+        + 'static,
+    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    aws_error_when(action, e, Transient::DependencyNotReady, |code, _| {
+        matches!(
+            code,
+            Some("InvalidReplicationGroupState" | "InvalidCacheClusterState")
+        )
+    })
 }
 
 #[cfg(test)]

@@ -428,3 +428,259 @@ fn aws_moves_a_prefixed_version_and_minor_upgrades_only() {
         ["engineVersion", "maintenance.window"]
     );
 }
+
+mod replays {
+    //! ElastiCache's documented behaviour around a change, replayed: the group keeps reporting
+    //! `available` for a moment after ModifyReplicationGroup (or IncreaseReplicaCount) accepted
+    //! it, then `modifying`, then `available` again; a change asked for meanwhile is refused
+    //! with InvalidReplicationGroupState ("Replication group ... is not in available state").
+    //! https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html
+    //! https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_IncreaseReplicaCount.html
+    use super::*;
+    use crate::aws_replies;
+    use aws_sdk_elasticache::operation::add_tags_to_resource::AddTagsToResourceOutput;
+    use aws_sdk_elasticache::operation::increase_replica_count::IncreaseReplicaCountOutput;
+    use aws_sdk_elasticache::operation::modify_replication_group::ModifyReplicationGroupOutput;
+    use aws_smithy_mocks::{MockResponse, Rule};
+    use panka_engine::Transient;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    /// The group as ElastiCache has it, and every call panka made, in order.
+    struct Group {
+        /// The change in progress: when ElastiCache accepted it, and how many more looks
+        /// report it `modifying` once the group has turned.
+        change: Option<(Instant, u32)>,
+        replicas: usize,
+        log: Vec<String>,
+    }
+
+    type Shared = Arc<Mutex<Group>>;
+
+    impl Group {
+        fn new(replicas: usize, change: Option<(Instant, u32)>) -> Shared {
+            Arc::new(Mutex::new(Group {
+                change,
+                replicas,
+                log: Vec::new(),
+            }))
+        }
+
+        /// The status DescribeReplicationGroups reports now.
+        fn look(&mut self) -> &'static str {
+            let status = match &mut self.change {
+                // Accepted a moment ago: not turned `modifying` yet.
+                Some((at, _)) if at.elapsed() < MODIFY_SETTLE_DELAY => "available",
+                Some((_, 0)) => {
+                    self.change = None;
+                    "available"
+                }
+                Some((_, left)) => {
+                    *left -= 1;
+                    "modifying"
+                }
+                None => "available",
+            };
+            self.log.push(format!("describe: {status}"));
+            status
+        }
+
+        /// A change call: accepted (two looks of `modifying` follow the stale moment) or,
+        /// while another change is in progress, refused with this message.
+        fn start(&mut self, call: &str) -> Result<(), String> {
+            if self.change.is_some() {
+                self.log.push(format!("{call}: refused"));
+                return Err(format!(
+                    "Replication group {NAME} is not in available state."
+                ));
+            }
+            self.change = Some((Instant::now(), 2));
+            self.log.push(call.to_string());
+            Ok(())
+        }
+    }
+
+    /// ElastiCache's refusal of a change while another is in progress (awsQuery, 400).
+    fn busy(message: &str) -> aws_smithy_runtime_api::http::Response {
+        aws_replies::query(400, "InvalidReplicationGroupState", message)
+    }
+
+    fn described(group: &Shared) -> Rule {
+        let g = group.clone();
+        mock!(Client::describe_replication_groups).then_compute_output(move |_| {
+            let mut g = g.lock().unwrap();
+            let status = g.look();
+            let mut members = NodeGroup::builder().node_group_id("0001");
+            for n in 0..=g.replicas {
+                members = members.node_group_members(
+                    NodeGroupMember::builder()
+                        .cache_cluster_id(format!("{NAME}-{:03}", n + 1))
+                        .current_role(if n == 0 { "primary" } else { "replica" })
+                        .build(),
+                );
+            }
+            DescribeReplicationGroupsOutput::builder()
+                .replication_groups(
+                    ReplicationGroup::builder()
+                        .replication_group_id(NAME)
+                        .arn(ARN)
+                        .status(status)
+                        .node_groups(members.build())
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    fn modified(group: &Shared) -> Rule {
+        let g = group.clone();
+        mock!(Client::modify_replication_group).then_compute_response(move |r| {
+            assert_eq!(r.apply_immediately(), Some(true));
+            match g.lock().unwrap().start("ModifyReplicationGroup") {
+                Ok(()) => MockResponse::Output(ModifyReplicationGroupOutput::builder().build()),
+                Err(message) => MockResponse::Http(busy(&message)),
+            }
+        })
+    }
+
+    fn replicas_increased(group: &Shared) -> Rule {
+        let g = group.clone();
+        mock!(Client::increase_replica_count).then_compute_response(move |r| {
+            let mut g = g.lock().unwrap();
+            match g.start("IncreaseReplicaCount") {
+                Ok(()) => {
+                    g.replicas = r.new_replica_count().unwrap() as usize;
+                    MockResponse::Output(IncreaseReplicaCountOutput::builder().build())
+                }
+                Err(message) => MockResponse::Http(busy(&message)),
+            }
+        })
+    }
+
+    fn tagged(group: &Shared) -> Rule {
+        let g = group.clone();
+        mock!(Client::add_tags_to_resource).then_compute_output(move |_| {
+            g.lock().unwrap().log.push("AddTagsToResource".into());
+            AddTagsToResourceOutput::builder().build()
+        })
+    }
+
+    fn redis(rules: &[&Rule]) -> RedisProvider {
+        let cache = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, rules);
+        RedisProvider::new(cache, aws_sdk_ec2::Client::new(&sdk_config()))
+    }
+
+    /// One replica more, and another node type: no parameters, so no parameter group calls.
+    fn two_replicas() -> ElastiCacheRedisSpec {
+        serde_json::from_value(json!({
+            "nodeType": "cache.r7g.xlarge", "engineVersion": "7.1", "replicas": 2
+        }))
+        .unwrap()
+    }
+
+    async fn update(
+        provider: &RedisProvider,
+        spec: ElastiCacheRedisSpec,
+    ) -> Result<Outcome, ProviderError> {
+        let tags = BTreeMap::new();
+        let config = json!({});
+        let target = Target {
+            address: "orders/cache",
+            name: NAME,
+            spec,
+            tags: &tags,
+            region: "us-east-1",
+            config: &config,
+        };
+        let ids = BTreeMap::from([("securityGroup".to_string(), "sg-1".to_string())]);
+        provider.update(&target, &ids).await
+    }
+
+    /// The node type change, then the replica count: IncreaseReplicaCount is sent only after
+    /// a look showed the group `modifying` and then `available` again, never on the
+    /// `available` ElastiCache still reports right after ModifyReplicationGroup (which would
+    /// be refused).
+    #[tokio::test]
+    async fn each_change_waits_for_the_group_to_go_modifying_and_back_to_available() {
+        let group = Group::new(1, None);
+        let provider = redis(&[
+            &described(&group),
+            &modified(&group),
+            &replicas_increased(&group),
+            &tagged(&group),
+        ]);
+        let out = update(&provider, two_replicas()).await;
+        let log = group.lock().unwrap().log.clone();
+        let out = out.unwrap_or_else(|e| panic!("{}; calls: {log:?}", e.chain()));
+        assert_eq!(
+            log,
+            [
+                "describe: available",
+                "ModifyReplicationGroup",
+                "describe: modifying",
+                "describe: modifying",
+                "describe: available",
+                "IncreaseReplicaCount",
+                "describe: modifying",
+                "describe: modifying",
+                "describe: available",
+                "AddTagsToResource",
+            ]
+        );
+        assert_eq!(group.lock().unwrap().replicas, 2);
+        assert_eq!(out.outputs["securityGroupId"], "sg-1");
+    }
+
+    /// A group still modifying (a change of an earlier run) is waited for before the first
+    /// call; a change refused all the same (someone else's started in between) is a
+    /// dependency not ready, which the engine tries again.
+    #[tokio::test]
+    async fn a_busy_group_is_waited_for_first_and_a_refused_change_is_retried() {
+        let earlier = Instant::now().checked_sub(MODIFY_SETTLE_DELAY * 2).unwrap();
+        let group = Group::new(2, Some((earlier, 1)));
+        let provider = redis(&[&described(&group), &modified(&group), &tagged(&group)]);
+        update(&provider, two_replicas()).await.unwrap();
+        assert_eq!(
+            group.lock().unwrap().log[..3],
+            [
+                "describe: modifying",
+                "describe: available",
+                "ModifyReplicationGroup"
+            ]
+        );
+
+        // Another change starts between panka's look and its call.
+        let group = Group::new(2, None);
+        let busy = group.clone();
+        let raced = mock!(Client::describe_replication_groups).then_compute_output(move |_| {
+            let mut g = busy.lock().unwrap();
+            g.look();
+            g.change = Some((Instant::now(), 1));
+            DescribeReplicationGroupsOutput::builder()
+                .replication_groups(
+                    ReplicationGroup::builder()
+                        .replication_group_id(NAME)
+                        .status("available")
+                        .build(),
+                )
+                .build()
+        });
+        let provider = redis(&[&raced, &modified(&group)]);
+        let err = update(&provider, two_replicas()).await.unwrap_err();
+        assert_eq!(
+            err.kind,
+            ErrorKind::Transient(Transient::DependencyNotReady),
+            "{}",
+            err.chain()
+        );
+        assert!(
+            err.chain().contains("is not in available state"),
+            "{}",
+            err.chain()
+        );
+        assert_eq!(
+            group.lock().unwrap().log,
+            ["describe: available", "ModifyReplicationGroup: refused"]
+        );
+    }
+}

@@ -344,9 +344,15 @@ impl MskProvider {
         Ok(outcome_of(c, s, sg, brokers.as_ref()))
     }
 
-    /// Runs one update operation on the cluster and waits until it is active again.
+    /// Runs one update operation on the cluster `c`, with its ARN and current version, waits
+    /// for the operation that call started (its ARN in the answer) to complete, and returns the
+    /// cluster described anew: its current version changed with the operation, and the next
+    /// update call must carry the new one (a stale one is refused). terraform-provider-aws does
+    /// the same for each update in internal/service/kafka/cluster.go: `waitClusterOperationCompleted`
+    /// on `ClusterOperationArn`, then `refreshClusterVersion`.
     pub(super) async fn step<F, Fut, T, E, R>(
         &self,
+        c: &ClusterInfo,
         name: &str,
         what: &str,
         call: F,
@@ -354,6 +360,7 @@ impl MskProvider {
     where
         F: FnOnce(String, String) -> Fut,
         Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+        T: StartsOperation,
         E: std::error::Error
             + aws_smithy_types::error::metadata::ProvideErrorMetadata
             + Send
@@ -361,12 +368,105 @@ impl MskProvider {
             + 'static,
         R: HasStatus + std::fmt::Debug + Send + Sync + 'static,
     {
-        let c = self.wait_active(name).await?;
         let arn = c.cluster_arn().unwrap_or_default().to_string();
         let version = c.current_version().unwrap_or_default().to_string();
-        call(arn, version)
+        let started = call(arn, version)
             .await
             .map_err(|e| aws_error(format!("{what} of MSK cluster {name}"), e))?;
+        // MSK documents an operation ARN in every update's answer; without one, the cluster's
+        // state is all there is to wait on.
+        if let Some(operation) = started.operation_arn() {
+            self.wait_operation(name, what, operation).await?;
+        }
         self.wait_active(name).await
     }
+
+    /// Polls the cluster operation `operation` (DescribeClusterOperationV2) until it is
+    /// `UPDATE_COMPLETE`; `UPDATE_FAILED` ends the wait with MSK's error code and message.
+    /// terraform-provider-aws internal/service/kafka/wait.go `waitClusterOperationCompleted`:
+    /// pending `PENDING` and `UPDATE_IN_PROGRESS`, target `UPDATE_COMPLETE`, the operation's
+    /// `ErrorInfo` as the error of a failed one.
+    pub(super) async fn wait_operation(
+        &self,
+        name: &str,
+        what: &str,
+        operation: &str,
+    ) -> Result<(), ProviderError> {
+        let check = || async {
+            let described = unless_missing(
+                self.kafka
+                    .describe_cluster_operation_v2()
+                    .cluster_operation_arn(operation)
+                    .send()
+                    .await,
+                |s| s.is_not_found_exception(),
+                format!("reading MSK operation {operation} ({what} of {name})"),
+            )?;
+            let info = described.as_ref().and_then(|d| d.cluster_operation_info());
+            // An operation just started may not be visible yet: still pending.
+            let state = info
+                .and_then(|i| i.operation_state())
+                .unwrap_or(OPERATION_PENDING[0]);
+            match state {
+                OPERATION_COMPLETE => Ok(()),
+                OPERATION_FAILED => {
+                    let error = info.and_then(|i| i.error_info());
+                    Err(ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!(
+                            "{what} of MSK cluster {name} failed (operation {operation}): {}: {}",
+                            error
+                                .and_then(|e| e.error_code())
+                                .unwrap_or("no error code"),
+                            error
+                                .and_then(|e| e.error_string())
+                                .unwrap_or("MSK gave no message")
+                        ),
+                    ))
+                }
+                s if OPERATION_PENDING.contains(&s) => Err(ProviderError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{what} of MSK cluster {name} is still {s} after {} minutes (operation {operation})",
+                        POLL.as_secs() * POLLS as u64 / 60
+                    ),
+                )),
+                other => Err(ProviderError::new(
+                    ErrorKind::Conflict,
+                    format!("{what} of MSK cluster {name}: operation {operation} is {other}"),
+                )),
+            }
+        };
+        poll_while(POLL, POLLS, ErrorKind::Timeout, check).await
+    }
 }
+
+/// The states of a cluster operation on its way to [`OPERATION_COMPLETE`]
+/// (terraform-provider-aws internal/service/kafka/wait.go `waitClusterOperationCompleted`).
+const OPERATION_PENDING: &[&str] = &["PENDING", "UPDATE_IN_PROGRESS"];
+const OPERATION_COMPLETE: &str = "UPDATE_COMPLETE";
+const OPERATION_FAILED: &str = "UPDATE_FAILED";
+
+/// The answer of an MSK update call: the ARN of the cluster operation it started.
+pub(super) trait StartsOperation {
+    fn operation_arn(&self) -> Option<&str>;
+}
+
+macro_rules! starts_operation {
+    ($($output:ty),* $(,)?) => {
+        $(impl StartsOperation for $output {
+            fn operation_arn(&self) -> Option<&str> {
+                self.cluster_operation_arn()
+            }
+        })*
+    };
+}
+
+starts_operation!(
+    aws_sdk_kafka::operation::update_broker_count::UpdateBrokerCountOutput,
+    aws_sdk_kafka::operation::update_broker_storage::UpdateBrokerStorageOutput,
+    aws_sdk_kafka::operation::update_cluster_kafka_version::UpdateClusterKafkaVersionOutput,
+    aws_sdk_kafka::operation::update_monitoring::UpdateMonitoringOutput,
+    aws_sdk_kafka::operation::update_security::UpdateSecurityOutput,
+    aws_sdk_kafka::operation::update_cluster_configuration::UpdateClusterConfigurationOutput,
+);

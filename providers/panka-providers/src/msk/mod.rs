@@ -48,7 +48,11 @@ use update::live;
 
 /// MSK documents 15 to 30 minutes for a new cluster and as long for some updates (a version
 /// upgrade restarts every broker in turn); an hour leaves room for large clusters.
+/// The unit tests replay the states without the wait.
+#[cfg(not(test))]
 const POLL: Duration = Duration::from_secs(30);
+#[cfg(test)]
+const POLL: Duration = Duration::from_millis(1);
 const POLLS: usize = 120;
 
 /// The MSK provider.

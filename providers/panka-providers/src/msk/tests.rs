@@ -705,3 +705,344 @@ fn broker_properties_read_back_as_written() {
         json!({"log.retention.hours": "48", "num.partitions": "3"})
     );
 }
+
+mod replays {
+    //! MSK's documented answers to an update, replayed: each update call answers with the
+    //! `ClusterOperationArn` of the operation it started; DescribeClusterOperationV2 reports
+    //! that operation PENDING, UPDATE_IN_PROGRESS, then UPDATE_COMPLETE (or UPDATE_FAILED with
+    //! its ErrorInfo); the cluster's CurrentVersion changes with the operation, and a call
+    //! with another version, or while an operation runs, is refused (BadRequestException).
+    //! The replayed cluster stays ACTIVE at its old version until the operation is complete,
+    //! the worst case for a wait on the cluster's state instead of the operation.
+    //! https://docs.aws.amazon.com/msk/1.0/apireference/clusters-clusterarn-nodes-count.html
+    //! https://docs.aws.amazon.com/msk/1.0/apireference/operations-clusteroperationarn.html
+    //! (DescribeClusterOperation; DescribeClusterOperationV2 reports the same states)
+    use super::*;
+    use crate::aws_replies;
+    use aws_sdk_kafka::operation::describe_cluster_operation_v2::DescribeClusterOperationV2Output;
+    use aws_sdk_kafka::operation::list_clusters::ListClustersOutput;
+    use aws_sdk_kafka::operation::tag_resource::TagResourceOutput;
+    use aws_sdk_kafka::operation::update_broker_count::UpdateBrokerCountOutput;
+    use aws_sdk_kafka::operation::update_broker_storage::UpdateBrokerStorageOutput;
+    use aws_sdk_kafka::types::{ClusterOperationV2, ErrorInfo};
+    use aws_smithy_mocks::{MockResponse, Rule};
+    use std::sync::{Arc, Mutex};
+
+    /// An operation in progress: its ARN, the states it reports still, in order (the last
+    /// one stays), and the change it makes once complete.
+    struct Operation {
+        arn: String,
+        states: Vec<&'static str>,
+        error: Option<(&'static str, &'static str)>,
+        apply: Box<dyn Fn(&mut Cluster) + Send>,
+    }
+
+    /// The cluster as MSK has it, and every call panka made, in order.
+    struct Cluster {
+        version: u32,
+        brokers: i32,
+        storage: i32,
+        operation: Option<Operation>,
+        operations: u32,
+        /// Whether the next operation fails (UPDATE_FAILED).
+        fail_next: bool,
+        log: Vec<String>,
+    }
+
+    type Shared = Arc<Mutex<Cluster>>;
+
+    impl Cluster {
+        fn info(&self) -> ClusterInfo {
+            ClusterInfo::builder()
+                .cluster_name(NAME)
+                .cluster_arn(ARN)
+                .state(ClusterState::Active)
+                .current_version(format!("K{}", self.version))
+                .number_of_broker_nodes(self.brokers)
+                .broker_node_group_info(
+                    BrokerNodeGroupInfo::builder()
+                        .instance_type("kafka.t3.small")
+                        .storage_info(
+                            StorageInfo::builder()
+                                .ebs_storage_info(
+                                    EbsStorageInfo::builder().volume_size(self.storage).build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .current_broker_software_info(
+                    BrokerSoftwareInfo::builder().kafka_version("3.6.0").build(),
+                )
+                .enhanced_monitoring(EnhancedMonitoring::Default)
+                .encryption_info(
+                    EncryptionInfo::builder()
+                        .encryption_in_transit(
+                            EncryptionInTransit::builder()
+                                .client_broker(ClientBroker::Tls)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .client_authentication(
+                    ClientAuthentication::builder()
+                        .sasl(
+                            Sasl::builder()
+                                .iam(Iam::builder().enabled(true).build())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }
+
+        /// An update call with `version`: refused (BadRequestException with this message)
+        /// while an operation runs or with a stale version, else the ARN of the operation it
+        /// starts.
+        fn start(
+            &mut self,
+            call: &str,
+            version: Option<&str>,
+            apply: Box<dyn Fn(&mut Cluster) + Send>,
+        ) -> Result<String, &'static str> {
+            self.log
+                .push(format!("{call}({})", version.unwrap_or("no version")));
+            if self.operation.is_some() {
+                return Err(
+                    "The request is not valid because the cluster has an operation in progress.",
+                );
+            }
+            if version != Some(format!("K{}", self.version).as_str()) {
+                return Err("The request does not match the current version of the cluster.");
+            }
+            self.operations += 1;
+            let arn = format!(
+                "arn:aws:kafka:us-east-1:123456789012:cluster-operation/{NAME}/1/op-{}",
+                self.operations
+            );
+            let (states, error) = if std::mem::take(&mut self.fail_next) {
+                (
+                    vec!["PENDING", "UPDATE_IN_PROGRESS", "UPDATE_FAILED"],
+                    Some((
+                        "InsufficientCapacity",
+                        "There is not enough kafka.t3.small capacity in us-east-1a",
+                    )),
+                )
+            } else {
+                (
+                    vec!["PENDING", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"],
+                    None,
+                )
+            };
+            self.operation = Some(Operation {
+                arn: arn.clone(),
+                states,
+                error,
+                apply,
+            });
+            Ok(arn)
+        }
+
+        /// DescribeClusterOperationV2: the operation's next state; complete, it has changed
+        /// the cluster and a new version; failed, it has changed nothing.
+        fn look(&mut self, arn: &str) -> ClusterOperationV2 {
+            let op = self.operation.as_mut().filter(|o| o.arn == arn).unwrap();
+            let state = if op.states.len() > 1 {
+                op.states.remove(0)
+            } else {
+                op.states[0]
+            };
+            let error = op.error;
+            self.log.push(format!("operation: {state}"));
+            if state == "UPDATE_COMPLETE" {
+                let op = self.operation.take().unwrap();
+                (op.apply)(self);
+                self.version += 1;
+            } else if state == "UPDATE_FAILED" {
+                self.operation = None;
+            }
+            ClusterOperationV2::builder()
+                .cluster_arn(ARN)
+                .operation_arn(arn)
+                .operation_state(state)
+                .operation_type("UPDATE_BROKER_COUNT")
+                .set_error_info(error.map(|(code, message)| {
+                    ErrorInfo::builder()
+                        .error_code(code)
+                        .error_string(message)
+                        .build()
+                }))
+                .build()
+        }
+    }
+
+    fn rules(cluster: &Shared) -> Vec<Rule> {
+        let list = mock!(Client::list_clusters).then_output(|| {
+            ListClustersOutput::builder()
+                .cluster_info_list(
+                    ClusterInfo::builder()
+                        .cluster_name(NAME)
+                        .cluster_arn(ARN)
+                        .build(),
+                )
+                .build()
+        });
+        let c = cluster.clone();
+        let describe = mock!(Client::describe_cluster).then_compute_output(move |_| {
+            let c = c.lock().unwrap();
+            DescribeClusterOutput::builder()
+                .cluster_info(c.info())
+                .build()
+        });
+        let c = cluster.clone();
+        let operation =
+            mock!(Client::describe_cluster_operation_v2).then_compute_output(move |r| {
+                let info = c.lock().unwrap().look(r.cluster_operation_arn().unwrap());
+                DescribeClusterOperationV2Output::builder()
+                    .cluster_operation_info(info)
+                    .build()
+            });
+        let c = cluster.clone();
+        let count = mock!(Client::update_broker_count).then_compute_response(move |r| {
+            let brokers = r.target_number_of_broker_nodes().unwrap();
+            let started = c.lock().unwrap().start(
+                "UpdateBrokerCount",
+                r.current_version(),
+                Box::new(move |c| c.brokers = brokers),
+            );
+            match started {
+                Ok(arn) => MockResponse::Output(
+                    UpdateBrokerCountOutput::builder()
+                        .cluster_arn(ARN)
+                        .cluster_operation_arn(arn)
+                        .build(),
+                ),
+                Err(message) => {
+                    MockResponse::Http(aws_replies::rest_json(400, "BadRequestException", message))
+                }
+            }
+        });
+        let c = cluster.clone();
+        let storage = mock!(Client::update_broker_storage).then_compute_response(move |r| {
+            let size = r.target_broker_ebs_volume_info()[0]
+                .volume_size_gb()
+                .unwrap();
+            let started = c.lock().unwrap().start(
+                "UpdateBrokerStorage",
+                r.current_version(),
+                Box::new(move |c| c.storage = size),
+            );
+            match started {
+                Ok(arn) => MockResponse::Output(
+                    UpdateBrokerStorageOutput::builder()
+                        .cluster_arn(ARN)
+                        .cluster_operation_arn(arn)
+                        .build(),
+                ),
+                Err(message) => {
+                    MockResponse::Http(aws_replies::rest_json(400, "BadRequestException", message))
+                }
+            }
+        });
+        let c = cluster.clone();
+        let tag = mock!(Client::tag_resource).then_compute_output(move |_| {
+            c.lock().unwrap().log.push("TagResource".into());
+            TagResourceOutput::builder().build()
+        });
+        let bootstrap = mock!(Client::get_bootstrap_brokers).then_output(|| {
+            GetBootstrapBrokersOutput::builder()
+                .bootstrap_broker_string_sasl_iam("b-1:9098,b-2:9098")
+                .build()
+        });
+        vec![list, describe, operation, count, storage, tag, bootstrap]
+    }
+
+    async fn update(cluster: &Shared, spec: MskSpec) -> Result<Outcome, ProviderError> {
+        let rules = rules(cluster);
+        let refs: Vec<&Rule> = rules.iter().collect();
+        let kafka = mock_client!(aws_sdk_kafka, RuleMode::MatchAny, &refs);
+        let provider = MskProvider::new(kafka, aws_sdk_ec2::Client::new(&sdk_config()));
+        let tags = BTreeMap::new();
+        let config = json!({});
+        let target = Target {
+            address: "data/events",
+            name: NAME,
+            spec,
+            tags: &tags,
+            region: "us-east-1",
+            config: &config,
+        };
+        let ids = BTreeMap::from([("securityGroup".to_string(), "sg-1".to_string())]);
+        provider.update(&target, &ids).await
+    }
+
+    fn cluster(fail_next: bool) -> Shared {
+        Arc::new(Mutex::new(Cluster {
+            version: 1,
+            brokers: 2,
+            storage: 100,
+            operation: None,
+            operations: 0,
+            fail_next,
+            log: Vec::new(),
+        }))
+    }
+
+    /// Two brokers to four, then 100 GiB to 200: the storage call is sent only once the
+    /// broker operation reported UPDATE_COMPLETE, and with the version the cluster has after
+    /// it (K2), read anew.
+    #[tokio::test]
+    async fn each_update_waits_for_its_operation_and_the_next_carries_the_new_version() {
+        let c = cluster(false);
+        let out = update(&c, spec(json!({"brokerNodes": 4, "storageGB": 200}))).await;
+        let log = c.lock().unwrap().log.clone();
+        let out = out.unwrap_or_else(|e| panic!("{}; calls: {log:?}", e.chain()));
+        assert_eq!(
+            log,
+            [
+                "UpdateBrokerCount(K1)",
+                "operation: PENDING",
+                "operation: UPDATE_IN_PROGRESS",
+                "operation: UPDATE_COMPLETE",
+                "UpdateBrokerStorage(K2)",
+                "operation: PENDING",
+                "operation: UPDATE_IN_PROGRESS",
+                "operation: UPDATE_COMPLETE",
+                "TagResource",
+            ]
+        );
+        let c = c.lock().unwrap();
+        assert_eq!((c.brokers, c.storage, c.version), (4, 200, 3));
+        assert_eq!(out.outputs["bootstrapBrokersIam"], "b-1:9098,b-2:9098");
+    }
+
+    /// An operation that ends UPDATE_FAILED fails the update with MSK's error code and
+    /// message, and nothing after it is sent.
+    #[tokio::test]
+    async fn a_failed_operation_fails_the_update_with_its_error() {
+        let c = cluster(true);
+        let err = update(&c, spec(json!({"brokerNodes": 4, "storageGB": 200})))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Invalid, "{}", err.chain());
+        assert!(
+            err.message.contains("adding brokers of MSK cluster shop-dev-data-events failed")
+                && err.message.contains(
+                    "InsufficientCapacity: There is not enough kafka.t3.small capacity in us-east-1a"
+                ),
+            "{}",
+            err.chain()
+        );
+        let c = c.lock().unwrap();
+        assert_eq!(
+            c.log,
+            [
+                "UpdateBrokerCount(K1)",
+                "operation: PENDING",
+                "operation: UPDATE_IN_PROGRESS",
+                "operation: UPDATE_FAILED",
+            ]
+        );
+        assert_eq!((c.brokers, c.storage, c.version), (2, 100, 1));
+    }
+}

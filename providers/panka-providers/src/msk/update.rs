@@ -79,6 +79,7 @@ impl MskProvider {
     ) -> Result<Outcome, ProviderError> {
         let s = &t.spec;
         let name = t.name;
+        // MSK takes no update while another operation runs: the cluster is ACTIVE first.
         let mut c = self.wait_active(name).await?;
         let now = live(&c);
         if s.broker_nodes < now.brokers {
@@ -102,7 +103,7 @@ impl MskProvider {
         }
         if s.broker_nodes > now.brokers {
             c = self
-                .step(name, "adding brokers", |arn, version| {
+                .step(&c, name, "adding brokers", |arn, version| {
                     self.kafka
                         .update_broker_count()
                         .cluster_arn(arn)
@@ -114,7 +115,7 @@ impl MskProvider {
         }
         if s.storage_gb > now.storage_gb {
             c = self
-                .step(name, "growing the storage", |arn, version| {
+                .step(&c, name, "growing the storage", |arn, version| {
                     self.kafka
                         .update_broker_storage()
                         .cluster_arn(arn)
@@ -131,7 +132,7 @@ impl MskProvider {
         }
         if now.kafka_version != s.kafka_version {
             c = self
-                .step(name, "upgrading Kafka", |arn, version| {
+                .step(&c, name, "upgrading Kafka", |arn, version| {
                     self.kafka
                         .update_cluster_kafka_version()
                         .cluster_arn(arn)
@@ -143,7 +144,7 @@ impl MskProvider {
         }
         if now.monitoring.as_ref() != Some(&monitoring(s)) {
             c = self
-                .step(name, "changing the monitoring", |arn, version| {
+                .step(&c, name, "changing the monitoring", |arn, version| {
                     self.kafka
                         .update_monitoring()
                         .cluster_arn(arn)
@@ -159,6 +160,7 @@ impl MskProvider {
         {
             c = self
                 .step(
+                    &c,
                     name,
                     "changing authentication and encryption",
                     |arn, version| {
@@ -183,6 +185,7 @@ impl MskProvider {
         {
             c = self
                 .step(
+                    &c,
                     name,
                     "applying the broker properties",
                     |cluster, version| {
