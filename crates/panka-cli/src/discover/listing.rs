@@ -67,6 +67,7 @@ pub(super) async fn list_sqs(aws: &panka_aws::Aws, prefix: Option<&str>) -> anyh
             ids: BTreeMap::from([("url".to_string(), url)]),
             tags,
             inexpressible,
+            code_sha256: None,
         });
     }
     Ok(out)
@@ -112,6 +113,7 @@ pub(super) async fn list_sns(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>
             ids: BTreeMap::from([("topic".to_string(), arn)]),
             tags,
             inexpressible: Vec::new(),
+            code_sha256: None,
         });
     }
     Ok(out)
@@ -185,6 +187,7 @@ pub(super) async fn list_s3(
             ids: BTreeMap::from([("bucket".to_string(), name)]),
             tags,
             inexpressible,
+            code_sha256: None,
         });
     }
     Ok(out)
@@ -244,6 +247,7 @@ pub(super) async fn list_dynamodb(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Li
             ids: BTreeMap::from([("table".to_string(), name)]),
             tags,
             inexpressible: Vec::new(),
+            code_sha256: None,
         });
     }
     Ok(out)

@@ -1,11 +1,14 @@
 //! `panka import --discover`: finds existing AWS resources of the kinds discovery covers (SQS
-//! queues, SNS topics, S3 buckets, DynamoDB tables), writes one component file for each into
-//! the stack folder and records them all in the state, so that the first plan creates, replaces
-//! and deletes nothing.
+//! queues, SNS topics, S3 buckets, DynamoDB tables, RDS instances, ElastiCache Redis
+//! replication groups, Lambda functions), writes one component file for each into the stack
+//! folder and records them all in the state, so that the first plan creates, replaces and
+//! deletes nothing.
 //!
 //! Each resource is listed with its service's list call, filtered by name prefix and tags, read
 //! with its provider's observed-state reader, and written with its explicit AWS name where that
-//! differs from the name panka derives, leaving out every field equal to the kind's default.
+//! differs from the name panka derives (kinds without a name field are adopted only under the
+//! derived name), leaving out every field equal to the kind's default; a value that is another
+//! discovered resource's output becomes a reference to it.
 //! The files are written, the stack is loaded and validated, and every resource is adopted
 //! through the same code as `panka import S/C` (found by name, read, recorded), in one state
 //! write under the stack lock. When anything fails after writing, the files written are
@@ -24,14 +27,30 @@ use crate::backend::Backends;
 use crate::cli::{GlobalArgs, ImportArgs, OutputFormat, StackArgs};
 use crate::stack::{Reported, load_stack, print_diagnostics};
 
+mod compute;
+mod links;
 mod listing;
 mod yaml;
 
+use compute::{CodeLocation, derived_component, list_lambda, list_rds, list_redis};
 use listing::{list_dynamodb, list_s3, list_sns, list_sqs};
 use yaml::{component_yaml, stack_yaml};
 
-/// The kinds discovery finds, in the order it lists them.
-const COVERED: &[Kind] = &[Kind::SQS, Kind::SNS, Kind::S3, Kind::DynamoDB];
+/// The kinds discovery finds, in the order it lists (and adopts) them: a kind after those its
+/// components can refer to.
+const COVERED: &[Kind] = &[
+    Kind::SQS,
+    Kind::SNS,
+    Kind::S3,
+    Kind::DynamoDB,
+    Kind::RDS,
+    Kind::ElastiCacheRedis,
+    Kind::Lambda,
+];
+
+/// The covered kinds whose format has no field for an explicit AWS name: adopted only under
+/// the name panka derives.
+const DERIVED_NAME_ONLY: &[Kind] = &[Kind::RDS, Kind::ElastiCacheRedis, Kind::Lambda];
 
 /// A resource listed in AWS.
 #[derive(Clone, Debug)]
@@ -44,6 +63,8 @@ struct Listed {
     tags: BTreeMap<String, String>,
     /// Settings it has that panka's format cannot express.
     inexpressible: Vec<String>,
+    /// A zip function's `CodeSha256` (Lambda reports no location for a zip's code).
+    code_sha256: Option<String>,
 }
 
 /// A resource discovery adopts.
@@ -59,6 +80,9 @@ struct Found {
     spec: Value,
     /// Settings panka's format cannot express (left as they are in AWS).
     not_expressible: Vec<String>,
+    /// Its outputs as the read reports them, for the references of the others.
+    #[serde(skip)]
+    outputs: BTreeMap<String, String>,
 }
 
 /// A resource the selectors matched that discovery does not adopt, and why.
@@ -93,6 +117,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 kinds: args.kinds.clone(),
                 service: args.service.clone(),
                 region: args.region.clone(),
+                lambda_code: args.lambda_code.clone(),
                 dry_run: args.dry_run,
                 output: args.output,
             };
@@ -135,6 +160,10 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         bail!("`{s}` is not a service name: use lower-case letters, digits and single `-`");
     }
     let kinds = selected_kinds(&args.kinds)?;
+    let mut code_at: BTreeMap<String, CodeLocation> = BTreeMap::new();
+    for (function, at) in &args.lambda_code {
+        code_at.insert(function.clone(), compute::parse_code_location(at)?);
+    }
     let not_covered: Vec<&str> = Kind::ALL
         .iter()
         .filter(|k| !COVERED.contains(k))
@@ -155,6 +184,9 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             Kind::SNS => list_sns(&aws).await?,
             Kind::S3 => list_s3(&aws, &region, &mut skipped).await?,
             Kind::DynamoDB => list_dynamodb(&aws).await?,
+            Kind::RDS => list_rds(&aws).await?,
+            Kind::ElastiCacheRedis => list_redis(&aws).await?,
+            Kind::Lambda => list_lambda(&aws).await?,
             _ => Vec::new(),
         };
         listed.extend(all);
@@ -217,30 +249,66 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             (None, Some(s)) => s.clone(),
             (None, None) => unreachable!("checked above"),
         };
-        let base = l
-            .name
-            .strip_prefix(args.name_prefix.as_deref().unwrap_or(""))
-            .unwrap_or(&l.name);
-        let base = base.strip_suffix(".fifo").unwrap_or(base);
-        let base = sanitize(base).unwrap_or_else(|| l.kind.name().to_ascii_lowercase());
-        let mut component = base.clone();
-        let mut n = 2;
-        while taken.contains(&(service.clone(), component.clone()))
-            || root
-                .join("services")
-                .join(&service)
-                .join("components")
-                .join(&component)
-                .exists()
-                && !root
-                    .join(component_file(&service, &component, l.kind))
+        let component = if DERIVED_NAME_ONLY.contains(&l.kind) {
+            // No field can name it: its component is the one whose derived name it has.
+            let Some(component) =
+                derived_component(&stack_name, &environment, &service, l.kind, &l.name)
+            else {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!(
+                        "panka's {} has no field for an explicit AWS name, and `{}` is not a name panka derives in service {service} (`{stack_name}-{environment}-{service}-COMPONENT`): adopting it would rename it",
+                        l.kind, l.name
+                    ),
+                });
+                continue;
+            };
+            if taken.contains(&(service.clone(), component.clone()))
+                || root
+                    .join("services")
+                    .join(&service)
+                    .join("components")
+                    .join(&component)
                     .exists()
-        {
-            let suffix = format!("-{n}");
-            let keep = 40usize.saturating_sub(suffix.len()).min(base.len());
-            component = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
-            n += 1;
-        }
+            {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!(
+                        "its name makes it component {service}/{component}, which exists already"
+                    ),
+                });
+                continue;
+            }
+            component
+        } else {
+            let base = l
+                .name
+                .strip_prefix(args.name_prefix.as_deref().unwrap_or(""))
+                .unwrap_or(&l.name);
+            let base = base.strip_suffix(".fifo").unwrap_or(base);
+            let base = sanitize(base).unwrap_or_else(|| l.kind.name().to_ascii_lowercase());
+            let mut component = base.clone();
+            let mut n = 2;
+            while taken.contains(&(service.clone(), component.clone()))
+                || root
+                    .join("services")
+                    .join(&service)
+                    .join("components")
+                    .join(&component)
+                    .exists()
+                    && !root
+                        .join(component_file(&service, &component, l.kind))
+                        .exists()
+            {
+                let suffix = format!("-{n}");
+                let keep = 40usize.saturating_sub(suffix.len()).min(base.len());
+                component = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+                n += 1;
+            }
+            component
+        };
         taken.insert((service.clone(), component.clone()));
 
         let address = Address::new(service.clone(), component.clone());
@@ -272,9 +340,22 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                     outputs: &none,
                 },
             )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.chain()))?;
-        let Some(observed) = observed else {
+            .await;
+        let observed = match observed {
+            Ok(o) => o,
+            // Settings the kind cannot hold (an engine panka does not deploy, a required
+            // field AWS does not report): this resource is not one panka can adopt.
+            Err(e) if e.kind == panka_engine::ErrorKind::Invalid => {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: e.chain(),
+                });
+                continue;
+            }
+            Err(e) => bail!(e.chain()),
+        };
+        let Some(mut observed) = observed else {
             skipped.push(Skipped {
                 kind: l.kind.name().into(),
                 name: l.name.clone(),
@@ -282,6 +363,17 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             });
             continue;
         };
+        if l.kind == Kind::Lambda
+            && let Err(reason) =
+                lambda_code(&aws, &l, &code_at, &mut observed.spec).await?
+        {
+            skipped.push(Skipped {
+                kind: l.kind.name().into(),
+                name: l.name.clone(),
+                reason,
+            });
+            continue;
+        }
         let spec = match without_defaults(l.kind, &external_targets(observed.spec)) {
             Ok(s) => s,
             Err(e) => {
@@ -314,10 +406,29 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 file: component_file(&service, &component, l.kind),
                 spec,
                 not_expressible: l.inexpressible.clone(),
+                outputs: observed.outcome.outputs,
             },
             foreign,
         ));
     }
+    // Values that are another discovered resource's output become references to it; a
+    // resource whose references cannot all be written is not adopted.
+    let unlinked = links::link(&mut found);
+    found = found
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, f)| match unlinked.get(&i) {
+            None => Some(f),
+            Some(reason) => {
+                skipped.push(Skipped {
+                    kind: f.0.kind.clone(),
+                    name: f.0.aws_name.clone(),
+                    reason: reason.clone(),
+                });
+                None
+            }
+        })
+        .collect();
     // Tags every discovered resource carries become the stack's default tags when discovery
     // writes stack.yaml; any other tag has no place in the format (the first apply sets a
     // resource's tags to the stack's defaults and panka's own).
@@ -483,9 +594,13 @@ async fn write_and_record(
         .as_ref()
         .map(|s| crate::plan::recorded_outputs(&s.resources))
         .unwrap_or_default();
+    let mut outputs = outputs;
     let mut adopted = Vec::new();
+    // In the order of COVERED: what a component refers to is adopted (and its outputs known)
+    // before it.
     for f in found {
         let a = crate::state_cmd::adopt(&stack, &registry, &f.address, &outputs).await?;
+        outputs.insert(f.address.clone(), a.resource.outputs.clone());
         adopted.push((f.address.clone(), a.resource));
     }
     let state = crate::state_cmd::record(&stack, &backends, global, adopted).await?;
@@ -531,10 +646,15 @@ impl Written {
 
 fn report(found: &[Found], skipped: &[Skipped], not_covered: &[&str], region: &str, dry: bool) {
     println!(
-        "{} {} resource{} in {region} (discovery covers SQS, SNS, S3 and DynamoDB; {} are not discovered yet):",
+        "{} {} resource{} in {region} (discovery covers {}; {} are not discovered yet):",
         if dry { "Would adopt" } else { "Adopting" },
         found.len(),
         if found.len() == 1 { "" } else { "s" },
+        COVERED
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         not_covered.join(", ")
     );
     let width = found.iter().map(|f| f.address.len()).max().unwrap_or(0);
@@ -667,6 +787,44 @@ fn external_targets(mut spec: Value) -> Value {
     spec
 }
 
+/// Puts a Lambda function's code into its observed `spec`: an image's URI is reported; a
+/// zip's location is the one `--lambda-code` gives, checked against the function's
+/// `CodeSha256`. Also leaves out a log retention Lambda did not report (no log group yet: the
+/// kind's default stands). `Err` is why the function cannot be adopted.
+async fn lambda_code(
+    aws: &panka_aws::Aws,
+    l: &Listed,
+    given: &BTreeMap<String, CodeLocation>,
+    spec: &mut Value,
+) -> anyhow::Result<Result<(), String>> {
+    if spec.pointer("/logging/retentionDays") == Some(&json!(0))
+        && let Some(map) = spec.as_object_mut()
+    {
+        map.remove("logging");
+    }
+    let Some(sha) = &l.code_sha256 else {
+        return Ok(Ok(()));
+    };
+    let Some(at) = given.get(&l.name) else {
+        return Ok(Err(format!(
+            "Lambda does not report where a zip function's code lives: pass --lambda-code {}=s3://BUCKET/KEY[#VERSION] (checked against its CodeSha256 {sha})",
+            l.name
+        )));
+    };
+    if !compute::same_code(aws, at, sha).await? {
+        return Ok(Err(format!(
+            "s3://{}/{} is not the code it runs (its SHA-256 is not the function's CodeSha256 {sha})",
+            at.bucket, at.key
+        )));
+    }
+    let mut s3 = json!({"bucket": at.bucket, "key": at.key});
+    if let Some(v) = &at.version {
+        s3["version"] = json!(v);
+    }
+    spec["code"] = json!({"s3": s3});
+    Ok(Ok(()))
+}
+
 /// The observed spec without the fields equal to the kind's defaults (the required fields
 /// stay); fails when the result does not mean the same spec.
 fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
@@ -676,6 +834,9 @@ fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
     // The least spec: the required fields only.
     let required: Vec<&str> = match kind {
         Kind::DynamoDB => vec!["partitionKey"],
+        Kind::Lambda => vec!["code"],
+        Kind::RDS => vec!["engine", "instance", "database"],
+        Kind::ElastiCacheRedis => vec!["nodeType", "engineVersion"],
         _ => Vec::new(),
     };
     let mut least = serde_json::Map::new();
