@@ -51,6 +51,7 @@ s3.put_bucket_tagging(Bucket='t{u}-assets', Tagging={{'TagSet': [{{'Key': k, 'Va
 ddb.create_table(TableName='t{u}-carts', KeySchema=[{{'AttributeName': 'id', 'KeyType': 'HASH'}}],
     AttributeDefinitions=[{{'AttributeName': 'id', 'AttributeType': 'S'}}], BillingMode='PAY_PER_REQUEST',
     Tags=[{{'Key': k, 'Value': v}} for k, v in tags('api').items()])
+boto3.client('logs', **kw).create_log_group(logGroupName='t{u}-app-logs', tags=tags('api'))
 print('{{}}')
 "#
     ));
@@ -74,6 +75,10 @@ print('{{}}')
     assert!(out.contains("Would adopt 5 resources"), "{out}");
     assert!(out.contains("not discovered yet"), "{out}");
     assert!(
+        out.contains(&format!("t{u}-app-logs")),
+        "listed as skipped: {out}"
+    );
+    assert!(
         !env.root().exists(),
         "a dry run wrote {}",
         env.root().display()
@@ -84,6 +89,14 @@ print('{{}}')
     assert_eq!(code, 0, "{out}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(doc["resources"].as_array().unwrap().len(), 5, "{out}");
+    // The log group matches the tags; panka has no kind for it (GetResources finds it).
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert!(
+        skipped.iter().any(|s| s["name"] == format!("t{u}-app-logs")
+            && s["kind"] == "logs log-group"
+            && s["reason"].as_str().unwrap().contains("does not manage")),
+        "{out}"
+    );
     assert!(!env.root().exists());
 
     // `--from-copilot` is shorthand for the same selectors.
@@ -403,7 +416,10 @@ print(json.dumps({{'password': password, 'secret': secret}}))
         out.contains("its execution role"),
         "the foreign role is reported: {out}"
     );
-    let function = read(&env, &format!("services/{service}/components/mailer/lambda.yaml"));
+    let function = read(
+        &env,
+        &format!("services/{service}/components/mailer/lambda.yaml"),
+    );
     for part in [
         format!("bucket: code{u}"),
         "key: mailer.zip".to_string(),

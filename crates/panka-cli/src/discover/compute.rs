@@ -104,7 +104,11 @@ pub(super) async fn list_lambda(aws: &panka_aws::Aws) -> anyhow::Result<Vec<List
         if let Some(dlq) = f.dead_letter_config().and_then(|d| d.target_arn()) {
             inexpressible.push(format!("its dead-letter target {dlq}"));
         }
-        if f.tracing_config().and_then(|t| t.mode()).map(|m| m.as_str()) == Some("Active") {
+        if f.tracing_config()
+            .and_then(|t| t.mode())
+            .map(|m| m.as_str())
+            == Some("Active")
+        {
             inexpressible.push("active X-Ray tracing".to_string());
         }
         if f.vpc_config().is_some_and(|v| !v.subnet_ids().is_empty()) {
@@ -192,10 +196,7 @@ pub(super) async fn list_redis(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Liste
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
-                    "listing ElastiCache replication groups: {}",
-                    aws_error(&e)
-                )
+                anyhow::anyhow!("listing ElastiCache replication groups: {}", aws_error(&e))
             })?;
         groups.extend(page.replication_groups().iter().cloned());
         marker = page.marker().map(str::to_string);
@@ -223,9 +224,7 @@ pub(super) async fn list_redis(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Liste
         };
         let mut inexpressible = Vec::new();
         if g.auth_token_enabled() == Some(true) {
-            inexpressible.push(
-                "its AUTH token (panka neither knows nor changes it)".to_string(),
-            );
+            inexpressible.push("its AUTH token (panka neither knows nor changes it)".to_string());
         }
         if !g.user_group_ids().is_empty() {
             inexpressible.push(format!(
@@ -291,14 +290,7 @@ pub(super) async fn same_code(
         .set_version_id(at.version.clone())
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading s3://{}/{}: {}",
-                at.bucket,
-                at.key,
-                aws_error(&e)
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("reading s3://{}/{}: {}", at.bucket, at.key, aws_error(&e)))?;
     let bytes = object
         .body
         .collect()

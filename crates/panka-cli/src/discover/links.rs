@@ -43,11 +43,7 @@ pub(super) fn link(found: &mut [(Found, BTreeMap<String, String>)]) -> BTreeMap<
     let mut unlinked = BTreeMap::new();
     for (i, (f, _)) in found.iter_mut().enumerate() {
         let address = f.address.clone();
-        if let Some(vars) = f
-            .spec
-            .get_mut("environment")
-            .and_then(Value::as_array_mut)
-        {
+        if let Some(vars) = f.spec.get_mut("environment").and_then(Value::as_array_mut) {
             for var in vars {
                 let Some(value) = var.get("value").and_then(Value::as_str) else {
                     continue;
@@ -65,8 +61,7 @@ pub(super) fn link(found: &mut [(Found, BTreeMap<String, String>)]) -> BTreeMap<
         }
         if let Some(secrets) = f.spec.get_mut("secrets").and_then(Value::as_array_mut) {
             for secret in secrets {
-                let Some(from) = secret.get_mut("valueFrom").and_then(Value::as_object_mut)
-                else {
+                let Some(from) = secret.get_mut("valueFrom").and_then(Value::as_object_mut) else {
                     continue;
                 };
                 let Some(arn) = from.get("secretsManager").and_then(Value::as_str) else {
@@ -142,7 +137,11 @@ mod tests {
                     "app/jobs",
                     "SQS",
                     json!({}),
-                    &[("url", "https://sqs/jobs"), ("arn", queue_arn), ("name", "jobs")],
+                    &[
+                        ("url", "https://sqs/jobs"),
+                        ("arn", queue_arn),
+                        ("name", "jobs"),
+                    ],
                 ),
                 BTreeMap::new(),
             ),

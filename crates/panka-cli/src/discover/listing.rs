@@ -13,7 +13,10 @@ pub(super) fn aws_error(e: &(dyn std::error::Error + 'static)) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
 }
 
-pub(super) async fn list_sqs(aws: &panka_aws::Aws, prefix: Option<&str>) -> anyhow::Result<Vec<Listed>> {
+pub(super) async fn list_sqs(
+    aws: &panka_aws::Aws,
+    prefix: Option<&str>,
+) -> anyhow::Result<Vec<Listed>> {
     let client = aws.sqs();
     let mut urls = Vec::new();
     let mut token = None;
@@ -252,4 +255,3 @@ pub(super) async fn list_dynamodb(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Li
     }
     Ok(out)
 }
-

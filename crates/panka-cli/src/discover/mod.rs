@@ -30,6 +30,7 @@ use crate::stack::{Reported, load_stack, print_diagnostics};
 mod compute;
 mod links;
 mod listing;
+mod tagging;
 mod yaml;
 
 use compute::{CodeLocation, derived_component, list_lambda, list_rds, list_redis};
@@ -364,8 +365,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             continue;
         };
         if l.kind == Kind::Lambda
-            && let Err(reason) =
-                lambda_code(&aws, &l, &code_at, &mut observed.spec).await?
+            && let Err(reason) = lambda_code(&aws, &l, &code_at, &mut observed.spec).await?
         {
             skipped.push(Skipped {
                 kind: l.kind.name().into(),
@@ -429,6 +429,14 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             }
         })
         .collect();
+    // What else the selectors match: resources of kinds panka does not manage (unless --kind
+    // narrowed the search to kinds it does).
+    if args.kinds.is_empty() && (!args.tags.is_empty() || args.name_prefix.is_some()) {
+        let adopted: Vec<&Found> = found.iter().map(|(f, _)| f).collect();
+        skipped.extend(
+            tagging::unmanaged(&aws, &args.tags, args.name_prefix.as_deref(), &adopted).await?,
+        );
+    }
     // Tags every discovered resource carries become the stack's default tags when discovery
     // writes stack.yaml; any other tag has no place in the format (the first apply sets a
     // resource's tags to the stack's defaults and panka's own).
@@ -886,7 +894,6 @@ fn prune(value: &mut Value, defaults: &Value, keep: &[&str]) {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {
