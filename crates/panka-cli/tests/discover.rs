@@ -429,7 +429,7 @@ print(json.dumps({{'password': password, 'secret': secret}}))
         "output: masterSecretArn".to_string(),
         "value: live".to_string(),
         "batchSize: 5".to_string(),
-        format!("# Not expressible"),
+        "# Not expressible".to_string(),
     ] {
         assert!(function.contains(&part), "`{part}` missing: {function}");
     }

@@ -15,8 +15,8 @@ use panka_format::kinds::Kind;
 use panka_format::model::Address;
 use sha2::{Digest, Sha256};
 
-use super::Listed;
 use super::listing::aws_error;
+use super::{Listed, Skipped};
 
 /// The component whose derived AWS name is `aws_name` in `service` of the stack, or `None`
 /// when no component name gives it (the name is not `{stack}-{environment}-{service}-C`, or C
@@ -130,7 +130,10 @@ pub(super) async fn list_lambda(aws: &panka_aws::Aws) -> anyhow::Result<Vec<List
 }
 
 /// RDS DB instances (not Aurora cluster members), with their tags (DescribeDBInstances).
-pub(super) async fn list_rds(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>> {
+pub(super) async fn list_rds(
+    aws: &panka_aws::Aws,
+    skipped: &mut Vec<Skipped>,
+) -> anyhow::Result<Vec<Listed>> {
     let client = aws.rds();
     let mut out = Vec::new();
     let mut marker = None;
@@ -145,8 +148,14 @@ pub(super) async fn list_rds(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>
             let Some(id) = db.db_instance_identifier() else {
                 continue;
             };
-            if db.db_cluster_identifier().is_some() {
-                // An Aurora instance belongs to its cluster, which panka's RDS kind is not.
+            if let Some(cluster) = db.db_cluster_identifier() {
+                skipped.push(Skipped {
+                    kind: "RDS".into(),
+                    name: id.to_string(),
+                    reason: format!(
+                        "it is a member of Aurora cluster {cluster}, which panka's RDS kind (one instance) is not"
+                    ),
+                });
                 continue;
             }
             let tags = db

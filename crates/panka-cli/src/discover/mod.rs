@@ -185,7 +185,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             Kind::SNS => list_sns(&aws).await?,
             Kind::S3 => list_s3(&aws, &region, &mut skipped).await?,
             Kind::DynamoDB => list_dynamodb(&aws).await?,
-            Kind::RDS => list_rds(&aws).await?,
+            Kind::RDS => list_rds(&aws, &mut skipped).await?,
             Kind::ElastiCacheRedis => list_redis(&aws).await?,
             Kind::Lambda => list_lambda(&aws).await?,
             _ => Vec::new(),
