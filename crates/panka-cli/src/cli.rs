@@ -239,7 +239,8 @@ pub struct ImportArgs {
     /// `service/component` (without `--discover`).
     #[arg(required_unless_present = "discover", conflicts_with = "discover")]
     pub address: Option<String>,
-    /// Find existing AWS resources of the kinds discovery covers (SQS, SNS, S3, DynamoDB),
+    /// Find existing AWS resources of the kinds discovery covers (SQS, SNS, S3, DynamoDB, RDS,
+    /// ElastiCacheRedis, Lambda),
     /// write a component file for each into the stack folder (creating stack.yaml, the
     /// environment and service.yaml when absent) and record them in the state.
     #[arg(long)]
@@ -250,7 +251,7 @@ pub struct ImportArgs {
     /// Only resources whose AWS name starts with this; it is left out of the component names.
     #[arg(long, value_name = "PREFIX")]
     pub name_prefix: Option<String>,
-    /// Only this kind (repeatable): SQS, SNS, S3, DynamoDB.
+    /// Only this kind (repeatable): SQS, SNS, S3, DynamoDB, RDS, ElastiCacheRedis, Lambda.
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
     /// Put every discovered resource in this service.
@@ -269,6 +270,11 @@ pub struct ImportArgs {
     /// The region of a stack.yaml discovery creates (an existing stack.yaml's region is used).
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Where a zip Lambda function's code lives (repeatable): Lambda does not report it, and
+    /// discovery checks the object against the function's CodeSha256 before writing it as
+    /// `code.s3`.
+    #[arg(long = "lambda-code", value_name = "FUNCTION=s3://BUCKET/KEY[#VERSION]", value_parser = parse_tag)]
+    pub lambda_code: Vec<(String, String)>,
     /// Print what would be written and adopted; write and record nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -298,6 +304,9 @@ impl ImportArgs {
         }
         if self.from_copilot.is_some() {
             given.push("--from-copilot");
+        }
+        if !self.lambda_code.is_empty() {
+            given.push("--lambda-code");
         }
         if self.dry_run {
             given.push("--dry-run");

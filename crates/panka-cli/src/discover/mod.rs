@@ -1,11 +1,14 @@
 //! `panka import --discover`: finds existing AWS resources of the kinds discovery covers (SQS
-//! queues, SNS topics, S3 buckets, DynamoDB tables), writes one component file for each into
-//! the stack folder and records them all in the state, so that the first plan creates, replaces
-//! and deletes nothing.
+//! queues, SNS topics, S3 buckets, DynamoDB tables, RDS instances, ElastiCache Redis
+//! replication groups, Lambda functions), writes one component file for each into the stack
+//! folder and records them all in the state, so that the first plan creates, replaces and
+//! deletes nothing.
 //!
 //! Each resource is listed with its service's list call, filtered by name prefix and tags, read
 //! with its provider's observed-state reader, and written with its explicit AWS name where that
-//! differs from the name panka derives, leaving out every field equal to the kind's default.
+//! differs from the name panka derives (kinds without a name field are adopted only under the
+//! derived name), leaving out every field equal to the kind's default; a value that is another
+//! discovered resource's output becomes a reference to it.
 //! The files are written, the stack is loaded and validated, and every resource is adopted
 //! through the same code as `panka import S/C` (found by name, read, recorded), in one state
 //! write under the stack lock. When anything fails after writing, the files written are
@@ -24,8 +27,31 @@ use crate::backend::Backends;
 use crate::cli::{GlobalArgs, ImportArgs, OutputFormat, StackArgs};
 use crate::stack::{Reported, load_stack, print_diagnostics};
 
-/// The kinds discovery finds, in the order it lists them.
-const COVERED: &[Kind] = &[Kind::SQS, Kind::SNS, Kind::S3, Kind::DynamoDB];
+mod compute;
+mod links;
+mod listing;
+mod tagging;
+mod yaml;
+
+use compute::{CodeLocation, derived_component, list_lambda, list_rds, list_redis};
+use listing::{list_dynamodb, list_s3, list_sns, list_sqs};
+use yaml::{component_yaml, stack_yaml};
+
+/// The kinds discovery finds, in the order it lists (and adopts) them: a kind after those its
+/// components can refer to.
+const COVERED: &[Kind] = &[
+    Kind::SQS,
+    Kind::SNS,
+    Kind::S3,
+    Kind::DynamoDB,
+    Kind::RDS,
+    Kind::ElastiCacheRedis,
+    Kind::Lambda,
+];
+
+/// The covered kinds whose format has no field for an explicit AWS name: adopted only under
+/// the name panka derives.
+const DERIVED_NAME_ONLY: &[Kind] = &[Kind::RDS, Kind::ElastiCacheRedis, Kind::Lambda];
 
 /// A resource listed in AWS.
 #[derive(Clone, Debug)]
@@ -38,6 +64,8 @@ struct Listed {
     tags: BTreeMap<String, String>,
     /// Settings it has that panka's format cannot express.
     inexpressible: Vec<String>,
+    /// A zip function's `CodeSha256` (Lambda reports no location for a zip's code).
+    code_sha256: Option<String>,
 }
 
 /// A resource discovery adopts.
@@ -53,6 +81,9 @@ struct Found {
     spec: Value,
     /// Settings panka's format cannot express (left as they are in AWS).
     not_expressible: Vec<String>,
+    /// Its outputs as the read reports them, for the references of the others.
+    #[serde(skip)]
+    outputs: BTreeMap<String, String>,
 }
 
 /// A resource the selectors matched that discovery does not adopt, and why.
@@ -87,6 +118,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 kinds: args.kinds.clone(),
                 service: args.service.clone(),
                 region: args.region.clone(),
+                lambda_code: args.lambda_code.clone(),
                 dry_run: args.dry_run,
                 output: args.output,
             };
@@ -129,6 +161,10 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         bail!("`{s}` is not a service name: use lower-case letters, digits and single `-`");
     }
     let kinds = selected_kinds(&args.kinds)?;
+    let mut code_at: BTreeMap<String, CodeLocation> = BTreeMap::new();
+    for (function, at) in &args.lambda_code {
+        code_at.insert(function.clone(), compute::parse_code_location(at)?);
+    }
     let not_covered: Vec<&str> = Kind::ALL
         .iter()
         .filter(|k| !COVERED.contains(k))
@@ -149,6 +185,9 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             Kind::SNS => list_sns(&aws).await?,
             Kind::S3 => list_s3(&aws, &region, &mut skipped).await?,
             Kind::DynamoDB => list_dynamodb(&aws).await?,
+            Kind::RDS => list_rds(&aws, &mut skipped).await?,
+            Kind::ElastiCacheRedis => list_redis(&aws).await?,
+            Kind::Lambda => list_lambda(&aws).await?,
             _ => Vec::new(),
         };
         listed.extend(all);
@@ -211,30 +250,66 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             (None, Some(s)) => s.clone(),
             (None, None) => unreachable!("checked above"),
         };
-        let base = l
-            .name
-            .strip_prefix(args.name_prefix.as_deref().unwrap_or(""))
-            .unwrap_or(&l.name);
-        let base = base.strip_suffix(".fifo").unwrap_or(base);
-        let base = sanitize(base).unwrap_or_else(|| l.kind.name().to_ascii_lowercase());
-        let mut component = base.clone();
-        let mut n = 2;
-        while taken.contains(&(service.clone(), component.clone()))
-            || root
-                .join("services")
-                .join(&service)
-                .join("components")
-                .join(&component)
-                .exists()
-                && !root
-                    .join(component_file(&service, &component, l.kind))
+        let component = if DERIVED_NAME_ONLY.contains(&l.kind) {
+            // No field can name it: its component is the one whose derived name it has.
+            let Some(component) =
+                derived_component(&stack_name, &environment, &service, l.kind, &l.name)
+            else {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!(
+                        "panka's {} has no field for an explicit AWS name, and `{}` is not a name panka derives in service {service} (`{stack_name}-{environment}-{service}-COMPONENT`): adopting it would rename it",
+                        l.kind, l.name
+                    ),
+                });
+                continue;
+            };
+            if taken.contains(&(service.clone(), component.clone()))
+                || root
+                    .join("services")
+                    .join(&service)
+                    .join("components")
+                    .join(&component)
                     .exists()
-        {
-            let suffix = format!("-{n}");
-            let keep = 40usize.saturating_sub(suffix.len()).min(base.len());
-            component = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
-            n += 1;
-        }
+            {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!(
+                        "its name makes it component {service}/{component}, which exists already"
+                    ),
+                });
+                continue;
+            }
+            component
+        } else {
+            let base = l
+                .name
+                .strip_prefix(args.name_prefix.as_deref().unwrap_or(""))
+                .unwrap_or(&l.name);
+            let base = base.strip_suffix(".fifo").unwrap_or(base);
+            let base = sanitize(base).unwrap_or_else(|| l.kind.name().to_ascii_lowercase());
+            let mut component = base.clone();
+            let mut n = 2;
+            while taken.contains(&(service.clone(), component.clone()))
+                || root
+                    .join("services")
+                    .join(&service)
+                    .join("components")
+                    .join(&component)
+                    .exists()
+                    && !root
+                        .join(component_file(&service, &component, l.kind))
+                        .exists()
+            {
+                let suffix = format!("-{n}");
+                let keep = 40usize.saturating_sub(suffix.len()).min(base.len());
+                component = format!("{}{suffix}", base[..keep].trim_end_matches('-'));
+                n += 1;
+            }
+            component
+        };
         taken.insert((service.clone(), component.clone()));
 
         let address = Address::new(service.clone(), component.clone());
@@ -266,9 +341,22 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                     outputs: &none,
                 },
             )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.chain()))?;
-        let Some(observed) = observed else {
+            .await;
+        let observed = match observed {
+            Ok(o) => o,
+            // Settings the kind cannot hold (an engine panka does not deploy, a required
+            // field AWS does not report): this resource is not one panka can adopt.
+            Err(e) if e.kind == panka_engine::ErrorKind::Invalid => {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: e.chain(),
+                });
+                continue;
+            }
+            Err(e) => bail!(e.chain()),
+        };
+        let Some(mut observed) = observed else {
             skipped.push(Skipped {
                 kind: l.kind.name().into(),
                 name: l.name.clone(),
@@ -276,6 +364,16 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             });
             continue;
         };
+        if l.kind == Kind::Lambda
+            && let Err(reason) = lambda_code(&aws, &l, &code_at, &mut observed.spec).await?
+        {
+            skipped.push(Skipped {
+                kind: l.kind.name().into(),
+                name: l.name.clone(),
+                reason,
+            });
+            continue;
+        }
         let spec = match without_defaults(l.kind, &external_targets(observed.spec)) {
             Ok(s) => s,
             Err(e) => {
@@ -308,9 +406,36 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 file: component_file(&service, &component, l.kind),
                 spec,
                 not_expressible: l.inexpressible.clone(),
+                outputs: observed.outcome.outputs,
             },
             foreign,
         ));
+    }
+    // Values that are another discovered resource's output become references to it; a
+    // resource whose references cannot all be written is not adopted.
+    let unlinked = links::link(&mut found);
+    found = found
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, f)| match unlinked.get(&i) {
+            None => Some(f),
+            Some(reason) => {
+                skipped.push(Skipped {
+                    kind: f.0.kind.clone(),
+                    name: f.0.aws_name.clone(),
+                    reason: reason.clone(),
+                });
+                None
+            }
+        })
+        .collect();
+    // What else the selectors match: resources of kinds panka does not manage (unless --kind
+    // narrowed the search to kinds it does).
+    if args.kinds.is_empty() && (!args.tags.is_empty() || args.name_prefix.is_some()) {
+        let adopted: Vec<&Found> = found.iter().map(|(f, _)| f).collect();
+        skipped.extend(
+            tagging::unmanaged(&aws, &args.tags, args.name_prefix.as_deref(), &adopted).await?,
+        );
     }
     // Tags every discovered resource carries become the stack's default tags when discovery
     // writes stack.yaml; any other tag has no place in the format (the first apply sets a
@@ -477,9 +602,13 @@ async fn write_and_record(
         .as_ref()
         .map(|s| crate::plan::recorded_outputs(&s.resources))
         .unwrap_or_default();
+    let mut outputs = outputs;
     let mut adopted = Vec::new();
+    // In the order of COVERED: what a component refers to is adopted (and its outputs known)
+    // before it.
     for f in found {
         let a = crate::state_cmd::adopt(&stack, &registry, &f.address, &outputs).await?;
+        outputs.insert(f.address.clone(), a.resource.outputs.clone());
         adopted.push((f.address.clone(), a.resource));
     }
     let state = crate::state_cmd::record(&stack, &backends, global, adopted).await?;
@@ -525,10 +654,15 @@ impl Written {
 
 fn report(found: &[Found], skipped: &[Skipped], not_covered: &[&str], region: &str, dry: bool) {
     println!(
-        "{} {} resource{} in {region} (discovery covers SQS, SNS, S3 and DynamoDB; {} are not discovered yet):",
+        "{} {} resource{} in {region} (discovery covers {}; {} are not discovered yet):",
         if dry { "Would adopt" } else { "Adopting" },
         found.len(),
         if found.len() == 1 { "" } else { "s" },
+        COVERED
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         not_covered.join(", ")
     );
     let width = found.iter().map(|f| f.address.len()).max().unwrap_or(0);
@@ -661,6 +795,44 @@ fn external_targets(mut spec: Value) -> Value {
     spec
 }
 
+/// Puts a Lambda function's code into its observed `spec`: an image's URI is reported; a
+/// zip's location is the one `--lambda-code` gives, checked against the function's
+/// `CodeSha256`. Also leaves out a log retention Lambda did not report (no log group yet: the
+/// kind's default stands). `Err` is why the function cannot be adopted.
+async fn lambda_code(
+    aws: &panka_aws::Aws,
+    l: &Listed,
+    given: &BTreeMap<String, CodeLocation>,
+    spec: &mut Value,
+) -> anyhow::Result<Result<(), String>> {
+    if spec.pointer("/logging/retentionDays") == Some(&json!(0))
+        && let Some(map) = spec.as_object_mut()
+    {
+        map.remove("logging");
+    }
+    let Some(sha) = &l.code_sha256 else {
+        return Ok(Ok(()));
+    };
+    let Some(at) = given.get(&l.name) else {
+        return Ok(Err(format!(
+            "Lambda does not report where a zip function's code lives: pass --lambda-code {}=s3://BUCKET/KEY[#VERSION] (checked against its CodeSha256 {sha})",
+            l.name
+        )));
+    };
+    if !compute::same_code(aws, at, sha).await? {
+        return Ok(Err(format!(
+            "s3://{}/{} is not the code it runs (its SHA-256 is not the function's CodeSha256 {sha})",
+            at.bucket, at.key
+        )));
+    }
+    let mut s3 = json!({"bucket": at.bucket, "key": at.key});
+    if let Some(v) = &at.version {
+        s3["version"] = json!(v);
+    }
+    spec["code"] = json!({"s3": s3});
+    Ok(Ok(()))
+}
+
 /// The observed spec without the fields equal to the kind's defaults (the required fields
 /// stay); fails when the result does not mean the same spec.
 fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
@@ -670,6 +842,9 @@ fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
     // The least spec: the required fields only.
     let required: Vec<&str> = match kind {
         Kind::DynamoDB => vec!["partitionKey"],
+        Kind::Lambda => vec!["code"],
+        Kind::RDS => vec!["engine", "instance", "database"],
+        Kind::ElastiCacheRedis => vec!["nodeType", "engineVersion"],
         _ => Vec::new(),
     };
     let mut least = serde_json::Map::new();
@@ -720,359 +895,6 @@ fn prune(value: &mut Value, defaults: &Value, keep: &[&str]) {
     }
 }
 
-fn stack_yaml(name: &str, region: &str, tags: &BTreeMap<String, String>) -> String {
-    let mut text = format!(
-        "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata:\n  name: {name}\nspec:\n  provider:\n    name: aws\n    region: {region}\n"
-    );
-    if !tags.is_empty() {
-        text.push_str("  defaults:\n    tags:\n");
-        for (k, v) in tags {
-            text.push_str(&format!("      {}: {}\n", scalar(k), scalar(v)));
-        }
-    }
-    text
-}
-
-fn component_yaml(f: &Found) -> String {
-    let (service, component) = f.address.split_once('/').unwrap_or_default();
-    let mut text = format!(
-        "# Discovered by `panka import --discover`: {} {}.\n",
-        f.kind, f.aws_name
-    );
-    if !f.not_expressible.is_empty() {
-        text.push_str("# Not expressible in panka's format (left as they are in AWS):\n");
-        for n in &f.not_expressible {
-            text.push_str(&format!("#   - {n}\n"));
-        }
-    }
-    text.push_str(&format!(
-        "apiVersion: components.panka.io/v1\nkind: {}\nmetadata:\n  name: {component}\n  service: {service}\n",
-        f.kind
-    ));
-    match f.spec.as_object() {
-        Some(m) if !m.is_empty() => {
-            text.push_str("spec:\n");
-            emit(&f.spec, 1, &mut text);
-        }
-        _ => text.push_str("spec: {}\n"),
-    }
-    text
-}
-
-/// Writes the entries of a mapping in block style at `depth` (two spaces a level).
-fn emit(value: &Value, depth: usize, out: &mut String) {
-    let pad = "  ".repeat(depth);
-    let Some(map) = value.as_object() else {
-        return;
-    };
-    for (k, v) in map {
-        match v {
-            Value::Object(o) if !o.is_empty() => {
-                out.push_str(&format!("{pad}{}:\n", scalar(k)));
-                emit(v, depth + 1, out);
-            }
-            Value::Array(items) if items.iter().any(Value::is_object) => {
-                out.push_str(&format!("{pad}{}:\n", scalar(k)));
-                for item in items {
-                    match item.as_object() {
-                        Some(o) if !o.is_empty() => {
-                            let mut inner = String::new();
-                            emit(item, depth + 2, &mut inner);
-                            // The first line of the item carries the `- `.
-                            let inner =
-                                inner.replacen(&format!("{pad}    "), &format!("{pad}  - "), 1);
-                            out.push_str(&inner);
-                        }
-                        _ => out.push_str(&format!("{pad}  - {}\n", flow(item))),
-                    }
-                }
-            }
-            _ => out.push_str(&format!("{pad}{}: {}\n", scalar(k), flow(v))),
-        }
-    }
-}
-
-/// A value in flow style: JSON, whose strings are valid YAML double-quoted scalars, with plain
-/// strings where YAML reads them back as the same string.
-fn flow(value: &Value) -> String {
-    match value {
-        Value::String(s) => scalar(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(flow).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", scalar(k), flow(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-/// A string as a YAML scalar: plain when that reads back as the same string, else quoted.
-fn scalar(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'))
-        && s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && !s.ends_with(':')
-        && !matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
-        );
-    if plain {
-        s.to_string()
-    } else {
-        Value::String(s.to_string()).to_string()
-    }
-}
-
-// ------------------------------------------------------------------------------- listing
-
-/// An SDK error with its causes.
-fn aws_error(e: &(dyn std::error::Error + 'static)) -> String {
-    aws_sdk_sqs::error::DisplayErrorContext(e).to_string()
-}
-
-async fn list_sqs(aws: &panka_aws::Aws, prefix: Option<&str>) -> anyhow::Result<Vec<Listed>> {
-    let client = aws.sqs();
-    let mut urls = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_queues()
-            .set_queue_name_prefix(prefix.map(str::to_string))
-            .set_next_token(token)
-            .max_results(1000)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("listing SQS queues: {}", aws_error(&e)))?;
-        urls.extend(page.queue_urls().iter().cloned());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    for url in urls {
-        let name = url.rsplit('/').next().unwrap_or_default().to_string();
-        let tags = client
-            .list_queue_tags()
-            .queue_url(&url)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading tags of {url}: {}", aws_error(&e)))?
-            .tags()
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        let attrs = client
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::Policy)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading attributes of {url}: {}", aws_error(&e)))?;
-        let mut inexpressible = Vec::new();
-        if attrs
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::Policy))
-            .is_some_and(|p| !p.is_empty())
-        {
-            inexpressible.push(
-                "its access policy (panka writes a queue's policy only for the subscriptions and rules that send to it)".to_string(),
-            );
-        }
-        out.push(Listed {
-            kind: Kind::SQS,
-            name,
-            ids: BTreeMap::from([("url".to_string(), url)]),
-            tags,
-            inexpressible,
-        });
-    }
-    Ok(out)
-}
-
-async fn list_sns(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>> {
-    let client = aws.sns();
-    let mut arns = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_topics()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("listing SNS topics: {}", aws_error(&e)))?;
-        arns.extend(
-            page.topics()
-                .iter()
-                .filter_map(|t| t.topic_arn().map(str::to_string)),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    for arn in arns {
-        let name = arn.rsplit(':').next().unwrap_or_default().to_string();
-        let tags = client
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading tags of {arn}: {}", aws_error(&e)))?
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        out.push(Listed {
-            kind: Kind::SNS,
-            name,
-            ids: BTreeMap::from([("topic".to_string(), arn)]),
-            tags,
-            inexpressible: Vec::new(),
-        });
-    }
-    Ok(out)
-}
-
-async fn list_s3(
-    aws: &panka_aws::Aws,
-    region: &str,
-    skipped: &mut Vec<Skipped>,
-) -> anyhow::Result<Vec<Listed>> {
-    let client = aws.s3();
-    let mut buckets = Vec::new();
-    let mut token = None;
-    loop {
-        let page = client
-            .list_buckets()
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("listing S3 buckets: {}", aws_error(&e)))?;
-        for b in page.buckets() {
-            if let Some(name) = b.name() {
-                buckets.push((name.to_string(), b.bucket_region().map(str::to_string)));
-            }
-        }
-        token = page.continuation_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    for (name, bucket_region) in buckets {
-        if bucket_region.as_deref().is_some_and(|r| r != region) {
-            skipped.push(Skipped {
-                kind: "S3".into(),
-                name,
-                reason: format!(
-                    "it is in {}, not the stack's region {region}",
-                    bucket_region.unwrap_or_default()
-                ),
-            });
-            continue;
-        }
-        let tags = match client.get_bucket_tagging().bucket(&name).send().await {
-            Ok(t) => t
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            Err(e)
-                if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
-                    || format!("{e:?}").contains("NoSuchTagSet") =>
-            {
-                BTreeMap::new()
-            }
-            Err(e) => bail!("reading tags of S3 bucket {name}: {}", aws_error(&e)),
-        };
-        let mut inexpressible = Vec::new();
-        if client
-            .get_bucket_policy()
-            .bucket(&name)
-            .send()
-            .await
-            .is_ok_and(|p| p.policy().is_some_and(|p| !p.is_empty()))
-        {
-            inexpressible.push("its bucket policy".to_string());
-        }
-        out.push(Listed {
-            kind: Kind::S3,
-            name: name.clone(),
-            ids: BTreeMap::from([("bucket".to_string(), name)]),
-            tags,
-            inexpressible,
-        });
-    }
-    Ok(out)
-}
-
-async fn list_dynamodb(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>> {
-    let client = aws.dynamodb();
-    let mut names = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .list_tables()
-            .set_exclusive_start_table_name(start)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("listing DynamoDB tables: {}", aws_error(&e)))?;
-        names.extend(page.table_names().iter().cloned());
-        start = page.last_evaluated_table_name().map(str::to_string);
-        if start.is_none() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    for name in names {
-        let described = client
-            .describe_table()
-            .table_name(&name)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("describing DynamoDB table {name}: {}", aws_error(&e)))?;
-        let Some(arn) = described.table().and_then(|t| t.table_arn()) else {
-            continue;
-        };
-        let mut tags = BTreeMap::new();
-        let mut token = None;
-        loop {
-            let page = client
-                .list_tags_of_resource()
-                .resource_arn(arn)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading tags of {arn}: {}", aws_error(&e)))?;
-            tags.extend(
-                page.tags()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string())),
-            );
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        out.push(Listed {
-            kind: Kind::DynamoDB,
-            name: name.clone(),
-            ids: BTreeMap::from([("table".to_string(), name)]),
-            tags,
-            inexpressible: Vec::new(),
-        });
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1101,17 +923,5 @@ mod tests {
         let table =
             json!({"partitionKey": {"name": "id", "type": "S"}, "pointInTimeRecovery": false});
         assert_eq!(without_defaults(Kind::DynamoDB, &table).unwrap(), table);
-    }
-
-    #[test]
-    fn yaml_reads_back() {
-        let spec = json!({"tableName": "orders", "partitionKey": {"name": "id", "type": "S"},
-            "globalSecondaryIndexes": [{"name": "by-user", "partitionKey": {"name": "user", "type": "S"}}],
-            "cors": [{"allowedOrigins": ["*"], "allowedMethods": ["GET"]}], "note": "yes: no",
-            "endpoint": "arn:aws:sqs:us-east-1:123456789012:q", "odd": "a:", "list": ["on", "x: y"]});
-        let mut text = String::new();
-        emit(&spec, 0, &mut text);
-        let back: Value = serde_saphyr::from_str(&text).unwrap();
-        assert_eq!(back, spec, "{text}");
     }
 }
