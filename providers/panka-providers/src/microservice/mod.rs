@@ -41,7 +41,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use panka_engine::provider::Outcome;
 use panka_engine::resolve::{SHARED_PREFIX, input};
 use panka_engine::{
-    ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
+    ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Transient, Unobservable,
 };
 use panka_format::kinds::{
     BeforeDeploy, CpuArchitecture, CronJobSpec, EcsDeployment, EnvVar, Image, Logging,
@@ -61,6 +61,8 @@ mod load_balancing;
 
 mod observe;
 mod rollout;
+#[cfg(test)]
+mod service_error_tests;
 mod task_definition;
 
 pub(crate) use infra::{TaskNetwork, networking_of, resources_of};
@@ -763,7 +765,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                     .propagate_tags(PropagateTags::Service)
                     .send()
                     .await
-                    .map_err(|e| aws_error(format!("updating ECS service {}", t.name), e))?;
+                    .map_err(|e| service_error(format!("updating ECS service {}", t.name), e))?;
                 let svc = updated.service().cloned();
                 if let Some(arn) = svc.as_ref().and_then(|s| s.service_arn()) {
                     self.ecs
@@ -797,7 +799,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .set_tags(Some(ecs_tags(t.tags)))
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("creating ECS service {}", t.name), e))?
+                .map_err(|e| service_error(format!("creating ECS service {}", t.name), e))?
                 .service()
                 .cloned(),
         };
@@ -1209,6 +1211,40 @@ fn check_service_owner<S>(svc: &Service, t: &Target<'_, S>) -> Result<(), Provid
             .filter_map(|tag| Some((tag.key()?, tag.value()?))),
         t.tags,
     )
+}
+
+/// What ECS answers CreateService and UpdateService with while AWS is still wiring what the
+/// service uses. terraform-provider-aws retries the same answers
+/// (`internal/service/ecs/service.go`: the create's and the update's retry on
+/// `InvalidParameterException`, and `ClusterNotFoundException` for a cluster just made).
+const SERVICE_NOT_READY: &[&str] = &[
+    // The target group's listener rule is not associated with it yet.
+    "does not have an associated load balancer",
+    // The account's ECS service-linked role is being created by its first cluster or service.
+    "Unable to assume the service linked role",
+    "verify that the ECS service role being passed has the proper permissions",
+];
+
+/// An error of CreateService or UpdateService: [`Transient::DependencyNotReady`] for the
+/// answers of [`SERVICE_NOT_READY`] and a cluster not visible yet, so that the engine retries
+/// the action within that cause's budget; otherwise as [`aws_error`] classifies it.
+fn service_error<E, R>(
+    action: String,
+    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> ProviderError
+where
+    E: std::error::Error
+        + aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + Send
+        + Sync
+        + 'static,
+    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
+{
+    crate::errors::aws_error_when(action, e, Transient::DependencyNotReady, |code, message| {
+        code == Some("ClusterNotFoundException")
+            || (code == Some("InvalidParameterException")
+                && SERVICE_NOT_READY.iter().any(|m| message.contains(m)))
+    })
 }
 
 /// CreateService's idempotency token (at most 36 characters): the same for the same cluster,
