@@ -154,6 +154,17 @@ fn page(kind: DocKind) -> String {
                 }
             );
         }
+        if !info.applies_at_reboot.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nA change of {} is made in place but takes effect at the next reboot of the instance, which panka does not do on its own: the plan marks such a change \"applied at the next reboot\", and `panka status` shows \"parameters pending reboot\" until the instance is rebooted (for example with `aws rds reboot-db-instance`).",
+                info.applies_at_reboot
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         s.push_str("\n## Naming\n\n");
         let _ = writeln!(
             s,

@@ -21,6 +21,9 @@ pub struct FieldChange {
     pub new: Option<Value>,
     /// Changing this field replaces the resource.
     pub forces_replacement: bool,
+    /// AWS applies this change only at the resource's next reboot, which panka does not do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub applies_at_reboot: bool,
     /// The field concerns a secret: its values are never shown.
     pub sensitive: bool,
     /// Why the resource changes although its configuration does not: a resource it refers to is
@@ -39,6 +42,7 @@ impl FieldChange {
             old: None,
             new: None,
             forces_replacement: false,
+            applies_at_reboot: false,
             sensitive: false,
             upstream: Some(format!("{address} is {what}")),
         }
@@ -51,6 +55,7 @@ pub fn diff(old: &Value, new: &Value, kind: ResourceKind) -> Vec<FieldChange> {
     walk(old, new, &mut String::new(), &mut out);
     for c in &mut out {
         c.forces_replacement = forces_replacement(&c.path, kind);
+        c.applies_at_reboot = !c.forces_replacement && applies_at_reboot(&c.path, kind);
         c.sensitive = is_sensitive(&c.path);
         if c.sensitive {
             c.old = None;
@@ -145,6 +150,7 @@ fn change(path: &str, old: Option<Value>, new: Option<Value>) -> FieldChange {
         old,
         new,
         forces_replacement: false,
+        applies_at_reboot: false,
         sensitive: false,
         upstream: None,
     }
@@ -167,6 +173,19 @@ pub fn forces_replacement(path: &str, kind: ResourceKind) -> bool {
         ResourceKind::SharedLoadBalancer => &["scheme", "network"],
         ResourceKind::SharedCluster => &[],
     };
+    under_any(path, kind, fields)
+}
+
+/// Whether a change at `path` takes effect only at the next reboot of a resource of `kind`.
+pub fn applies_at_reboot(path: &str, kind: ResourceKind) -> bool {
+    match kind {
+        ResourceKind::Component(k) => under_any(path, kind, k.info().applies_at_reboot),
+        _ => false,
+    }
+}
+
+/// Whether `path` is one of the spec `fields` of a resource of `kind`, or inside one.
+fn under_any(path: &str, kind: ResourceKind, fields: &[&str]) -> bool {
     let rel = match kind {
         ResourceKind::Component(_) => match path.strip_prefix("spec.") {
             Some(r) => r,
@@ -221,6 +240,8 @@ mod tests {
     #[test]
     fn replacement_fields_by_kind() {
         let rds = ResourceKind::Component(Kind::RDS);
+        assert!(applies_at_reboot("spec.parameters.max_connections", rds));
+        assert!(!applies_at_reboot("spec.instance.class", rds));
         assert!(forces_replacement("spec.engine.type", rds));
         assert!(!forces_replacement("spec.engine.version", rds));
         assert!(forces_replacement("spec.database.username", rds));

@@ -89,6 +89,8 @@ pub fn render_text(plan: &Plan) -> String {
             for c in &a.changes {
                 let marker = if c.forces_replacement {
                     " (forces replacement)"
+                } else if c.applies_at_reboot {
+                    " (applied at the next reboot)"
                 } else {
                     ""
                 };

@@ -256,6 +256,33 @@ fn a_blocked_stateful_replace() {
 }
 
 #[test]
+fn a_parameter_change_is_in_place_and_marked_applied_at_the_next_reboot() {
+    let stack = example("dev", &[]);
+    let mut state = applied(&stack);
+    std::sync::Arc::make_mut(state.resources.get_mut("orders/db").unwrap())
+        .config
+        .edit(|c| c["spec"]["parameters"] = json!({"max_connections": "50"}));
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let db = p.actions.iter().find(|a| a.address == "orders/db").unwrap();
+    assert_eq!(db.action, ActionKind::Update);
+    assert!(db.changes.iter().all(|c| c.applies_at_reboot), "{:?}", db.changes);
+    let text = render_text(&p);
+    assert!(
+        text.contains("spec.parameters") && text.contains("(applied at the next reboot)"),
+        "{text}"
+    );
+    assert_eq!(
+        json_of(&p)["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["address"] == "orders/db")
+            .unwrap()["changes"][0]["appliesAtReboot"],
+        json!(true)
+    );
+}
+
+#[test]
 fn targeting_brings_dependencies() {
     let stack = example("dev", &[]);
     let options = PlanOptions {

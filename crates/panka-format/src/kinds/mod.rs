@@ -77,6 +77,10 @@ pub struct KindInfo {
     /// Spec fields (dotted paths) whose change forces a replacement; every other field
     /// changes in place.
     pub replace_on: &'static [&'static str],
+    /// Spec fields (dotted paths) AWS takes in place but applies only at the resource's next
+    /// reboot, which panka does not do on its own: the plan says so of each such change, and
+    /// `panka status` reports what is pending.
+    pub applies_at_reboot: &'static [&'static str],
     /// Holds data: never deleted or replaced without an explicit flag.
     pub stateful: bool,
     pub infra: InfraUse,
@@ -246,6 +250,7 @@ impl Kind {
             aws: "",
             outputs: &[],
             replace_on: &[],
+            applies_at_reboot: &[],
             stateful: false,
             infra: InfraUse::None,
             name_limit: 255,
@@ -328,6 +333,8 @@ impl Kind {
                     "database.name",
                     "database.username",
                 ],
+                // Set in the instance's parameter group with the `pending-reboot` apply method.
+                applies_at_reboot: &["parameters"],
                 stateful: true,
                 name_limit: 63,
                 name_lowercase: true,

@@ -294,6 +294,33 @@ fn outcome(db: &DbInstance, sg: Option<&str>) -> Outcome {
     }
 }
 
+/// `panka status`'s line for an instance: its state, engine, multi-AZ, and parameters set in
+/// its parameter group that wait for a reboot (DescribeDBInstances reports the group's
+/// `ParameterApplyStatus` as `pending-reboot` then:
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBParameterGroupStatus.html).
+fn health_line(db: &DbInstance) -> String {
+    let pending = db
+        .db_parameter_groups()
+        .iter()
+        .any(|g| g.parameter_apply_status() == Some("pending-reboot"));
+    format!(
+        "{} · {} {}{}{}",
+        db.db_instance_status().unwrap_or("unknown"),
+        db.engine().unwrap_or_default(),
+        db.engine_version().unwrap_or_default(),
+        if db.multi_az() == Some(true) {
+            " · multi-AZ"
+        } else {
+            ""
+        },
+        if pending {
+            " · parameters pending reboot"
+        } else {
+            ""
+        }
+    )
+}
+
 /// The parameter group of the instance's own, when it has one (not an engine's `default.*`).
 fn own_parameter_group(db: &DbInstance) -> Option<&str> {
     db.db_parameter_groups()
@@ -899,19 +926,7 @@ impl KindProvider for RdsProvider {
         t: &Target<'_, RdsSpec>,
         _ids: &BTreeMap<String, String>,
     ) -> Result<Option<String>, ProviderError> {
-        Ok(self.describe(t.name).await?.map(|db| {
-            format!(
-                "{} · {} {}{}",
-                db.db_instance_status().unwrap_or("unknown"),
-                db.engine().unwrap_or_default(),
-                db.engine_version().unwrap_or_default(),
-                if db.multi_az() == Some(true) {
-                    " · multi-AZ"
-                } else {
-                    ""
-                }
-            )
-        }))
+        Ok(self.describe(t.name).await?.map(|db| health_line(&db)))
     }
 
     async fn find(&self, t: &Target<'_, RdsSpec>) -> Result<Option<Outcome>, ProviderError> {

@@ -706,3 +706,30 @@ fn an_update_sends_only_what_differs() {
     assert_eq!(input.allow_major_version_upgrade(), Some(true));
     assert_eq!(input.allocated_storage(), Some(500));
 }
+
+/// Parameters set in the instance's group wait for a reboot: RDS reports the group
+/// `pending-reboot` (DBParameterGroupStatus), and `panka status` says so; an `in-sync` group
+/// says nothing.
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBParameterGroupStatus.html
+#[test]
+fn parameters_waiting_for_a_reboot_show_in_the_status_line() {
+    use aws_sdk_rds::types::DbParameterGroupStatus;
+    let db = |apply: &str| {
+        DbInstance::builder()
+            .db_instance_status("available")
+            .engine("postgres")
+            .engine_version("16.4")
+            .db_parameter_groups(
+                DbParameterGroupStatus::builder()
+                    .db_parameter_group_name("shop-dev-orders-db")
+                    .parameter_apply_status(apply)
+                    .build(),
+            )
+            .build()
+    };
+    assert_eq!(
+        health_line(&db("pending-reboot")),
+        "available · postgres 16.4 · parameters pending reboot"
+    );
+    assert_eq!(health_line(&db("in-sync")), "available · postgres 16.4");
+}
