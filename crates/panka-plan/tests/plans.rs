@@ -265,7 +265,11 @@ fn a_parameter_change_is_in_place_and_marked_applied_at_the_next_reboot() {
     let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
     let db = p.actions.iter().find(|a| a.address == "orders/db").unwrap();
     assert_eq!(db.action, ActionKind::Update);
-    assert!(db.changes.iter().all(|c| c.applies_at_reboot), "{:?}", db.changes);
+    assert!(
+        db.changes.iter().all(|c| c.applies_at_reboot),
+        "{:?}",
+        db.changes
+    );
     let text = render_text(&p);
     assert!(
         text.contains("spec.parameters") && text.contains("(applied at the next reboot)"),

@@ -34,6 +34,11 @@ use crate::network::{delete_security_group, ensure_security_group, placement};
 /// RDS documents up to about 40 minutes for a Multi-AZ instance to become available; a minor
 /// modification or a deletion takes less.
 const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// How long after ModifyDBInstance the first look at the instance comes.
+#[cfg(not(test))]
+const MODIFY_SETTLE_DELAY: Duration = Duration::from_secs(30);
+#[cfg(test)]
+const MODIFY_SETTLE_DELAY: Duration = Duration::from_millis(1);
 const DELETED_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// gp3 storage of MariaDB, MySQL and PostgreSQL comes with a baseline of 3,000 IOPS and
@@ -292,6 +297,14 @@ fn outcome(db: &DbInstance, sg: Option<&str>) -> Outcome {
         physical_ids,
         outputs,
     }
+}
+
+/// Whether the instance is `available` with no modification pending.
+fn settled(db: &DbInstance) -> bool {
+    db.db_instance_status() == Some("available")
+        && db
+            .pending_modified_values()
+            .is_none_or(|p| *p == PendingModifiedValues::builder().build())
 }
 
 /// `panka status`'s line for an instance: its state, engine, multi-AZ, and parameters set in
@@ -562,9 +575,10 @@ impl RdsProvider {
 
     /// Waits until a modification has taken effect: the instance `available` with no pending
     /// modified values. AWS keeps answering `available` for a moment after ModifyDBInstance
-    /// (terraform-provider-aws waits with a delay for this reason); the pending values, set in
-    /// the same call's answer, show the change is not done yet, without a fixed delay.
-    async fn wait_settled(&self, id: &str) -> Result<DbInstance, ProviderError> {
+    /// (terraform-provider-aws waits with a delay for this reason): the first look comes after
+    /// `delay`, and the pending values show a change not done yet.
+    async fn wait_settled(&self, id: &str, delay: Duration) -> Result<DbInstance, ProviderError> {
+        tokio::time::sleep(delay).await;
         let deadline = tokio::time::Instant::now() + AVAILABLE_TIMEOUT;
         loop {
             let db = self.describe(id).await?.ok_or_else(|| {
@@ -573,10 +587,7 @@ impl RdsProvider {
                     format!("RDS instance {id} vanished while being modified"),
                 )
             })?;
-            let pending = db
-                .pending_modified_values()
-                .is_some_and(|p| *p != PendingModifiedValues::builder().build());
-            if db.db_instance_status() == Some("available") && !pending {
+            if settled(&db) {
                 return Ok(db);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -833,11 +844,15 @@ impl KindProvider for RdsProvider {
         };
         let params = self.ensure_parameter_group(t.name, s, t.tags).await?;
         let (request, changed) = modify_request(&self.rds, t.name, &current, s, params);
+        // Whether ModifyDBInstance's answer already shows the change done (nothing pending, the
+        // instance available): then there is no lag to wait out before looking.
+        let mut answered_settled = false;
         if !changed.is_empty() {
-            request
+            let answer = request
                 .send()
                 .await
                 .map_err(|e| aws_error(format!("modifying RDS instance {}", t.name), e))?;
+            answered_settled = answer.db_instance().is_some_and(settled);
         }
         if let Some(arn) = current.db_instance_arn() {
             self.rds
@@ -851,7 +866,12 @@ impl KindProvider for RdsProvider {
         let db = if changed.is_empty() {
             current
         } else {
-            self.wait_settled(t.name).await?
+            let delay = if answered_settled {
+                Duration::ZERO
+            } else {
+                MODIFY_SETTLE_DELAY
+            };
+            self.wait_settled(t.name, delay).await?
         };
         Ok(outcome(&db, ids.get("securityGroup").map(String::as_str)))
     }

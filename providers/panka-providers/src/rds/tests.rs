@@ -733,3 +733,30 @@ fn parameters_waiting_for_a_reboot_show_in_the_status_line() {
     );
     assert_eq!(health_line(&db("in-sync")), "available · postgres 16.4");
 }
+
+/// ModifyDBInstance's answer and DescribeDBInstances show a change not yet done by the
+/// instance's status or by its PendingModifiedValues
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PendingModifiedValues.html).
+#[test]
+fn an_instance_is_settled_only_when_available_with_nothing_pending() {
+    let db = |status: &str, pending: Option<PendingModifiedValues>| {
+        DbInstance::builder()
+            .db_instance_status(status)
+            .set_pending_modified_values(pending)
+            .build()
+    };
+    assert!(settled(&db("available", None)));
+    assert!(settled(&db(
+        "available",
+        Some(PendingModifiedValues::builder().build())
+    )));
+    assert!(!settled(&db(
+        "available",
+        Some(
+            PendingModifiedValues::builder()
+                .db_instance_class("db.t4g.small")
+                .build()
+        )
+    )));
+    assert!(!settled(&db("modifying", None)));
+}
