@@ -81,7 +81,7 @@ use task_definition::{execution_statements, family_of, task_secrets, task_statem
 
 use crate::alb::elb_tags;
 use crate::ecs_cluster::ecs_tags;
-use crate::errors::{aws_error, check_owner, unless_missing, until_visible};
+use crate::errors::{aws_error, aws_error_when, check_owner, unless_missing, until_visible};
 use crate::iam::{delete_role, ensure_granted, ensure_role};
 use crate::logs::{delete_log_group, ensure_log_group};
 use crate::network::{
@@ -765,7 +765,14 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                     .propagate_tags(PropagateTags::Service)
                     .send()
                     .await
-                    .map_err(|e| service_error(format!("updating ECS service {}", t.name), e))?;
+                    .map_err(|e| {
+                        aws_error_when(
+                            format!("updating ECS service {}", t.name),
+                            e,
+                            Transient::DependencyNotReady,
+                            service_not_ready,
+                        )
+                    })?;
                 let svc = updated.service().cloned();
                 if let Some(arn) = svc.as_ref().and_then(|s| s.service_arn()) {
                     self.ecs
@@ -799,7 +806,14 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .set_tags(Some(ecs_tags(t.tags)))
                 .send()
                 .await
-                .map_err(|e| service_error(format!("creating ECS service {}", t.name), e))?
+                .map_err(|e| {
+                    aws_error_when(
+                        format!("creating ECS service {}", t.name),
+                        e,
+                        Transient::DependencyNotReady,
+                        service_not_ready,
+                    )
+                })?
                 .service()
                 .cloned(),
         };
@@ -1225,26 +1239,13 @@ const SERVICE_NOT_READY: &[&str] = &[
     "verify that the ECS service role being passed has the proper permissions",
 ];
 
-/// An error of CreateService or UpdateService: [`Transient::DependencyNotReady`] for the
-/// answers of [`SERVICE_NOT_READY`] and a cluster not visible yet, so that the engine retries
-/// the action within that cause's budget; otherwise as [`aws_error`] classifies it.
-fn service_error<E, R>(
-    action: String,
-    e: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> ProviderError
-where
-    E: std::error::Error
-        + aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + Send
-        + Sync
-        + 'static,
-    R: crate::errors::HasStatus + std::fmt::Debug + Send + Sync + 'static,
-{
-    crate::errors::aws_error_when(action, e, Transient::DependencyNotReady, |code, message| {
-        code == Some("ClusterNotFoundException")
-            || (code == Some("InvalidParameterException")
-                && SERVICE_NOT_READY.iter().any(|m| message.contains(m)))
-    })
+/// Whether an error of CreateService or UpdateService is one of [`SERVICE_NOT_READY`]'s answers
+/// or a cluster not visible yet: such an error is [`Transient::DependencyNotReady`], so that the
+/// engine retries the action within that cause's budget.
+fn service_not_ready(code: Option<&str>, message: &str) -> bool {
+    code == Some("ClusterNotFoundException")
+        || (code == Some("InvalidParameterException")
+            && SERVICE_NOT_READY.iter().any(|m| message.contains(m)))
 }
 
 /// CreateService's idempotency token (at most 36 characters): the same for the same cluster,

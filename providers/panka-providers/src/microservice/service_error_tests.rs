@@ -22,7 +22,12 @@ async fn classified(
         .send()
         .await
         .unwrap_err();
-    service_error("creating ECS service shop-dev-orders-api".to_string(), e)
+    aws_error_when(
+        "creating ECS service shop-dev-orders-api",
+        e,
+        Transient::DependencyNotReady,
+        service_not_ready,
+    )
 }
 
 fn invalid(message: &str) -> CreateServiceError {
