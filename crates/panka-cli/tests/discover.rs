@@ -539,7 +539,11 @@ print(json.dumps({{'url': url}}))
         .iter()
         .map(|r| r["address"].as_str().unwrap())
         .collect();
-    assert_eq!(shared, ["_shared/cluster", "_shared/load-balancer"], "{out}");
+    assert_eq!(
+        shared,
+        ["_shared/cluster", "_shared/load-balancer"],
+        "{out}"
+    );
     let skipped = doc["skipped"].to_string();
     assert!(
         skipped.contains(&format!("{prefix}elsewhere")) && skipped.contains(&format!("other{u}")),
@@ -572,7 +576,10 @@ print(json.dumps({{'url': url}}))
         &env,
         &format!("services/{service}/components/worker/worker.yaml"),
     );
-    assert!(worker.contains(&format!("component: {service}/jobs")), "{worker}");
+    assert!(
+        worker.contains(&format!("component: {service}/jobs")),
+        "{worker}"
+    );
     let infra = read(
         &env,
         &format!("services/{service}/components/api/infra.yaml"),

@@ -96,7 +96,9 @@ pub(super) async fn list_ecs(
                     )
                 })?;
             for svc in described.services() {
-                let Some(name) = svc.service_name().filter(|_| svc.status() == Some("ACTIVE"))
+                let Some(name) = svc
+                    .service_name()
+                    .filter(|_| svc.status() == Some("ACTIVE"))
                 else {
                     continue;
                 };
@@ -270,7 +272,8 @@ async fn balanced(
         let port_name = mappings
             .iter()
             .find(|(container, p, _)| {
-                *p == port && (b.container_name().is_none() || container.as_deref() == b.container_name())
+                *p == port
+                    && (b.container_name().is_none() || container.as_deref() == b.container_name())
             })
             .and_then(|(_, _, n)| n.clone());
         let Some(port_name) = port_name else {

@@ -596,7 +596,10 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         }
         files.push((f.file.clone(), component_yaml(f)));
         if let Some(infra) = &f.infra {
-            let file = f.file.rsplit_once('/').map_or(String::new(), |(dir, _)| dir.to_string())
+            let file = f
+                .file
+                .rsplit_once('/')
+                .map_or(String::new(), |(dir, _)| dir.to_string())
                 + "/infra.yaml";
             if root.join(&file).exists() {
                 bail!(
@@ -623,7 +626,14 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        report(&found, &shared, &skipped, &not_covered, &region, args.dry_run);
+        report(
+            &found,
+            &shared,
+            &skipped,
+            &not_covered,
+            &region,
+            args.dry_run,
+        );
     }
     if args.dry_run {
         if args.output == OutputFormat::Text {
@@ -1203,6 +1213,32 @@ mod tests {
         assert_eq!(sanitize("--a--b--").as_deref(), Some("a-b"));
         assert_eq!(sanitize("9lives").as_deref(), Some("r-9lives"));
         assert_eq!(sanitize("___"), None);
+    }
+
+    #[test]
+    fn services_use_the_shared_names_or_are_skipped() {
+        let used = |cluster: &str, lb: Option<&str>| EcsUse {
+            cluster: cluster.into(),
+            load_balancer: lb.map(|n| (n.to_string(), format!("arn:{n}"))),
+        };
+        assert!(shared_names("shop", "dev", &used("shop-dev", Some("shop-dev"))).is_ok());
+        assert!(shared_names("shop", "dev", &used("shop-dev", None)).is_ok());
+        let e = shared_names("shop", "dev", &used("shop-prod", None)).unwrap_err();
+        assert!(e.contains("shop-prod") && e.contains("`shop-dev`"), "{e}");
+        let e = shared_names("shop", "dev", &used("shop-dev", Some("copilot-lb"))).unwrap_err();
+        assert!(e.contains("copilot-lb"), "{e}");
+    }
+
+    #[test]
+    fn infra_defaults_are_left_out() {
+        let observed = json!({"resources": {"cpu": 256, "memory": 1024, "ephemeralStorageGB": 21},
+            "scaling": {"replicas": 1}, "networking": {"subnets": "private", "assignPublicIp": false}});
+        assert_eq!(
+            infra_without_defaults(&observed).unwrap(),
+            Some(json!({"resources": {"memory": 1024}}))
+        );
+        let all_default = json!({"scaling": {"replicas": 1}});
+        assert_eq!(infra_without_defaults(&all_default).unwrap(), None);
     }
 
     #[test]
