@@ -94,6 +94,7 @@ fn resource(n: usize) -> ResourceState {
         status: ResourceStatus::Ready,
         created_at: panka_backend::now_rfc3339(),
         updated_at: panka_backend::now_rfc3339(),
+        adopted: false,
     }
 }
 

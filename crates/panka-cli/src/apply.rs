@@ -118,8 +118,16 @@ pub async fn destroy(args: &DestroyArgs, global: &GlobalArgs) -> anyhow::Result<
         },
         |state| {
             let mut p = plan(&empty, state, &options)?;
-            // Keep only deletes (a partial destroy leaves the rest as it is).
-            p.actions.retain(|a| a.action == ActionKind::Delete);
+            // Keep only deletes (a partial destroy leaves the rest as it is), and not of what
+            // discovery adopted rather than panka created, unless `--allow-destroy` names it.
+            let adopted = |address: &str| {
+                state
+                    .and_then(|s| s.resources.get(address))
+                    .is_some_and(|r| r.adopted)
+                    && !args.target.allow_destroy.iter().any(|x| x == address)
+            };
+            p.actions
+                .retain(|a| a.action == ActionKind::Delete && !adopted(&a.address));
             p.summary = panka_plan::Summary {
                 delete: p.actions.len(),
                 ..panka_plan::Summary::default()

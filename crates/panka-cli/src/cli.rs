@@ -401,7 +401,8 @@ pub struct TargetArgs {
     /// Leave these out.
     #[arg(long, value_name = "SERVICE/COMPONENT")]
     pub exclude: Vec<String>,
-    /// Allow deleting or replacing this stateful component (RDS, DynamoDB, S3, ...).
+    /// Allow deleting or replacing this stateful component (RDS, DynamoDB, S3, ...); with
+    /// destroy, also a resource discovery adopted (`_shared/cluster`, `_shared/load-balancer`).
     #[arg(long, value_name = "SERVICE/COMPONENT")]
     pub allow_destroy: Vec<String>,
 }

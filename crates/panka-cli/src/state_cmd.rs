@@ -800,6 +800,7 @@ pub(crate) async fn adopt(
             status: panka_state::ResourceStatus::Ready,
             created_at: now.clone(),
             updated_at: now,
+            adopted: false,
         },
         unobserved: observed.unobserved,
     })

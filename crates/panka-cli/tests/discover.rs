@@ -457,3 +457,157 @@ print(json.dumps({{'password': password, 'secret': secret}}))
     }
     assert!(state.contains(made["secret"].as_str().unwrap()), "{state}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_adopts_ecs_services_and_their_shared_cluster_and_load_balancer() {
+    let u = uid();
+    let service = format!("e{u}");
+    // Discovery names the stack after its folder (`s`): the shared cluster and load balancer
+    // are the ones panka names `s-dev`. Other runs of this test against the same emulator find
+    // them made already.
+    let prefix = format!("s-dev-{service}-");
+    let made = boto(&format!(
+        r#"
+ecs = boto3.client('ecs', **kw); elb = boto3.client('elbv2', **kw); ec2 = boto3.client('ec2', **kw)
+sqs = boto3.client('sqs', **kw)
+vpc = ec2.describe_vpcs(Filters=[{{'Name': 'isDefault', 'Values': ['true']}}])['Vpcs'][0]['VpcId']
+subnets = [s['SubnetId'] for s in ec2.describe_subnets(Filters=[{{'Name': 'vpc-id', 'Values': [vpc]}}])['Subnets']]
+ecs.create_cluster(clusterName='s-dev')
+found = [l for l in elb.describe_load_balancers()['LoadBalancers'] if l['LoadBalancerName'] == 's-dev']
+if found:
+    lb = found[0]['LoadBalancerArn']
+    listener = elb.describe_listeners(LoadBalancerArn=lb)['Listeners'][0]['ListenerArn']
+else:
+    lb = elb.create_load_balancer(Name='s-dev', Subnets=subnets[:2], Scheme='internet-facing',
+        Type='application')['LoadBalancers'][0]['LoadBalancerArn']
+    listener = elb.create_listener(LoadBalancerArn=lb, Port=80, Protocol='HTTP',
+        DefaultActions=[{{'Type': 'fixed-response', 'FixedResponseConfig': {{'StatusCode': '404', 'ContentType': 'text/plain'}}}}]
+    )['Listeners'][0]['ListenerArn']
+url = sqs.create_queue(QueueName='{prefix}jobs')['QueueUrl']
+tg = elb.create_target_group(Name='{prefix}api-http', Protocol='HTTP', Port=8080, VpcId=vpc,
+    TargetType='ip')['TargetGroups'][0]['TargetGroupArn']
+priority = max([int(r['Priority']) for r in elb.describe_rules(ListenerArn=listener)['Rules'] if r['Priority'] != 'default'] + [0]) + 1
+elb.create_rule(ListenerArn=listener, Priority=priority,
+    Conditions=[{{'Field': 'path-pattern', 'PathPatternConfig': {{'Values': ['/orders/*']}}}}],
+    Actions=[{{'Type': 'forward', 'TargetGroupArn': tg}}])
+sg = ec2.create_security_group(GroupName='{prefix}tasks', Description='tasks', VpcId=vpc)['GroupId']
+def task(name, ports):
+    return ecs.register_task_definition(family='{prefix}' + name, requiresCompatibilities=['FARGATE'],
+        networkMode='awsvpc', cpu='256', memory='1024',
+        containerDefinitions=[{{'name': name, 'image': 'public.ecr.aws/nginx/nginx:1.27', 'essential': True,
+            'portMappings': ports,
+            'environment': [{{'name': 'QUEUE_URL', 'value': url}}, {{'name': 'MODE', 'value': 'live'}}]}}]
+    )['taskDefinition']['taskDefinitionArn']
+net = {{'awsvpcConfiguration': {{'subnets': subnets, 'securityGroups': [sg], 'assignPublicIp': 'ENABLED'}}}}
+ecs.create_service(cluster='s-dev', serviceName='{prefix}api', launchType='FARGATE', desiredCount=2,
+    taskDefinition=task('api', [{{'containerPort': 8080, 'name': 'http', 'protocol': 'tcp', 'appProtocol': 'http'}}]),
+    networkConfiguration=net,
+    loadBalancers=[{{'targetGroupArn': tg, 'containerName': 'api', 'containerPort': 8080}}])
+ecs.create_service(cluster='s-dev', serviceName='{prefix}worker', launchType='FARGATE', desiredCount=1,
+    taskDefinition=task('worker', []), networkConfiguration=net)
+# Not the cluster panka names the stack's: skipped, with the reason.
+ecs.create_cluster(clusterName='other{u}')
+ecs.create_service(cluster='other{u}', serviceName='{prefix}elsewhere', launchType='FARGATE', desiredCount=1,
+    taskDefinition=task('elsewhere', []), networkConfiguration=net)
+print(json.dumps({{'url': url}}))
+"#
+    ));
+    let env = Env::new("dse");
+    let selectors = [
+        "import",
+        "--discover",
+        "--name-prefix",
+        &prefix,
+        "--service",
+        &service,
+    ];
+    let mut dry = selectors.to_vec();
+    dry.extend(["--dry-run", "--output", "json"]);
+    let (code, out) = env.run(&dry);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["SQS", "MicroService", "Worker"], "{out}");
+    let shared: Vec<&str> = doc["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shared,
+        ["_shared/cluster", "_shared/load-balancer"],
+        "{out}"
+    );
+    let skipped = doc["skipped"].to_string();
+    assert!(
+        skipped.contains(&format!("{prefix}elsewhere")) && skipped.contains(&format!("other{u}")),
+        "{out}"
+    );
+    assert!(!env.root().exists());
+
+    let (code, out) = env.run(&selectors);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("recorded 3 resources"), "{out}");
+    let api = read(
+        &env,
+        &format!("services/{service}/components/api/microservice.yaml"),
+    );
+    for part in [
+        "repository: public.ecr.aws/nginx/nginx",
+        "tag: \"1.27\"",
+        "name: http",
+        "port: 8080",
+        "public: true",
+        "path: \"/orders/*\"",
+        &format!("component: {service}/jobs"),
+        "output: url",
+        "value: live",
+    ] {
+        assert!(api.contains(part), "`{part}` missing: {api}");
+    }
+    assert!(!api.contains(made["url"].as_str().unwrap()), "{api}");
+    let worker = read(
+        &env,
+        &format!("services/{service}/components/worker/worker.yaml"),
+    );
+    assert!(
+        worker.contains(&format!("component: {service}/jobs")),
+        "{worker}"
+    );
+    let infra = read(
+        &env,
+        &format!("services/{service}/components/api/infra.yaml"),
+    );
+    assert!(infra.contains("memory: 1024"), "{infra}");
+    assert!(infra.contains("replicas: 2"), "{infra}");
+
+    let (code, out) = env.run(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    let plan = assert_plan_adopts_all(&env, false);
+    assert!(plan.contains("No changes"), "{plan}");
+    assert_plan_adopts_all(&env, true);
+
+    // The shared cluster and load balancer are recorded as adopted: destroy leaves them.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.root().join(".panka/dev/state.json")).unwrap(),
+    )
+    .unwrap();
+    for address in ["_shared/cluster", "_shared/load-balancer"] {
+        assert_eq!(
+            state["resources"][address]["adopted"], true,
+            "{address}: {state}"
+        );
+    }
+    assert!(
+        state["resources"][format!("{service}/api")]
+            .get("adopted")
+            .is_none(),
+        "{state}"
+    );
+}

@@ -842,6 +842,10 @@ async fn run_action(
             .map(|p| p.created_at.clone())
             .unwrap_or_else(|| now.clone()),
         updated_at: panka_backend::now_rfc3339(),
+        // An update changes what was adopted; a replacement is panka's own.
+        adopted: prior
+            .filter(|_| a.action == ActionKind::Update)
+            .is_some_and(|p| p.adopted),
     });
     changes
         .resources

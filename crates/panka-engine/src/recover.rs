@@ -150,6 +150,7 @@ pub async fn recover(
                         .map(|e| e.created_at.clone())
                         .unwrap_or_else(panka_backend::now_rfc3339),
                     updated_at: panka_backend::now_rfc3339(),
+                    adopted: existing.is_some_and(|e| e.adopted),
                 })
             }
             None => None,

@@ -1135,6 +1135,7 @@ pub fn record_in_memory(plan: &Plan, state: &mut State) {
                         status: panka_state::ResourceStatus::Ready,
                         created_at: String::new(),
                         updated_at: String::new(),
+                        adopted: false,
                     })
                 });
                 let entry = std::sync::Arc::make_mut(entry);

@@ -140,6 +140,7 @@ proptest! {
                 status: ResourceStatus::Ready,
                 created_at: String::new(),
                 updated_at: String::new(),
+                adopted: false,
             }));
         }
         let allow: Vec<String> = state.resources.keys().cloned().collect();

@@ -219,6 +219,16 @@ pub struct ResourceState {
     pub created_at: String,
     #[serde(default)]
     pub updated_at: String,
+    /// Found in AWS and recorded by `panka import --discover` rather than created by panka (the
+    /// stack's shared cluster and load balancer made before it): `panka destroy` leaves it in
+    /// AWS and in the state unless `--allow-destroy ADDRESS` names it. An update keeps the mark;
+    /// a replacement, which panka creates, drops it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub adopted: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// A recorded configuration, kept as compact JSON text rather than as a parsed tree.
@@ -439,6 +449,7 @@ mod tests {
                 status: ResourceStatus::Ready,
                 created_at: "2026-11-26T00:00:00Z".into(),
                 updated_at: "2026-11-26T00:00:00Z".into(),
+                adopted: false,
             }),
         );
         let text = serde_json::to_string(&s).unwrap();

@@ -124,6 +124,7 @@ pub(super) async fn list_lambda(aws: &panka_aws::Aws) -> anyhow::Result<Vec<List
             tags,
             inexpressible,
             code_sha256: zip.then(|| f.code_sha256().unwrap_or_default().to_string()),
+            ecs: None,
         });
     }
     Ok(out)
@@ -182,6 +183,7 @@ pub(super) async fn list_rds(
                 tags,
                 inexpressible,
                 code_sha256: None,
+                ecs: None,
             });
         }
         marker = page.marker().map(str::to_string);
@@ -248,6 +250,7 @@ pub(super) async fn list_redis(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Liste
             tags,
             inexpressible,
             code_sha256: None,
+            ecs: None,
         });
     }
     Ok(out)

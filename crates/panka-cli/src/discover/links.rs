@@ -120,6 +120,7 @@ mod tests {
             file: String::from("f"),
             spec,
             not_expressible: Vec::new(),
+            infra: None,
             outputs: outputs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -71,6 +71,7 @@ pub(super) async fn list_sqs(
             tags,
             inexpressible,
             code_sha256: None,
+            ecs: None,
         });
     }
     Ok(out)
@@ -117,6 +118,7 @@ pub(super) async fn list_sns(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Listed>
             tags,
             inexpressible: Vec::new(),
             code_sha256: None,
+            ecs: None,
         });
     }
     Ok(out)
@@ -191,6 +193,7 @@ pub(super) async fn list_s3(
             tags,
             inexpressible,
             code_sha256: None,
+            ecs: None,
         });
     }
     Ok(out)
@@ -251,6 +254,7 @@ pub(super) async fn list_dynamodb(aws: &panka_aws::Aws) -> anyhow::Result<Vec<Li
             tags,
             inexpressible: Vec::new(),
             code_sha256: None,
+            ecs: None,
         });
     }
     Ok(out)

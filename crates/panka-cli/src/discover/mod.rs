@@ -1,8 +1,13 @@
 //! `panka import --discover`: finds existing AWS resources of the kinds discovery covers (SQS
 //! queues, SNS topics, S3 buckets, DynamoDB tables, RDS instances, ElastiCache Redis
-//! replication groups, Lambda functions), writes one component file for each into the stack
-//! folder and records them all in the state, so that the first plan creates, replaces and
-//! deletes nothing.
+//! replication groups, Lambda functions, ECS services as MicroServices and Workers), writes one
+//! component file for each into the stack folder and records them all in the state, so that the
+//! first plan creates, replaces and deletes nothing.
+//!
+//! The ECS cluster and Application Load Balancer the adopted services use become the stack's
+//! shared cluster and load balancer: their settings are written into stack.yaml's `shared`, and
+//! they are recorded as adopted, so `panka destroy` leaves them unless `--allow-destroy` names
+//! them.
 //!
 //! Each resource is listed with its service's list call, filtered by name prefix and tags, read
 //! with its provider's observed-state reader, and written with its explicit AWS name where that
@@ -28,14 +33,16 @@ use crate::cli::{GlobalArgs, ImportArgs, OutputFormat, StackArgs};
 use crate::stack::{Reported, load_stack, print_diagnostics};
 
 mod compute;
+mod ecs;
 mod links;
 mod listing;
 mod tagging;
 mod yaml;
 
 use compute::{CodeLocation, derived_component, list_lambda, list_rds, list_redis};
+use ecs::{EcsUse, list_ecs};
 use listing::{list_dynamodb, list_s3, list_sns, list_sqs};
-use yaml::{component_yaml, stack_yaml};
+use yaml::{component_yaml, infra_yaml, stack_yaml};
 
 /// The kinds discovery finds, in the order it lists (and adopts) them: a kind after those its
 /// components can refer to.
@@ -47,11 +54,19 @@ const COVERED: &[Kind] = &[
     Kind::RDS,
     Kind::ElastiCacheRedis,
     Kind::Lambda,
+    Kind::MicroService,
+    Kind::Worker,
 ];
 
 /// The covered kinds whose format has no field for an explicit AWS name: adopted only under
 /// the name panka derives.
-const DERIVED_NAME_ONLY: &[Kind] = &[Kind::RDS, Kind::ElastiCacheRedis, Kind::Lambda];
+const DERIVED_NAME_ONLY: &[Kind] = &[
+    Kind::RDS,
+    Kind::ElastiCacheRedis,
+    Kind::Lambda,
+    Kind::MicroService,
+    Kind::Worker,
+];
 
 /// A resource listed in AWS.
 #[derive(Clone, Debug)]
@@ -66,6 +81,8 @@ struct Listed {
     inexpressible: Vec<String>,
     /// A zip function's `CodeSha256` (Lambda reports no location for a zip's code).
     code_sha256: Option<String>,
+    /// An ECS service's cluster and load balancer.
+    ecs: Option<EcsUse>,
 }
 
 /// A resource discovery adopts.
@@ -84,6 +101,25 @@ struct Found {
     /// Its outputs as the read reports them, for the references of the others.
     #[serde(skip)]
     outputs: BTreeMap<String, String>,
+    /// Its infra.yaml's spec (sizing, scaling, networking), when it differs from the kind's
+    /// defaults.
+    #[serde(skip)]
+    infra: Option<Value>,
+}
+
+/// One of the stack's shared resources, adopted because the discovered services use it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SharedFound {
+    address: String,
+    kind: String,
+    aws_name: String,
+    /// Its ARN, found among the tagged resources.
+    #[serde(skip)]
+    arn: Option<String>,
+    /// Its settings as stack.yaml's `shared` spells them, defaults left out.
+    #[serde(skip)]
+    settings: Value,
 }
 
 /// A resource the selectors matched that discovery does not adopt, and why.
@@ -181,6 +217,12 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     let mut listed = Vec::new();
     for kind in &kinds {
         let all = match kind {
+            // One listing finds both; each keeps the services of its kind.
+            Kind::MicroService | Kind::Worker => list_ecs(&aws, &mut skipped)
+                .await?
+                .into_iter()
+                .filter(|l| l.kind == *kind)
+                .collect(),
             Kind::SQS => list_sqs(&aws, args.name_prefix.as_deref()).await?,
             Kind::SNS => list_sns(&aws).await?,
             Kind::S3 => list_s3(&aws, &region, &mut skipped).await?,
@@ -310,6 +352,17 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             }
             component
         };
+        // The stack's shared cluster and load balancer are found by the names panka gives them.
+        if let Some(used) = &l.ecs
+            && let Err(reason) = shared_names(&stack_name, &environment, used)
+        {
+            skipped.push(Skipped {
+                kind: l.kind.name().into(),
+                name: l.name.clone(),
+                reason,
+            });
+            continue;
+        }
         taken.insert((service.clone(), component.clone()));
 
         let address = Address::new(service.clone(), component.clone());
@@ -374,6 +427,18 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             });
             continue;
         }
+        let infra = match observed.infra.as_ref().map(infra_without_defaults) {
+            None => None,
+            Some(Ok(i)) => i,
+            Some(Err(e)) => {
+                skipped.push(Skipped {
+                    kind: l.kind.name().into(),
+                    name: l.name.clone(),
+                    reason: format!("its sizing does not fit panka's infra.yaml: {e}"),
+                });
+                continue;
+            }
+        };
         let spec = match without_defaults(l.kind, &external_targets(observed.spec)) {
             Ok(s) => s,
             Err(e) => {
@@ -407,6 +472,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 spec,
                 not_expressible: l.inexpressible.clone(),
                 outputs: observed.outcome.outputs,
+                infra,
             },
             foreign,
         ));
@@ -431,10 +497,31 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         .collect();
     // What else the selectors match: resources of kinds panka does not manage (unless --kind
     // narrowed the search to kinds it does).
+    // The cluster and load balancer of the services adopted are the stack's shared ones.
+    let shared = shared_resources(
+        &aws,
+        &registry,
+        &stack_name,
+        &environment,
+        &region,
+        found.iter().map(|(f, _)| f.kind.as_str()),
+    )
+    .await?;
     if args.kinds.is_empty() && (!args.tags.is_empty() || args.name_prefix.is_some()) {
         let adopted: Vec<&Found> = found.iter().map(|(f, _)| f).collect();
+        let shared_arns: Vec<(String, String)> = shared
+            .iter()
+            .filter_map(|s| Some((s.arn.clone()?, s.address.clone())))
+            .collect();
         skipped.extend(
-            tagging::unmanaged(&aws, &args.tags, args.name_prefix.as_deref(), &adopted).await?,
+            tagging::unmanaged(
+                &aws,
+                &args.tags,
+                args.name_prefix.as_deref(),
+                &adopted,
+                &shared_arns,
+            )
+            .await?,
         );
     }
     // Tags every discovered resource carries become the stack's default tags when discovery
@@ -463,9 +550,14 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     // when absent.
     let mut files: Vec<(String, String)> = Vec::new();
     if existing.is_none() {
+        let settings: serde_json::Map<String, Value> = shared
+            .iter()
+            .filter(|s| s.settings.as_object().is_some_and(|m| !m.is_empty()))
+            .map(|s| (shared_key(&s.address).to_string(), s.settings.clone()))
+            .collect();
         files.push((
             "stack.yaml".into(),
-            stack_yaml(&stack_name, &region, &stack_tags),
+            stack_yaml(&stack_name, &region, &stack_tags, &Value::Object(settings)),
         ));
     }
     let env_file = format!("environments/{environment}.yaml");
@@ -503,6 +595,20 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             );
         }
         files.push((f.file.clone(), component_yaml(f)));
+        if let Some(infra) = &f.infra {
+            let file = f
+                .file
+                .rsplit_once('/')
+                .map_or(String::new(), |(dir, _)| dir.to_string())
+                + "/infra.yaml";
+            if root.join(&file).exists() {
+                bail!(
+                    "{} exists already: discovery never overwrites a component file",
+                    root.join(&file).display()
+                );
+            }
+            files.push((file, infra_yaml(&f.address, infra)));
+        }
     }
 
     if args.output == OutputFormat::Json {
@@ -513,13 +619,21 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             "folder": root.display().to_string(),
             "dryRun": args.dry_run,
             "resources": found,
+            "shared": shared,
             "files": files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             "skipped": skipped,
             "notDiscoveredYet": not_covered,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        report(&found, &skipped, &not_covered, &region, args.dry_run);
+        report(
+            &found,
+            &shared,
+            &skipped,
+            &not_covered,
+            &region,
+            args.dry_run,
+        );
     }
     if args.dry_run {
         if args.output == OutputFormat::Text {
@@ -541,7 +655,7 @@ pub async fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     }
 
     let mut written = Written::default();
-    let result = write_and_record(&root, &files, &found, args, global, &mut written).await;
+    let result = write_and_record(&root, &files, &found, &shared, args, global, &mut written).await;
     match result {
         Ok(serial) => {
             if args.output == OutputFormat::Text {
@@ -573,6 +687,7 @@ async fn write_and_record(
     root: &Path,
     files: &[(String, String)],
     found: &[Found],
+    shared: &[SharedFound],
     args: &ImportArgs,
     global: &GlobalArgs,
     written: &mut Written,
@@ -604,6 +719,20 @@ async fn write_and_record(
         .unwrap_or_default();
     let mut outputs = outputs;
     let mut adopted = Vec::new();
+    // The shared cluster and load balancer first (the services' requests name them), unless a
+    // deployment recorded them already; marked as adopted, which `destroy` leaves.
+    for s in shared {
+        if current
+            .as_ref()
+            .is_some_and(|c| c.resources.contains_key(s.address.as_str()))
+        {
+            continue;
+        }
+        let mut a = crate::state_cmd::adopt(&stack, &registry, &s.address, &outputs).await?;
+        a.resource.adopted = true;
+        outputs.insert(s.address.clone(), a.resource.outputs.clone());
+        adopted.push((s.address.clone(), a.resource));
+    }
     // In the order of COVERED: what a component refers to is adopted (and its outputs known)
     // before it.
     for f in found {
@@ -652,7 +781,14 @@ impl Written {
     }
 }
 
-fn report(found: &[Found], skipped: &[Skipped], not_covered: &[&str], region: &str, dry: bool) {
+fn report(
+    found: &[Found],
+    shared: &[SharedFound],
+    skipped: &[Skipped],
+    not_covered: &[&str],
+    region: &str,
+    dry: bool,
+) {
     println!(
         "{} {} resource{} in {region} (discovery covers {}; {} are not discovered yet):",
         if dry { "Would adopt" } else { "Adopting" },
@@ -670,6 +806,12 @@ fn report(found: &[Found], skipped: &[Skipped], not_covered: &[&str], region: &s
         println!(
             "  + {:<width$}  {:<8} {:<40} {}",
             f.address, f.kind, f.aws_name, f.file
+        );
+    }
+    for s in shared {
+        println!(
+            "  = {:<width$}  {:<8} {:<40} stack.yaml (shared; recorded as adopted: destroy leaves it unless --allow-destroy {})",
+            s.address, s.kind, s.aws_name, s.address
         );
     }
     if found.iter().any(|f| !f.not_expressible.is_empty()) {
@@ -845,6 +987,8 @@ fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
         Kind::Lambda => vec!["code"],
         Kind::RDS => vec!["engine", "instance", "database"],
         Kind::ElastiCacheRedis => vec!["nodeType", "engineVersion"],
+        Kind::MicroService => vec!["image", "ports"],
+        Kind::Worker => vec!["image"],
         _ => Vec::new(),
     };
     let mut least = serde_json::Map::new();
@@ -865,6 +1009,167 @@ fn without_defaults(kind: Kind, observed: &Value) -> anyhow::Result<Value> {
         bail!("leaving out its defaults changes it");
     }
     Ok(short)
+}
+
+/// An ECS service's observed infra (sizing, scaling, networking) without the fields equal to
+/// those panka fills in when infra.yaml is absent; `None` when nothing is left.
+fn infra_without_defaults(observed: &Value) -> anyhow::Result<Option<Value>> {
+    use panka_format::model::{ComponentInfraSpec, Scaling};
+    let parse = |v: Value| -> anyhow::Result<Value> {
+        let spec: ComponentInfraSpec = serde_json::from_value(v)?;
+        Ok(serde_json::to_value(spec)?)
+    };
+    let full = parse(observed.clone())?;
+    // The infra of a service without infra.yaml: one task, no autoscaling.
+    let defaults = serde_json::to_value(ComponentInfraSpec {
+        scaling: Some(Scaling {
+            replicas: 1,
+            autoscaling: None,
+        }),
+        ..ComponentInfraSpec::default()
+    })?;
+    let mut short = full.clone();
+    prune(&mut short, &defaults, &[]);
+    if short.as_object().is_some_and(|m| m.is_empty()) {
+        return if full == defaults {
+            Ok(None)
+        } else {
+            bail!("leaving out its defaults changes it")
+        };
+    }
+    let mut back = parse(short.clone())?;
+    if back.get("scaling").is_none_or(Value::is_null) {
+        back["scaling"] = defaults["scaling"].clone();
+    }
+    if back != full {
+        bail!("leaving out its defaults changes it");
+    }
+    Ok(Some(short))
+}
+
+/// Why an ECS service cannot be adopted when its cluster or load balancer is not the one
+/// panka names the stack's shared one (the format has no field for their names).
+fn shared_names(stack: &str, environment: &str, used: &EcsUse) -> Result<(), String> {
+    let base = format!("{stack}-{environment}");
+    // The names the plan gives `_shared/cluster` and `_shared/load-balancer` (limits 255, 32).
+    let cluster = panka_format::naming::shorten(&base, 255);
+    let balancer = panka_format::naming::shorten(&base, 32);
+    if used.cluster != cluster {
+        return Err(format!(
+            "it runs in ECS cluster {}, and the stack's shared cluster is named `{cluster}` (the format has no field for the cluster's name: adopting it would move the service)",
+            used.cluster
+        ));
+    }
+    if let Some((name, _)) = &used.load_balancer
+        && *name != balancer
+    {
+        return Err(format!(
+            "it is behind load balancer {name}, and the stack's shared load balancer is named `{balancer}` (the format has no field for its name: adopting it would move the service)"
+        ));
+    }
+    Ok(())
+}
+
+/// The key of a shared resource in stack.yaml's `shared`.
+fn shared_key(address: &str) -> &'static str {
+    if address == panka_graph::SHARED_CLUSTER {
+        "cluster"
+    } else {
+        "loadBalancer"
+    }
+}
+
+/// The stack's shared cluster (for any MicroService or Worker among `kinds`) and load balancer
+/// (for any MicroService), read with their providers under the names panka gives them, with
+/// their settings as stack.yaml's `shared` spells them.
+///
+/// # Errors
+/// When a read fails, or the load balancer is not in the region's default VPC (discovery does
+/// not write the stack's `network` yet).
+async fn shared_resources<'a>(
+    aws: &panka_aws::Aws,
+    registry: &panka_engine::Registry,
+    stack: &str,
+    environment: &str,
+    region: &str,
+    kinds: impl Iterator<Item = &'a str>,
+) -> anyhow::Result<Vec<SharedFound>> {
+    let kinds: BTreeSet<&str> = kinds.collect();
+    let mut wanted = Vec::new();
+    if kinds.contains("MicroService") || kinds.contains("Worker") {
+        wanted.push((panka_graph::SHARED_CLUSTER, "SharedCluster", 255));
+    }
+    if kinds.contains("MicroService") {
+        wanted.push((panka_graph::SHARED_LOAD_BALANCER, "SharedLoadBalancer", 32));
+    }
+    let mut out = Vec::new();
+    for (address, kind, limit) in wanted {
+        let name = panka_format::naming::shorten(&format!("{stack}-{environment}"), limit);
+        let provider = registry
+            .get(kind)
+            .with_context(|| format!("panka has no provider for {kind}"))?;
+        let req = panka_engine::Request {
+            address: address.to_string(),
+            kind: kind.to_string(),
+            name: name.clone(),
+            config: json!({}),
+            tags: BTreeMap::new(),
+            region: region.to_string(),
+        };
+        let none = BTreeMap::new();
+        let observed = provider
+            .read(
+                &req,
+                panka_engine::Recorded {
+                    ids: &none,
+                    outputs: &none,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.chain()))?
+            .with_context(|| format!("the {kind} {name} vanished while it was read"))?;
+        let mut settings = observed.spec.clone();
+        let defaults = if address == panka_graph::SHARED_CLUSTER {
+            serde_json::to_value(panka_format::model::SharedCluster::default())?
+        } else {
+            if let Some(map) = settings.as_object_mut() {
+                // Read without a recorded placement: whether a network was given cannot be
+                // told from AWS, so the default VPC is checked here.
+                map.remove("network");
+            }
+            let vpc = observed.outcome.outputs.get("vpcId");
+            let default_vpc = match vpc {
+                Some(vpc) => aws
+                    .ec2()
+                    .describe_vpcs()
+                    .vpc_ids(vpc)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading VPC {vpc}: {}", listing::aws_error(&e)))?
+                    .vpcs()
+                    .first()
+                    .and_then(|v| v.is_default())
+                    .unwrap_or(false),
+                None => false,
+            };
+            if !default_vpc {
+                bail!(
+                    "load balancer {name} is in VPC {}, not the region's default VPC: discovery does not write the stack's `network` yet (leave its services out with --kind, --tag or --name-prefix)",
+                    vpc.map_or("(not reported)", String::as_str)
+                );
+            }
+            serde_json::to_value(panka_format::model::SharedLoadBalancer::default())?
+        };
+        prune(&mut settings, &defaults, &[]);
+        out.push(SharedFound {
+            address: address.to_string(),
+            kind: kind.to_string(),
+            aws_name: name,
+            arn: observed.outcome.outputs.get("arn").cloned(),
+            settings,
+        });
+    }
+    Ok(out)
 }
 
 /// Removes from `value` every field equal to the one in `defaults` (nested mappings field by
@@ -908,6 +1213,32 @@ mod tests {
         assert_eq!(sanitize("--a--b--").as_deref(), Some("a-b"));
         assert_eq!(sanitize("9lives").as_deref(), Some("r-9lives"));
         assert_eq!(sanitize("___"), None);
+    }
+
+    #[test]
+    fn services_use_the_shared_names_or_are_skipped() {
+        let used = |cluster: &str, lb: Option<&str>| EcsUse {
+            cluster: cluster.into(),
+            load_balancer: lb.map(|n| (n.to_string(), format!("arn:{n}"))),
+        };
+        assert!(shared_names("shop", "dev", &used("shop-dev", Some("shop-dev"))).is_ok());
+        assert!(shared_names("shop", "dev", &used("shop-dev", None)).is_ok());
+        let e = shared_names("shop", "dev", &used("shop-prod", None)).unwrap_err();
+        assert!(e.contains("shop-prod") && e.contains("`shop-dev`"), "{e}");
+        let e = shared_names("shop", "dev", &used("shop-dev", Some("copilot-lb"))).unwrap_err();
+        assert!(e.contains("copilot-lb"), "{e}");
+    }
+
+    #[test]
+    fn infra_defaults_are_left_out() {
+        let observed = json!({"resources": {"cpu": 256, "memory": 1024, "ephemeralStorageGB": 21},
+            "scaling": {"replicas": 1}, "networking": {"subnets": "private", "assignPublicIp": false}});
+        assert_eq!(
+            infra_without_defaults(&observed).unwrap(),
+            Some(json!({"resources": {"memory": 1024}}))
+        );
+        let all_default = json!({"scaling": {"replicas": 1}});
+        assert_eq!(infra_without_defaults(&all_default).unwrap(), None);
     }
 
     #[test]

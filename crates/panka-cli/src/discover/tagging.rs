@@ -19,6 +19,7 @@ const LISTED_ELSEWHERE: &[(&str, &str)] = &[
     ("rds", "db"),
     ("elasticache", "replicationgroup"),
     ("lambda", "function"),
+    ("ecs", "service"),
 ];
 
 /// A resource's ARN split into service, resource type and name.
@@ -66,6 +67,7 @@ pub(super) async fn unmanaged(
     tags: &[(String, String)],
     prefix: Option<&str>,
     adopted: &[&Found],
+    shared: &[(String, String)],
 ) -> anyhow::Result<Vec<Skipped>> {
     let client = aws_sdk_resourcegroupstagging::Client::new(aws.config());
     let filters: Vec<TagFilter> = tags
@@ -84,12 +86,24 @@ pub(super) async fn unmanaged(
                 ),
             );
         }
+        for (output, what) in [
+            ("taskDefinitionArn", "the task definition"),
+            ("targetGroupArn", "the target group"),
+        ] {
+            if let Some(arn) = f.outputs.get(output) {
+                parts_of.insert(arn.clone(), format!("{what} of component {}", f.address));
+            }
+        }
         if let Some(group) = f.outputs.get("logGroupName") {
             parts_of.insert(
                 group.clone(),
                 format!("the log group of component {}", f.address),
             );
         }
+    }
+    // The stack's shared cluster and load balancer, by ARN.
+    for (arn, address) in shared {
+        parts_of.insert(arn.clone(), format!("the stack's {address}"));
     }
     let mut out = Vec::new();
     let mut token: Option<String> = None;

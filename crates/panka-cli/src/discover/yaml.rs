@@ -7,10 +7,21 @@ use serde_json::Value;
 
 use super::Found;
 
-pub(super) fn stack_yaml(name: &str, region: &str, tags: &BTreeMap<String, String>) -> String {
+/// stack.yaml: its name and region, the default tags, and the settings of the shared cluster
+/// and load balancer discovery adopted (`shared`, a mapping; empty when none).
+pub(super) fn stack_yaml(
+    name: &str,
+    region: &str,
+    tags: &BTreeMap<String, String>,
+    shared: &Value,
+) -> String {
     let mut text = format!(
         "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata:\n  name: {name}\nspec:\n  provider:\n    name: aws\n    region: {region}\n"
     );
+    if shared.as_object().is_some_and(|m| !m.is_empty()) {
+        text.push_str("  shared:\n");
+        emit(shared, 2, &mut text);
+    }
     if !tags.is_empty() {
         text.push_str("  defaults:\n    tags:\n");
         for (k, v) in tags {
@@ -43,6 +54,16 @@ pub(super) fn component_yaml(f: &Found) -> String {
         }
         _ => text.push_str("spec: {}\n"),
     }
+    text
+}
+
+/// A component's infra.yaml with the `spec` given.
+pub(super) fn infra_yaml(address: &str, spec: &Value) -> String {
+    let (service, component) = address.split_once('/').unwrap_or_default();
+    let mut text = format!(
+        "# Discovered by `panka import --discover`: the sizing, scaling and networking of {address}.\napiVersion: infra.panka.io/v1\nkind: ComponentInfra\nmetadata:\n  name: {component}\n  service: {service}\nspec:\n"
+    );
+    emit(spec, 1, &mut text);
     text
 }
 
