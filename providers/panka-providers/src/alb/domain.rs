@@ -199,7 +199,7 @@ fn usable(status: Option<&CertificateStatus>) -> bool {
 /// The certificate of `host` that carries the stack's `tags` and `panka:host`, issued or
 /// pending (ListCertificates, then ListTagsForCertificate on those of the host's name): one a
 /// request whose answer was lost made.
-async fn find_certificate(
+pub(crate) async fn find_certificate(
     acm: &aws_sdk_acm::Client,
     host: &str,
     tags: &BTreeMap<String, String>,

@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 
 use super::domain::{
     DomainClients, ZONE, alias_points_at, alias_types, converge_listener_certificates,
-    delete_alias, delete_certificate, domain_ids, domain_of, ensure_certificate, find_public_zone,
-    listener_certificates, recorded_certificates, upsert_alias, zone_name,
+    delete_alias, delete_certificate, domain_ids, domain_of, ensure_certificate, find_certificate,
+    find_public_zone, listener_certificates, recorded_certificates, upsert_alias, zone_name,
 };
 use super::listeners::{
     IDLE_TIMEOUT, Settings, attributes, certificates, default_action, observe_listeners, protocol,
@@ -749,7 +749,23 @@ impl KindProvider for LoadBalancerProvider {
             lb.vpc_id().unwrap_or_default(),
         )
         .await?;
-        Ok(Some(outcome(&lb, &listeners, &s.listeners, sg.as_deref())))
+        let mut o = outcome(&lb, &listeners, &s.listeners, sg.as_deref());
+        // With a domain, the zone and the hosts' certificates found by their tags are adopted
+        // with the load balancer; the next apply writes any record missing.
+        if let Some(d) = domain_of(t.config)? {
+            let clients = self.domain_clients()?;
+            let zone = find_public_zone(&clients.route53, &d.zone).await?;
+            let mut certificates = BTreeMap::new();
+            for host in &d.hosts {
+                if let Some(arn) = find_certificate(&clients.acm, host, t.tags).await? {
+                    certificates.insert(host.clone(), arn);
+                }
+            }
+            let types = alias_types(lb.ip_address_type() == Some(&IpAddressType::Dualstack));
+            o.physical_ids
+                .extend(domain_ids(&zone, &certificates, &types));
+        }
+        Ok(Some(o))
     }
 }
 
