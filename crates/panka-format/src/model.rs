@@ -147,6 +147,33 @@ pub struct Shared {
     /// The stack's shared ECS cluster.
     #[serde(default)]
     pub cluster: SharedCluster,
+    /// An existing public Route 53 hosted zone: the `host` of every public MicroService port
+    /// inside it gets an ACM certificate (validated through DNS records in the zone), the
+    /// shared load balancer an HTTPS listener on 443 (HTTP on 80 redirecting to it), and the
+    /// host an alias record to the load balancer. Hosts outside the zone get none of these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<SharedDomain>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SharedDomain {
+    /// Name of an existing public Route 53 hosted zone (`example.com`, no trailing dot).
+    pub zone: String,
+}
+
+impl SharedDomain {
+    /// Whether `host` (`api.example.com`, `*.example.com`) is a name inside the zone: the
+    /// zone's apex or a name ending in `.ZONE`, compared without case (DNS names are
+    /// case-insensitive, RFC 4343).
+    pub fn holds(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let zone = self.zone.to_ascii_lowercase();
+        host == zone
+            || host
+                .strip_suffix(&zone)
+                .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -579,6 +606,31 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// The hosts of the stack's public MicroService ports inside `shared.domain`'s zone,
+    /// lowercased, sorted and without repeats: those that get a certificate and a record.
+    /// Empty without a domain.
+    pub fn domain_hosts(&self) -> Vec<String> {
+        let Some(domain) = &self.shared.domain else {
+            return Vec::new();
+        };
+        let mut hosts: Vec<String> = self
+            .components
+            .values()
+            .filter_map(|c| match &c.spec {
+                ComponentSpec::MicroService(s) => Some(&s.ports),
+                _ => None,
+            })
+            .flatten()
+            .filter(|p| p.public)
+            .filter_map(|p| p.host.as_deref())
+            .filter(|h| domain.holds(h))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
     /// The component at `service/component`.
     pub fn component(&self, address: &str) -> Option<&Component> {
         let (service, component) = address.split_once('/')?;

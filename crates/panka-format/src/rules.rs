@@ -32,6 +32,7 @@ type Resolved = Vec<(Address, (Vec<Reference>, Vec<Address>))>;
 /// Runs every rule; returns each component's references and dependencies when all resolve.
 pub(crate) fn check_stack(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> Option<Resolved> {
     check_stack_document(ctx, out);
+    check_domain_hosts(ctx, out);
     for c in ctx.components {
         check_names(c, out);
         if let Some(spec) = &c.typed {
@@ -153,6 +154,30 @@ fn check_stack_document(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) {
         |p| at(&format!("spec.shared.loadBalancer.{p}")),
         out,
     );
+    if let Some(domain) = &spec.shared.domain {
+        if let Some(problem) = zone_name_problem(&domain.zone) {
+            out.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    at("spec.shared.domain.zone"),
+                    format!("zone `{}` {problem}", domain.zone),
+                )
+                .with_help("the name of a public Route 53 hosted zone, like `example.com`"),
+            );
+        }
+        for (i, l) in spec.shared.load_balancer.listeners.iter().enumerate() {
+            if l.port == DOMAIN_HTTPS_PORT && l.protocol != AlbProtocol::Https {
+                out.push(
+                    Diagnostic::error(
+                        "invalid-combination",
+                        at(&format!("spec.shared.loadBalancer.listeners[{i}].protocol")),
+                        "with `shared.domain`, the load balancer serves the domain's hosts over HTTPS on port 443",
+                    )
+                    .with_help("remove this listener or make it HTTPS"),
+                );
+            }
+        }
+    }
     for (name, output) in &spec.outputs {
         let span = at(&format!("spec.outputs.{name}"));
         if output.value.is_some() == output.value_from.is_some() {
@@ -161,6 +186,69 @@ fn check_stack_document(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) {
                 span,
                 format!("stack output `{name}` needs exactly one of `value` and `valueFrom`"),
             ));
+        }
+    }
+}
+
+/// The port of the HTTPS listener `shared.domain` gives the shared load balancer.
+pub const DOMAIN_HTTPS_PORT: u32 = 443;
+
+/// Why `zone` cannot name a public hosted zone, if it cannot: a DNS name of at least two
+/// labels, each 1-63 letters, digits or hyphens not at either end, 253 characters at most
+/// (RFC 1035 section 2.3.1; Route 53 takes the name without its trailing dot as well).
+pub fn zone_name_problem(zone: &str) -> Option<&'static str> {
+    if zone.ends_with('.') {
+        return Some("is written without its trailing dot");
+    }
+    if zone.is_empty() || zone.len() > 253 {
+        return Some("must be 1 to 253 characters long");
+    }
+    let labels: Vec<&str> = zone.split('.').collect();
+    if labels.len() < 2 {
+        return Some("needs at least two labels (`example.com`)");
+    }
+    let label_ok = |l: &&str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !labels.iter().all(label_ok) {
+        return Some("is not a DNS name: labels of 1 to 63 letters, digits and inner hyphens");
+    }
+    None
+}
+
+/// With `shared.domain`, a public port's `host` outside the zone gets no certificate and no
+/// record: warned at the host, so a misspelt zone or host does not go unnoticed.
+fn check_domain_hosts(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) {
+    let Some(domain) = ctx.stack_spec.and_then(|s| s.shared.domain.as_ref()) else {
+        return;
+    };
+    if zone_name_problem(&domain.zone).is_some() {
+        return;
+    }
+    for c in ctx.components {
+        let Some(ComponentSpec::MicroService(s)) = &c.typed else {
+            continue;
+        };
+        for (i, p) in s.ports.iter().enumerate() {
+            let Some(host) = p.host.as_deref().filter(|_| p.public) else {
+                continue;
+            };
+            if !domain.holds(host) {
+                out.push(
+                    Diagnostic::warning(
+                        "outside-zone",
+                        c.spec.span_of(&parse_serde_path(&format!("ports[{i}].host"))),
+                        format!(
+                            "host `{host}` is not in the zone `{}`: it gets no certificate, no HTTPS and no DNS record from panka",
+                            domain.zone
+                        ),
+                    )
+                    .with_help("point its DNS at the load balancer yourself, or use a host inside the zone"),
+                );
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         "services/app/components/db/rds.yaml",
         8,
     ),
+    ("domain-zone", "invalid-value", "stack.yaml", 8),
     (
         "duplicate-name",
         "duplicate-name",

@@ -99,4 +99,54 @@ fn format_md_example_resolves_as_written() {
         stack.backend.as_ref().unwrap().s3.bucket,
         "acme-panka-state"
     );
+    assert_eq!(stack.shared.domain.as_ref().unwrap().zone, "example.com");
+    assert!(
+        stack.domain_hosts().is_empty(),
+        "the example's API is routed by path, with no host"
+    );
+}
+
+/// A public port's host outside `shared.domain`'s zone is valid, warned at the host's line (it
+/// gets no certificate or record); hosts inside the zone, any case, are the domain's hosts.
+#[test]
+fn a_host_outside_the_zone_is_warned_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s");
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "stack.yaml",
+        "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {name: demo}\nspec:\n  provider: {name: aws, region: us-east-1}\n  shared:\n    domain: {zone: example.com}\n",
+    );
+    write(
+        "environments/dev.yaml",
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
+    );
+    write(
+        "services/app/components/web/microservice.yaml",
+        "apiVersion: components.panka.io/v1\nkind: MicroService\nmetadata: {name: web, service: app}\nspec:\n  image: {repository: public.ecr.aws/nginx/nginx}\n  ports:\n    - {name: a, port: 8080, public: true, host: API.example.com}\n    - {name: b, port: 8081, public: true, host: www.example.org}\n    - {name: c, port: 8082, public: true, host: notexample.com}\n",
+    );
+    let loaded = load(&LoadOptions {
+        stack: "s".into(),
+        environment: "dev".into(),
+        vars: vec![],
+        cwd: dir.path().to_path_buf(),
+    })
+    .unwrap();
+    let warned: Vec<(u32, &str)> = loaded
+        .diagnostics
+        .items
+        .iter()
+        .filter(|d| d.code == "outside-zone")
+        .map(|d| (d.span.line, d.message.as_str()))
+        .collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert_eq!(warned[0].0, 8);
+    assert!(warned[0].1.contains("www.example.org"), "{warned:?}");
+    assert_eq!(warned[1].0, 9);
+    let stack = loaded.stack.expect("a warning does not stop validation");
+    assert_eq!(stack.domain_hosts(), ["api.example.com"]);
 }

@@ -8,9 +8,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use panka_format::Stack;
-use panka_format::kinds::{ComponentSpec, InfraUse};
+use panka_format::kinds::{AlbListener, AlbProtocol, ComponentSpec, InfraUse};
 use panka_format::model::{ComponentInfraSpec, Network, Scaling};
 use panka_format::naming::shorten;
+use panka_format::rules::DOMAIN_HTTPS_PORT;
 use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER};
 use panka_state::RecordedConfig;
 
@@ -43,15 +44,31 @@ impl<'a> ConfigBuilder<'a> {
                 "containerInsights": stack.shared.cluster.container_insights,
                 "tags": with_defaults(&self.base_tags, stack),
             }),
-            SHARED_LOAD_BALANCER => json!({
-                // Load balancer names are limited to 32 characters.
-                "name": shorten(&format!("{}-{}", stack.name, stack.environment), 32),
-                "scheme": stack.shared.load_balancer.scheme,
-                "listeners": stack.shared.load_balancer.listeners,
-                "idleTimeoutSeconds": stack.shared.load_balancer.idle_timeout_seconds,
-                "network": stack.shared.network,
-                "tags": with_defaults(&self.base_tags, stack),
-            }),
+            SHARED_LOAD_BALANCER => {
+                let mut config = json!({
+                    // Load balancer names are limited to 32 characters.
+                    "name": shorten(&format!("{}-{}", stack.name, stack.environment), 32),
+                    "scheme": stack.shared.load_balancer.scheme,
+                    "listeners": stack.shared.load_balancer.listeners,
+                    "idleTimeoutSeconds": stack.shared.load_balancer.idle_timeout_seconds,
+                    "network": stack.shared.network,
+                    "tags": with_defaults(&self.base_tags, stack),
+                });
+                if let Some(domain) = &stack.shared.domain {
+                    let hosts = stack.domain_hosts();
+                    config["listeners"] = json!(domain_listeners(
+                        &stack.shared.load_balancer.listeners,
+                        !hosts.is_empty()
+                    ));
+                    // Route 53 answers zone names in lowercase: so is the zone here, and the
+                    // hosts (DNS names are case-insensitive, RFC 4343).
+                    config["domain"] = json!({
+                        "zone": domain.zone.to_ascii_lowercase(),
+                        "hosts": hosts,
+                    });
+                }
+                config
+            }
             // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
             _ => self
                 .stack
@@ -94,6 +111,32 @@ impl<'a> ConfigBuilder<'a> {
             infra: normalized_infra(c.kind.info().infra, c.infra.as_ref()),
         }
     }
+}
+
+/// The shared load balancer's listeners with a domain that has `hosts`: the stack's, with HTTP
+/// on port 80 redirecting to HTTPS, and an HTTPS listener on 443 (serving the domain's
+/// certificates: no `certificateArn`) unless the stack has one there. Without hosts there is
+/// no certificate to serve: the stack's listeners as written.
+pub fn domain_listeners(listeners: &[AlbListener], hosts: bool) -> Vec<AlbListener> {
+    let mut out = listeners.to_vec();
+    if !hosts {
+        return out;
+    }
+    for l in &mut out {
+        if l.port == 80 && l.protocol == AlbProtocol::Http {
+            l.redirect_to_https = true;
+        }
+    }
+    if !out.iter().any(|l| l.port == DOMAIN_HTTPS_PORT) {
+        out.push(AlbListener {
+            port: DOMAIN_HTTPS_PORT,
+            protocol: AlbProtocol::Https,
+            certificate_arn: None,
+            ssl_policy: None,
+            redirect_to_https: false,
+        });
+    }
+    out
 }
 
 /// The buffer [`ConfigBuilder::is_recorded`] reuses from one resource to the next.

@@ -797,8 +797,9 @@ pub fn auto_rollback_plan(
 }
 
 /// A resource whose configuration is unchanged but which takes values from a resource that is
-/// replaced or created again (new endpoint, new security group, new ARN) is updated too, after
-/// it, so that it picks the new values up. The values it refers to are the component's
+/// replaced or created again (new endpoint, new security group, new ARN), or from the shared
+/// load balancer when its listeners change, is updated too, after it, so that it picks the new
+/// values up. The values it refers to are the component's
 /// references and, for the kinds that run on them, the stack's shared resources.
 fn refresh_dependents(
     stack: &Stack,
@@ -811,6 +812,15 @@ fn refresh_dependents(
         .filter_map(|a| match a.action {
             ActionKind::Replace => Some((a.address.clone(), "replaced")),
             ActionKind::Create => Some((a.address.clone(), "created")),
+            // Listener rules live on the shared load balancer's forwarding listeners: when
+            // they change (a domain's HTTPS listener, HTTP turned into a redirect), every
+            // MicroService moves its rules onto the listeners that now forward.
+            ActionKind::Update
+                if a.address == panka_graph::SHARED_LOAD_BALANCER
+                    && a.changes.iter().any(|c| c.path.starts_with("listeners")) =>
+            {
+                Some((a.address.clone(), "given other listeners"))
+            }
             _ => None,
         })
         .collect();

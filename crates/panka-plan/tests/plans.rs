@@ -480,3 +480,82 @@ fn unchanged_resources_are_recognised_from_their_bytes() {
         }
     }
 }
+
+/// `shared.domain`: alone, the shared load balancer records it (updated in place, its listeners
+/// as written). With a port's host inside the zone, the load balancer is updated in place (its
+/// `domain` with the host, HTTP on 80 turned into a redirect, an HTTPS listener on 443), and the
+/// MicroService, whose spec did not change, is updated after it to move its listener rules onto
+/// the listeners that now forward. Once recorded, the next plan is empty.
+#[test]
+fn a_domain_adds_https_and_updates_the_load_balancer_in_place() {
+    let mut stack = example("dev", &[]);
+    let api = stack
+        .components
+        .get_mut(&panka_format::Address::new("orders", "api"))
+        .unwrap();
+    let panka_format::ComponentSpec::MicroService(ms) = &mut api.spec else {
+        panic!("orders/api is a MicroService")
+    };
+    ms.ports[0].host = Some("API.example.com".into());
+    let state = applied(&stack);
+
+    stack.shared.domain = Some(panka_format::model::SharedDomain {
+        zone: "Example.org".into(),
+    });
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let lb = p
+        .actions
+        .iter()
+        .find(|a| a.address == "_shared/load-balancer")
+        .unwrap();
+    let paths: Vec<&str> = lb.changes.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["domain"],
+        "no host in the zone: the listeners stay as written"
+    );
+    assert_eq!(
+        lb.changes[0].new,
+        Some(json!({"zone": "example.org", "hosts": []}))
+    );
+    assert_eq!(p.summary.update, 1, "{}", render_text(&p));
+
+    stack.shared.domain = Some(panka_format::model::SharedDomain {
+        zone: "Example.com".into(),
+    });
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let lb = p
+        .actions
+        .iter()
+        .find(|a| a.address == "_shared/load-balancer")
+        .unwrap();
+    assert_eq!(lb.action, ActionKind::Update);
+    let config = lb.config.as_ref().unwrap();
+    assert_eq!(
+        config["domain"],
+        json!({"zone": "example.com", "hosts": ["api.example.com"]})
+    );
+    assert_eq!(
+        config["listeners"],
+        json!([
+            {"port": 80, "protocol": "HTTP", "redirectToHttps": true},
+            {"port": 443, "protocol": "HTTPS", "redirectToHttps": false}
+        ])
+    );
+    let api = p
+        .actions
+        .iter()
+        .find(|a| a.address == "orders/api")
+        .unwrap();
+    assert_eq!(api.action, ActionKind::Update);
+    assert_eq!(
+        api.changes[0].upstream.as_deref(),
+        Some("_shared/load-balancer is given other listeners")
+    );
+    assert!(api.wave > lb.wave);
+
+    let mut state = state;
+    record_in_memory(&p, &mut state);
+    let again = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert!(!again.has_changes(), "{}", render_text(&again));
+}

@@ -93,6 +93,13 @@ fn start() -> Result<Emulator, String> {
             "MOTO_ECS_SERVICE_RUNNING",
             std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "1".into()),
         )
+        // moto keeps a requested ACM certificate PENDING_VALIDATION for this many seconds
+        // (default 60, moto/settings.py ACM_VALIDATION_WAIT) and issues it then, whatever the
+        // DNS says: a short wait keeps the domain tests' certificate waits short.
+        .env(
+            "MOTO_ACM_VALIDATION_WAIT",
+            std::env::var("MOTO_ACM_VALIDATION_WAIT").unwrap_or_else(|_| "2".into()),
+        )
         // Where moto writes the requests it records, for tests that check what was sent.
         .env("MOTO_RECORDER_FILEPATH", recording_path(port))
         .stdin(Stdio::piped())

@@ -113,7 +113,12 @@ pub fn registry(aws: &Aws) -> Registry {
     r.register(ebs::EbsProvider::new(aws.ec2(), aws.sts()));
     r.register(efs::EfsProvider::new(aws.efs(), aws.ec2()));
     r.register(ecs_cluster::ClusterProvider::new(aws.ecs()));
-    r.register(alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()));
+    r.register(
+        alb::LoadBalancerProvider::new(aws.elbv2(), aws.ec2()).with_domain(
+            aws_sdk_acm::Client::new(aws.config()),
+            aws_sdk_route53::Client::new(aws.config()),
+        ),
+    );
     r.register(alb::AlbProvider::new(aws.elbv2(), aws.ec2(), aws.s3()));
     r.register(nlb::NlbProvider::new(aws.elbv2(), aws.ec2(), aws.ecs()));
     let ecs_clients = microservice::Clients {

@@ -116,7 +116,8 @@ pub struct Port {
     /// Path pattern of the listener rule (`/orders/*`). Required when `public` is true and no `host` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Host header of the listener rule (`api.example.com`).
+    /// Host header of the listener rule (`api.example.com`). Inside `shared.domain`'s zone it
+    /// also gets a certificate, HTTPS and an alias record; outside it, none (a warning says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Listener rule priority (1-50000; lower numbers are evaluated first). Derived from the

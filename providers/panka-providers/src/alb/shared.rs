@@ -8,22 +8,31 @@
 //! `canonicalHostedZoneId`, `securityGroupId`, `vpcId`, and `listener.PORT` (the ARN) for every
 //! listener that forwards rather than redirects. `scheme` and `network` force replacement;
 //! listeners and the idle timeout are changed in place.
+//!
+//! With a `domain` (`shared.domain` and the hosts inside its zone), the load balancer also owns
+//! the hosts' certificates, its HTTPS listener's certificates and the hosts' alias records: see
+//! [`super::domain`] for why they live here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::client::Waiters;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+    IpAddressType, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 use panka_engine::provider::Outcome;
 use panka_engine::{
     ErrorKind, Identity, KindProvider, Observation, ProviderError, Target, Unobservable,
 };
-use panka_format::kinds::{AlbListener, Scheme};
+use panka_format::kinds::{AlbListener, AlbProtocol, Scheme};
 use serde_json::{Value, json};
 
+use super::domain::{
+    DomainClients, ZONE, alias_points_at, alias_types, converge_listener_certificates,
+    delete_alias, delete_certificate, domain_ids, domain_of, ensure_certificate, find_certificate,
+    find_public_zone, listener_certificates, recorded_certificates, upsert_alias, zone_name,
+};
 use super::listeners::{
     IDLE_TIMEOUT, Settings, attributes, certificates, default_action, observe_listeners, protocol,
     scheme_of,
@@ -70,11 +79,37 @@ pub(crate) struct Converged {
 pub struct LoadBalancerProvider {
     pub(super) elb: Client,
     pub(super) ec2: aws_sdk_ec2::Client,
+    /// ACM and Route 53, for a shared load balancer with a domain.
+    domain: Option<DomainClients>,
 }
 
 impl LoadBalancerProvider {
     pub fn new(elb: Client, ec2: aws_sdk_ec2::Client) -> Self {
-        LoadBalancerProvider { elb, ec2 }
+        LoadBalancerProvider {
+            elb,
+            ec2,
+            domain: None,
+        }
+    }
+
+    /// The provider able to serve `shared.domain`: certificates through `acm`, validation and
+    /// alias records through `route53`.
+    pub fn with_domain(
+        mut self,
+        acm: aws_sdk_acm::Client,
+        route53: aws_sdk_route53::Client,
+    ) -> Self {
+        self.domain = Some(DomainClients { acm, route53 });
+        self
+    }
+
+    fn domain_clients(&self) -> Result<&DomainClients, ProviderError> {
+        self.domain.as_ref().ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                "this shared load balancer provider was built without ACM and Route 53 clients, which a domain needs",
+            )
+        })
     }
 }
 
@@ -223,10 +258,114 @@ impl LoadBalancerProvider {
         load_balancer_listeners(&self.elb, arn).await
     }
 
+    /// Adds what AWS has of the domain recorded in `ids` (zone `zone`) to `observed`: the
+    /// zone's name, and the recorded hosts whose certificate an HTTPS listener serves and whose
+    /// alias record points at the load balancer (a host missing either reads as gone, so drift
+    /// shows it). The HTTPS listeners' default certificate, when it is a host's, reads as no
+    /// `certificateArn`, as the configuration leaves it to the domain.
+    async fn observe_domain(
+        &self,
+        live: &Live,
+        ids: &BTreeMap<String, String>,
+        zone: &str,
+        observed: &mut Observation<Value>,
+    ) -> Result<(), ProviderError> {
+        let clients = self.domain_clients()?;
+        let recorded = recorded_certificates(ids);
+        let ours: BTreeSet<&str> = recorded.values().map(String::as_str).collect();
+        let mut served: BTreeSet<String> = live
+            .listeners
+            .iter()
+            .flat_map(|l| l.certificates())
+            .filter_map(|c| c.certificate_arn())
+            .map(str::to_string)
+            .collect();
+        for extra in listener_certificates(&self.elb, &live.listeners)
+            .await?
+            .into_values()
+        {
+            served.extend(extra);
+        }
+        let Some(name) = zone_name(&clients.route53, zone).await? else {
+            observed.spec["domain"] = Value::Null;
+            return Ok(());
+        };
+        let mut hosts = Vec::new();
+        for (host, arn) in &recorded {
+            if served.contains(arn)
+                && alias_points_at(
+                    &clients.route53,
+                    zone,
+                    host,
+                    aws_sdk_route53::types::RrType::A,
+                    live.lb.dns_name().unwrap_or_default(),
+                )
+                .await?
+            {
+                hosts.push(host.clone());
+            }
+        }
+        observed.spec["domain"] = json!({"zone": name, "hosts": hosts});
+        if let Some(listeners) = observed.spec["listeners"].as_array_mut() {
+            for l in listeners {
+                let domain_default = l
+                    .get("certificateArn")
+                    .and_then(Value::as_str)
+                    .is_some_and(|c| ours.contains(c));
+                if domain_default && let Some(o) = l.as_object_mut() {
+                    o.remove("certificateArn");
+                }
+            }
+        }
+        for (k, v) in ids.iter().filter(|(k, _)| {
+            *k == ZONE || k.starts_with("certificate.") || k.starts_with("record.")
+        }) {
+            observed.outcome.physical_ids.insert(k.clone(), v.clone());
+        }
+        Ok(())
+    }
+
     /// Creates what is missing and brings everything else to the settings: the security group
-    /// and its rules, the load balancer, its idle timeout and its listeners.
-    async fn converge(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
-        let s = settings(t.config)?;
+    /// and its rules, the load balancer, its idle timeout and its listeners; with a domain,
+    /// first the hosts' certificates (issued), then the listeners serving them and the hosts'
+    /// alias records. Hosts recorded in `old` and no longer wanted lose their records and,
+    /// detached from the listeners, their certificates.
+    async fn converge(
+        &self,
+        t: &Target<'_, Value>,
+        old: &BTreeMap<String, String>,
+    ) -> Result<Outcome, ProviderError> {
+        let mut s = settings(t.config)?;
+        let domain = domain_of(t.config)?;
+        let recorded = recorded_certificates(old);
+        let mut certificates = BTreeMap::new();
+        let mut zone_id = None;
+        if let Some(d) = &domain {
+            let clients = self.domain_clients()?;
+            let zone = find_public_zone(&clients.route53, &d.zone).await?;
+            for host in &d.hosts {
+                let arn = ensure_certificate(
+                    clients,
+                    &zone,
+                    t.name,
+                    host,
+                    t.tags,
+                    recorded.get(host).map(String::as_str),
+                )
+                .await?;
+                certificates.insert(host.clone(), arn);
+            }
+            // The HTTPS listener the domain adds serves the first host's certificate by
+            // default, the others as listener certificates (chosen by SNI).
+            if let Some(first) = certificates.values().next() {
+                for l in &mut s.listeners {
+                    if l.protocol == AlbProtocol::Https && l.certificate_arn.is_none() {
+                        l.certificate_arn = Some(first.clone());
+                    }
+                }
+            }
+            zone_id = Some(zone);
+        }
         let c = self
             .converge_with(
                 t.name,
@@ -239,6 +378,47 @@ impl LoadBalancerProvider {
             .await?;
         let mut o = outcome(&c.lb, &c.listeners, &s.listeners, Some(&c.security_group));
         record_placement(&mut o, &c);
+        if domain.is_none() && recorded.is_empty() && !old.contains_key(ZONE) {
+            return Ok(o);
+        }
+        let clients = self.domain_clients()?;
+        let wanted: BTreeSet<String> = certificates.values().cloned().collect();
+        let ours: BTreeSet<String> = recorded.values().chain(&wanted).cloned().collect();
+        converge_listener_certificates(&self.elb, &c.listeners, &wanted, &ours).await?;
+        let dns_name = c.lb.dns_name().unwrap_or_default();
+        let types = alias_types(c.lb.ip_address_type() == Some(&IpAddressType::Dualstack));
+        if let Some(zone) = &zone_id {
+            for host in certificates.keys() {
+                upsert_alias(
+                    &clients.route53,
+                    zone,
+                    host,
+                    &types,
+                    dns_name,
+                    c.lb.canonical_hosted_zone_id().unwrap_or_default(),
+                )
+                .await?;
+            }
+        }
+        // Hosts gone (or the zone changed): their records go from the zone they were written
+        // in, and the certificates of hosts no longer wanted, now unused, are deleted.
+        let old_zone = old.get(ZONE);
+        let moved = old_zone.is_some() && old_zone != zone_id.as_ref();
+        for (host, arn) in &recorded {
+            let wanted_here = certificates.contains_key(host);
+            if let Some(z) = old_zone
+                && (moved || !wanted_here)
+            {
+                delete_alias(&clients.route53, z, host, dns_name).await?;
+            }
+            if !wanted_here && !wanted.contains(arn) {
+                delete_certificate(clients, old_zone.map(String::as_str), arn).await?;
+            }
+        }
+        if let Some(zone) = &zone_id {
+            o.physical_ids
+                .extend(domain_ids(zone, &certificates, &types));
+        }
         Ok(o)
     }
 
@@ -489,24 +669,32 @@ impl KindProvider for LoadBalancerProvider {
         if let Some(lb) = self.describe(t.name).await? {
             super::check_load_balancer_owner(&self.elb, &lb, t.address, t.tags).await?;
         }
-        self.converge(t).await
+        self.converge(t, &BTreeMap::new()).await
     }
 
     /// DescribeLoadBalancers (by the recorded ARN) + DescribeListeners +
-    /// DescribeLoadBalancerAttributes = 3 calls.
+    /// DescribeLoadBalancerAttributes = 3 calls; with a domain, GetHostedZone, one
+    /// DescribeListenerCertificates per HTTPS listener and one ListResourceRecordSets per
+    /// recorded host.
     async fn read(&self, id: &Identity<'_>) -> Result<Option<Observation<Value>>, ProviderError> {
         let arn = id.ids.get("loadBalancer").map(String::as_str);
-        Ok(read_live(&self.elb, arn, id.name)
-            .await?
-            .map(|live| observe(&live, id.ids)))
+        let Some(live) = read_live(&self.elb, arn, id.name).await? else {
+            return Ok(None);
+        };
+        let mut observed = observe(&live, id.ids);
+        if let Some(zone) = id.ids.get(ZONE) {
+            self.observe_domain(&live, id.ids, zone, &mut observed)
+                .await?;
+        }
+        Ok(Some(observed))
     }
 
     async fn update(
         &self,
         t: &Target<'_, Value>,
-        _ids: &BTreeMap<String, String>,
+        ids: &BTreeMap<String, String>,
     ) -> Result<Outcome, ProviderError> {
-        self.converge(t).await
+        self.converge(t, ids).await
     }
 
     async fn delete(
@@ -515,7 +703,23 @@ impl KindProvider for LoadBalancerProvider {
         _spec: Option<Value>,
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
+        // The hosts' records go first, while the load balancer they point at is known; its
+        // certificates after it, once no listener serves them.
+        let recorded = recorded_certificates(ids);
+        let zone = ids.get(ZONE);
+        if zone.is_some() || !recorded.is_empty() {
+            let clients = self.domain_clients()?;
+            if let (Some(z), Some(lb)) = (zone, self.describe(name).await?) {
+                for host in recorded.keys() {
+                    delete_alias(&clients.route53, z, host, lb.dns_name().unwrap_or_default())
+                        .await?;
+                }
+            }
+        }
         super::delete_load_balancer(&self.elb, name).await?;
+        for arn in recorded.values() {
+            delete_certificate(self.domain_clients()?, zone.map(String::as_str), arn).await?;
+        }
         if let Some(sg) = ids.get("securityGroup").filter(|s| !s.is_empty()) {
             delete_security_group(&self.ec2, sg).await?;
         }
@@ -545,7 +749,23 @@ impl KindProvider for LoadBalancerProvider {
             lb.vpc_id().unwrap_or_default(),
         )
         .await?;
-        Ok(Some(outcome(&lb, &listeners, &s.listeners, sg.as_deref())))
+        let mut o = outcome(&lb, &listeners, &s.listeners, sg.as_deref());
+        // With a domain, the zone and the hosts' certificates found by their tags are adopted
+        // with the load balancer; the next apply writes any record missing.
+        if let Some(d) = domain_of(t.config)? {
+            let clients = self.domain_clients()?;
+            let zone = find_public_zone(&clients.route53, &d.zone).await?;
+            let mut certificates = BTreeMap::new();
+            for host in &d.hosts {
+                if let Some(arn) = find_certificate(&clients.acm, host, t.tags).await? {
+                    certificates.insert(host.clone(), arn);
+                }
+            }
+            let types = alias_types(lb.ip_address_type() == Some(&IpAddressType::Dualstack));
+            o.physical_ids
+                .extend(domain_ids(&zone, &certificates, &types));
+        }
+        Ok(Some(o))
     }
 }
 
