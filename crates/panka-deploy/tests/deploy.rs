@@ -39,6 +39,7 @@ fn registry(cloud: &FakeCloud) -> Registry {
         "SharedLoadBalancer",
         cloud.provider("SharedLoadBalancer", &[]),
     );
+    r.register_dyn("SharedNamespace", cloud.provider("SharedNamespace", &[]));
     r
 }
 
