@@ -896,7 +896,11 @@ print(json.dumps(out, default=str))
     let seen = boto(&script);
     assert_eq!(seen["namespaces"], 1, "{seen}");
     assert_eq!(seen["namespaceType"], "DNS_PRIVATE", "{seen}");
-    assert_eq!(seen["namespaceTags"]["panka:stack"], stack.as_str(), "{seen}");
+    assert_eq!(
+        seen["namespaceTags"]["panka:stack"],
+        stack.as_str(),
+        "{seen}"
+    );
     assert_eq!(seen["namespaceTags"]["panka:environment"], "dev", "{seen}");
     assert_eq!(seen["namespaceTags"]["panka:managed-by"], "panka", "{seen}");
     // Only the api has ports that are not public... and the ui, with a public one, also
@@ -917,7 +921,11 @@ print(json.dumps(out, default=str))
     );
     assert_eq!(seen["apiLoadBalancers"], serde_json::json!([]), "{seen}");
     assert_eq!(seen["apiTargetGroups"], 0, "{seen}");
-    assert_eq!(seen["apiAdmitsUi"], serde_json::json!([8080, 9090]), "{seen}");
+    assert_eq!(
+        seen["apiAdmitsUi"],
+        serde_json::json!([8080, 9090]),
+        "{seen}"
+    );
     let host = format!("api.orders.{namespace}");
     assert_eq!(
         seen["uiEnvironment"]["API_URL"],

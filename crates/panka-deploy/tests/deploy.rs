@@ -177,7 +177,8 @@ async fn an_apply_runs_under_its_lock_and_releases_it() {
         "{:?}",
         done.report.results
     );
-    assert_eq!(done.report.counts.created, 15);
+    // The components, the cluster, the load balancer and the namespace.
+    assert_eq!(done.report.counts.created, 16);
     assert!(world.locks.list().await.unwrap().is_empty());
     let state = world.state().await.unwrap();
     assert_eq!(state.last_deployment.unwrap().id, done.deployment.id);

@@ -212,10 +212,7 @@ impl NamespaceProvider {
 
     /// The namespace `name` if it exists (after any creation in progress), checked to carry
     /// the stack's tags.
-    async fn find_owned(
-        &self,
-        t: &Target<'_, Value>,
-    ) -> Result<Option<Namespace>, ProviderError> {
+    async fn find_owned(&self, t: &Target<'_, Value>) -> Result<Option<Namespace>, ProviderError> {
         let found = match self.find_named(t.name).await? {
             Some(ns) => Some(ns),
             None => {
@@ -252,7 +249,10 @@ pub(crate) async fn wait_operation(
             .await
             .map_err(|e| aws_error(format!("{what}: reading Cloud Map operation {id}"), e))?;
         let op = op.operation().ok_or_else(|| {
-            ProviderError::new(ErrorKind::NotFound, format!("Cloud Map operation {id} is gone"))
+            ProviderError::new(
+                ErrorKind::NotFound,
+                format!("Cloud Map operation {id} is gone"),
+            )
         })?;
         match op.status() {
             Some(OperationStatus::Success) => Ok(op
@@ -299,7 +299,9 @@ impl KindProvider for NamespaceProvider {
     }];
 
     async fn create(&self, t: &Target<'_, Value>) -> Result<Outcome, ProviderError> {
-        let vpc = placement_in(&self.ec2, t.config, Tier::Private).await?.vpc_id;
+        let vpc = placement_in(&self.ec2, t.config, Tier::Private)
+            .await?
+            .vpc_id;
         // Made by a run that did not finish, or whose answer was lost: the stack's own is used,
         // anybody else's refused; never a second one.
         if let Some(ns) = self.find_owned(t).await? {
@@ -400,7 +402,11 @@ impl KindProvider for NamespaceProvider {
         })?;
         let vpc = match ids.get("vpc") {
             Some(v) => v.clone(),
-            None => placement_in(&self.ec2, t.config, Tier::Private).await?.vpc_id,
+            None => {
+                placement_in(&self.ec2, t.config, Tier::Private)
+                    .await?
+                    .vpc_id
+            }
         };
         self.update_found(t, &ns, &vpc).await
     }
@@ -413,7 +419,11 @@ impl KindProvider for NamespaceProvider {
     ) -> Result<(), ProviderError> {
         let id = match ids.get("namespace") {
             Some(id) => id.clone(),
-            None => match self.find_named(name).await?.and_then(|n| n.id().map(str::to_string)) {
+            None => match self
+                .find_named(name)
+                .await?
+                .and_then(|n| n.id().map(str::to_string))
+            {
                 Some(id) => id,
                 None => return Ok(()),
             },
@@ -422,7 +432,10 @@ impl KindProvider for NamespaceProvider {
         let attempt = || async {
             match self.sd.delete_namespace().id(&id).send().await {
                 Ok(r) => Ok(r.operation_id().map(str::to_string)),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_namespace_not_found()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_namespace_not_found()) =>
+                {
                     Ok(None)
                 }
                 Err(e) => {
@@ -467,7 +480,9 @@ impl KindProvider for NamespaceProvider {
             return Ok(None);
         };
         self.check_namespace_owner(&ns, t.address, t.tags).await?;
-        let vpc = placement_in(&self.ec2, t.config, Tier::Private).await?.vpc_id;
+        let vpc = placement_in(&self.ec2, t.config, Tier::Private)
+            .await?
+            .vpc_id;
         Ok(Some(outcome(&ns, Some(&vpc))))
     }
 }
@@ -569,7 +584,11 @@ mod tests {
                         .id("ns-other")
                         .name("prod.shop.internal")
                         .build(),
-                    NamespaceSummary::builder().id(ID).arn(ARN).name(NAME).build(),
+                    NamespaceSummary::builder()
+                        .id(ID)
+                        .arn(ARN)
+                        .name(NAME)
+                        .build(),
                 ]
             });
             ListNamespacesOutput::builder()
@@ -585,8 +604,7 @@ mod tests {
     }
 
     fn no_creations_in_progress() -> Rule {
-        mock!(Client::list_operations)
-            .then_output(|| ListOperationsOutput::builder().build())
+        mock!(Client::list_operations).then_output(|| ListOperationsOutput::builder().build())
     }
 
     fn provider(sd: Client) -> NamespaceProvider {
@@ -614,7 +632,9 @@ mod tests {
                 r.name() == Some(NAME)
                     && r.vpc() == Some("vpc-1")
                     && r.creator_request_id().is_some_and(|id| !id.is_empty())
-                    && r.tags().iter().any(|t| t.key() == "panka:stack" && t.value() == "shop")
+                    && r.tags()
+                        .iter()
+                        .any(|t| t.key() == "panka:stack" && t.value() == "shop")
             })
             .then_output(|| {
                 CreatePrivateDnsNamespaceOutput::builder()
@@ -659,8 +679,16 @@ mod tests {
         );
         let e = create(sd, &stack_tags()).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Invalid);
-        assert!(e.message.contains("CANNOT_CREATE_HOSTED_ZONE"), "{}", e.message);
-        assert!(e.message.contains("overlapping name space"), "{}", e.message);
+        assert!(
+            e.message.contains("CANNOT_CREATE_HOSTED_ZONE"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("overlapping name space"),
+            "{}",
+            e.message
+        );
         assert_eq!(failed.num_calls(), 1, "a failure ends the wait");
     }
 
@@ -675,7 +703,13 @@ mod tests {
             .times(2)
             .output(|| {
                 ListNamespacesOutput::builder()
-                    .namespaces(NamespaceSummary::builder().id(ID).arn(ARN).name(NAME).build())
+                    .namespaces(
+                        NamespaceSummary::builder()
+                            .id(ID)
+                            .arn(ARN)
+                            .name(NAME)
+                            .build(),
+                    )
                     .build()
             })
             .build();
@@ -691,7 +725,8 @@ mod tests {
                     .set_tags(Some(sd_tags(&stack_tags())))
                     .build()
             });
-        let tagged = mock!(Client::tag_resource).then_output(|| TagResourceOutput::builder().build());
+        let tagged =
+            mock!(Client::tag_resource).then_output(|| TagResourceOutput::builder().build());
         let (ops, got) = (no_creations_in_progress(), got());
         let sd = mock_client!(
             aws_sdk_servicediscovery,

@@ -288,15 +288,15 @@ impl Kind {
                     out!("url", "URL of the service through the shared load balancer"),
                     out!(
                         "internalHost",
-                        "Host name of the service in the stack's private DNS namespace (Cloud Map): `NAME.NAMESPACE`"
+                        "Host name of the service inside the VPC (Cloud Map): `COMPONENT.SERVICE.ENVIRONMENT.STACK.internal`, one A record per running task"
                     ),
                     out!(
                         "internalUrl",
-                        "`http://NAME.NAMESPACE:PORT` of the first port, inside the VPC; components that reference it are admitted by the service's security group on that port"
+                        "`http://HOST:PORT` of the first port (HOST: `internalHost`); components that reference it are admitted by the service's security group on that port"
                     ),
                     port_out!(
                         "internalUrl.PORT",
-                        "`http://NAME.NAMESPACE:PORT` of the port named PORT (`internalUrl.admin`), when the service has more than one"
+                        "`http://HOST:PORT` of the port named PORT (`internalUrl.admin`), when the service has more than one; referencing it admits the component on that port"
                     ),
                     out!("serviceName", "ECS service name"),
                     out!("serviceArn", "ECS service ARN"),

@@ -226,7 +226,10 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                     )),
                 }
             }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_service_already_exists()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_service_already_exists()) =>
+            {
                 // Made meanwhile (an answer lost): found by name and checked.
                 self.find_discovery(t, ns, &name).await?.ok_or_else(|| {
                     ProviderError::new(
@@ -262,7 +265,9 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| aws_error(format!("listing the Cloud Map services of {}", ns.name), e))?;
+                .map_err(|e| {
+                    aws_error(format!("listing the Cloud Map services of {}", ns.name), e)
+                })?;
             if let Some(s) = page.services().iter().find(|s| s.name() == Some(name)) {
                 let (Some(id), Some(arn)) = (s.id(), s.arn()) else {
                     return Ok(None);
@@ -299,7 +304,12 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let attempt = || async {
             match self.discovery.delete_service().id(id).send().await {
                 Ok(_) => Ok(()),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_service_not_found()) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_service_not_found()) =>
+                {
+                    Ok(())
+                }
                 Err(e) => {
                     let in_use = e.as_service_error().is_some_and(|s| s.is_resource_in_use());
                     let mut err = aws_error(what.clone(), e);

@@ -12,9 +12,14 @@
 //! Every piece is found by its name before it is created, so an apply that was killed half-way
 //! and run again finishes the same resources instead of making new ones.
 //!
-//! Outputs: `url`, `serviceName`, `serviceArn`, `taskDefinitionArn`, `taskRoleArn`,
+//! A MicroService with ports is also registered in the stack's Cloud Map namespace
+//! ([`discovery`]), and the MicroServices whose internal URL or host it references admit it on
+//! that port; one without a public port needs no load balancer.
+//!
+//! Outputs: `url`, `internalHost`, `internalUrl` (`internalUrl.PORT` per port when there are
+//! several), `serviceName`, `serviceArn`, `taskDefinitionArn`, `taskRoleArn`,
 //! `targetGroupArn`, `securityGroupId`, `logGroupName`. Nothing forces replacement.
-//! (`url` and `targetGroupArn` only with a public port.)
+//! (`url` and `targetGroupArn` only with a public port, `internal*` only with a port.)
 //!
 //! The files: `task_definition` (the container and its roles), `load_balancing` (target
 //! groups and listener rules), `autoscaling`, `rollout` (the wait and its diagnosis) and
@@ -785,10 +790,8 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                     .iter()
                     .filter_map(|r| r.registry_arn())
                     .collect();
-                let wanted: Vec<&str> = registries
-                    .iter()
-                    .filter_map(|r| r.registry_arn())
-                    .collect();
+                let wanted: Vec<&str> =
+                    registries.iter().filter_map(|r| r.registry_arn()).collect();
                 let registries = (registered != wanted).then(|| registries.clone());
                 let updated = self
                     .ecs
