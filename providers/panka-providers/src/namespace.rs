@@ -268,7 +268,7 @@ pub(crate) async fn wait_operation(
                 ),
             )),
             other => Err(ProviderError::new(
-                pending.clone(),
+                pending,
                 format!(
                     "{what}: Cloud Map operation {id} is {}",
                     other.map_or("not started", |s| s.as_str())
@@ -276,7 +276,7 @@ pub(crate) async fn wait_operation(
             )),
         }
     };
-    poll_while(OPERATION_POLL, polls, pending.clone(), check)
+    poll_while(OPERATION_POLL, polls, pending, check)
         .await
         .map_err(|e| {
             if e.kind == pending {
