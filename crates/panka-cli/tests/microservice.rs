@@ -649,7 +649,6 @@ print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 
         serde_json::json!([
             "_shared/cluster",
             "_shared/load-balancer",
-            "_shared/namespace",
             "orders/api",
             "orders/queue",
             "web/site"
@@ -680,8 +679,7 @@ print(json.dumps({{'clusters': len(clusters), 'lbs': len(lbs), 'sgs': len(sgs), 
     args.extend(backend);
     let (code, out) = env.run(&args);
     assert_eq!(code, 0, "{out}");
-    // The cluster, the load balancer and the namespace.
-    assert!(out.contains("3 deleted"), "{out}");
+    assert!(out.contains("2 deleted"), "{out}");
     assert_eq!(count(), serde_json::json!([0, 0]));
 }
 

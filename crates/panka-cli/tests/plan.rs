@@ -45,7 +45,7 @@ fn plan_shows_waves_and_detailed_exit_code() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Plan: shop (dev) · us-east-1"), "{text}");
     assert!(text.contains("+ orders/db (RDS) create"), "{text}");
-    assert!(text.contains("Summary: + 16 to create"), "{text}");
+    assert!(text.contains("Summary: + 15 to create"), "{text}");
     assert!(text.contains("estimate, prices as of"), "{text}");
     let plain = panka(fresh.path())
         .args(["plan", "--stack", "shop", "-e", "dev"])
@@ -82,7 +82,7 @@ fn plan_json_matches_the_checked_in_schema_and_saved_plans_round_trip() {
         serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(printed, saved);
     assert_eq!(printed["formatVersion"], 1);
-    assert_eq!(printed["summary"]["create"], 16);
+    assert_eq!(printed["summary"]["create"], 15);
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("docs/schema/plan.schema.json")).unwrap(),
     )
@@ -104,7 +104,7 @@ fn plan_against_a_state_file_and_the_local_backend() {
         .output()
         .unwrap();
     let plan: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
-    assert_eq!(plan["summary"]["create"], 16);
+    assert_eq!(plan["summary"]["create"], 15);
     // A state holding exactly the planned configurations: nothing to do.
     let mut resources = serde_json::Map::new();
     for a in plan["actions"].as_array().unwrap() {

@@ -39,7 +39,6 @@ fn registry(cloud: &FakeCloud) -> Registry {
         "SharedLoadBalancer",
         cloud.provider("SharedLoadBalancer", &[]),
     );
-    r.register_dyn("SharedNamespace", cloud.provider("SharedNamespace", &[]));
     r
 }
 
@@ -177,8 +176,7 @@ async fn an_apply_runs_under_its_lock_and_releases_it() {
         "{:?}",
         done.report.results
     );
-    // The components, the cluster, the load balancer and the namespace.
-    assert_eq!(done.report.counts.created, 16);
+    assert_eq!(done.report.counts.created, 15);
     assert!(world.locks.list().await.unwrap().is_empty());
     let state = world.state().await.unwrap();
     assert_eq!(state.last_deployment.unwrap().id, done.deployment.id);

@@ -38,7 +38,6 @@ fn registry(cloud: &FakeCloud) -> Registry {
         "SharedLoadBalancer",
         cloud.provider("SharedLoadBalancer", &[]),
     );
-    r.register_dyn("SharedNamespace", cloud.provider("SharedNamespace", &[]));
     r
 }
 
@@ -87,9 +86,8 @@ async fn apply_then_plan_again_is_empty() {
     let stack = example(&[]);
     let report = apply(&stack, &store, &key, &reg, quiet()).await;
     assert!(report.succeeded(), "{:?}", report.results);
-    // The example's components and the shared cluster, load balancer and namespace.
-    assert_eq!(report.counts.created, 16);
-    assert_eq!(cloud.names().len(), 16);
+    assert_eq!(report.counts.created, 15);
+    assert_eq!(cloud.names().len(), 15);
     let s = state(&store, &key).await.unwrap();
     assert!(s.pending.is_empty());
     assert_eq!(
@@ -161,7 +159,7 @@ async fn a_failure_skips_dependents_and_keeps_independent_work() {
         .unwrap();
     let report = apply(&stack, &store, &key, &reg, quiet()).await;
     assert!(report.succeeded(), "{:?}", report.results);
-    assert_eq!(cloud.names().len(), 16);
+    assert_eq!(cloud.names().len(), 15);
 }
 
 #[tokio::test]
@@ -188,7 +186,7 @@ async fn cancellation_lets_running_actions_finish() {
         .filter(|r| r.2 == Outcome::Done)
         .map(|r| &r.0)
         .collect();
-    assert!(!done.is_empty() && done.len() < 16, "{done:?}");
+    assert!(!done.is_empty() && done.len() < 15, "{done:?}");
     let s = state(&store, &key).await.unwrap();
     // Everything that finished is recorded; nothing is pending (running actions completed).
     assert_eq!(s.resources.len(), done.len());
@@ -227,7 +225,7 @@ async fn a_crash_at_every_point_converges_without_duplicates() {
         let report = apply(&stack, &store, &key, &reg, quiet()).await;
         assert!(report.succeeded(), "step {step}: {:?}", report.results);
         let names = cloud.names();
-        assert_eq!(names.len(), 16, "step {step}");
+        assert_eq!(names.len(), 15, "step {step}");
         for n in &names {
             assert_eq!(
                 cloud.creates(n),
@@ -237,7 +235,7 @@ async fn a_crash_at_every_point_converges_without_duplicates() {
             );
         }
         let s = state(&store, &key).await.unwrap();
-        assert_eq!(s.resources.len(), 16, "step {step}");
+        assert_eq!(s.resources.len(), 15, "step {step}");
         assert!(s.pending.is_empty());
         assert!(
             !plan(&stack, Some(&s), &PlanOptions::default())

@@ -2,8 +2,10 @@
 //!
 //! Resources are the stack's components plus the shared resources their kinds imply: every
 //! ECS-based component (MicroService, Worker, CronJob) needs the stack's ECS cluster, a
-//! MicroService with a public port the stack's shared Application Load Balancer, and one with
-//! any port the stack's private DNS namespace (Cloud Map service discovery). Edges come from `dependsOn`, from
+//! MicroService with a public port the stack's shared Application Load Balancer, and, once the
+//! stack uses service discovery (a port with `public: false`, or a reference to an
+//! `internalHost`/`internalUrl` output), every MicroService with a port the stack's private DNS
+//! namespace (Cloud Map). Edges come from `dependsOn`, from
 //! `valueFrom` and other references, from services' `dependsOn`, and from those implied needs.
 //!
 //! Waves are dependency levels: a resource's wave is one more than the highest wave of what it
@@ -123,6 +125,17 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
     let mut needs_lb = false;
     let mut needs_namespace = false;
     let mut resources = Vec::with_capacity(stack.components.len() + 3);
+    // Service discovery is the stack's once a component needs it: a MicroService port no load
+    // balancer serves, or a reference to another service's internal address. Then every
+    // MicroService with ports registers in the namespace.
+    let discovery = stack.components.values().any(|c| {
+        matches!(&c.spec, ComponentSpec::MicroService(s) if s.ports.iter().any(|p| !p.public))
+            || c.references.iter().any(|r| {
+                r.output
+                    .as_deref()
+                    .is_some_and(|o| o == "internalHost" || o.starts_with("internalUrl"))
+            })
+    });
     for c in stack.components.values() {
         let mut deps: Vec<String> = c.depends_on.iter().map(Address::to_text).collect();
         if matches!(c.kind, Kind::MicroService | Kind::Worker | Kind::CronJob) {
@@ -130,13 +143,13 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
             deps.push(SHARED_CLUSTER.into());
         }
         if let ComponentSpec::MicroService(s) = &c.spec {
-            // Only public ports are routed through the load balancer; every port is
-            // registered in the namespace.
+            // Only public ports are routed through the load balancer; with service discovery
+            // every port is registered in the namespace.
             if s.ports.iter().any(|p| p.public) {
                 needs_lb = true;
                 deps.push(SHARED_LOAD_BALANCER.into());
             }
-            if !s.ports.is_empty() {
+            if discovery && !s.ports.is_empty() {
                 needs_namespace = true;
                 deps.push(SHARED_NAMESPACE.into());
             }

@@ -53,7 +53,7 @@ fn json_of(p: &Plan) -> serde_json::Value {
 fn create_all() {
     let stack = example("dev", &[]);
     let p = plan(&stack, None, &PlanOptions::default()).unwrap();
-    assert_eq!(p.summary.create, 16);
+    assert_eq!(p.summary.create, 15);
     assert_eq!(p.waves().len(), 5);
     insta::assert_snapshot!("create_all", render_text(&p));
 }
@@ -71,7 +71,7 @@ fn second_plan_after_apply_is_empty() {
             .filter(|a| a.action != ActionKind::NoOp)
             .collect::<Vec<_>>()
     );
-    assert_eq!(p.summary.no_op, 16);
+    assert_eq!(p.summary.no_op, 15);
     insta::assert_snapshot!("no_changes", render_text(&p));
 }
 
@@ -272,7 +272,6 @@ fn targeting_brings_dependencies() {
         vec![
             "_shared/cluster",
             "_shared/load-balancer",
-            "_shared/namespace",
             "orders/assets",
             "orders/cache",
             "orders/db",

@@ -282,7 +282,7 @@ impl Kind {
         };
         match self {
             Kind::MicroService => KindInfo {
-                summary: "ECS Fargate service behind the stack's shared Application Load Balancer (public ports), registered in the stack's Cloud Map namespace (every port)",
+                summary: "ECS Fargate service behind the stack's shared Application Load Balancer (public ports), registered in the stack's Cloud Map namespace when the stack uses service discovery",
                 aws: "ECS, Elastic Load Balancing, Cloud Map, IAM, CloudWatch Logs, Application Auto Scaling, EC2 security groups",
                 outputs: &[
                     out!("url", "URL of the service through the shared load balancer"),

@@ -1,5 +1,7 @@
-//! Service discovery: a MicroService with ports is registered in the stack's private DNS
-//! namespace (`_shared/namespace`, AWS Cloud Map). Its Cloud Map service, named
+//! Service discovery: in a stack that uses it (a port with `public: false`, or a reference to
+//! an `internalHost`/`internalUrl` output), every MicroService with ports is registered in the
+//! stack's private DNS namespace (`_shared/namespace`, AWS Cloud Map); a stack that does not
+//! has no namespace and no registrations. Its Cloud Map service, named
 //! `COMPONENT.SERVICE` (unique in the stack), answers `COMPONENT.SERVICE.NAMESPACE` with an A
 //! record per running task (multivalue routing, TTL 10 s); the ECS service's
 //! `serviceRegistries` points at it, and ECS registers and deregisters the tasks' addresses.
@@ -49,15 +51,17 @@ pub(crate) struct Namespace {
 ///
 /// # Errors
 /// [`ErrorKind::Invalid`] when the namespace was not applied first.
-pub(crate) fn namespace_of(config: &Value) -> Result<Namespace, ProviderError> {
-    let outputs = input(config, "_shared/namespace")
-        .map(|r| r.outputs)
-        .unwrap_or_default();
+pub(crate) fn namespace_of(config: &Value) -> Result<Option<Namespace>, ProviderError> {
+    // Not an input: the stack does not use service discovery.
+    let Some(namespace) = input(config, "_shared/namespace") else {
+        return Ok(None);
+    };
+    let outputs = namespace.outputs;
     match (outputs.get("id"), outputs.get("name")) {
-        (Some(id), Some(name)) => Ok(Namespace {
+        (Some(id), Some(name)) => Ok(Some(Namespace {
             id: id.clone(),
             name: name.clone(),
-        }),
+        })),
         _ => Err(ProviderError::new(
             ErrorKind::Invalid,
             "the stack's _shared/namespace has no outputs; it must be applied first",

@@ -360,7 +360,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         let namespace = if ports.is_empty() {
             None
         } else {
-            Some(discovery::namespace_of(t.config)?)
+            discovery::namespace_of(t.config)?
         };
         let infra: ComponentInfraSpec = t
             .config
@@ -993,7 +993,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         }
         // Its Cloud Map service, when the namespace is there (a service with ports).
         let w = t.spec.workload();
-        if let (false, Ok(ns)) = (w.ports.is_empty(), discovery::namespace_of(t.config)) {
+        if let (false, Ok(Some(ns))) = (w.ports.is_empty(), discovery::namespace_of(t.config)) {
             let name = discovery::discovery_name(t.address);
             if let Some((id, arn)) = self.find_discovery(t, &ns, &name).await? {
                 ids.insert(discovery::DISCOVERY_ID.to_string(), id);
