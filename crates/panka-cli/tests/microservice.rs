@@ -807,3 +807,150 @@ print(json.dumps(out))
     assert_eq!(gone["lbs"], 0);
     assert_eq!(gone["tgs"], 0);
 }
+
+/// Service discovery, read back with boto3: `orders/api` has only internal ports (http 8080,
+/// admin 9090) and `web/ui` reaches it through its `internalUrl` and `internalUrl.admin`. The
+/// stack's namespace `dev.STACK.internal` exists with panka's tags; the api's Cloud Map service
+/// `api.orders` answers A records (multivalue, TTL 10) with a custom health check; the api's
+/// ECS service registers in it and has no load balancer (no target group carries the api's
+/// tags); the api's security group admits the ui's on 8080 and 9090; the ui's tasks get the
+/// URLs. A refreshed plan is empty; destroy removes the Cloud Map service and the namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_services_are_registered_in_cloud_map() {
+    let env = Env::new("d");
+    env.write_stack("");
+    let root = env.root();
+    write(
+        &root.join("services/orders/components/api/microservice.yaml"),
+        r#"apiVersion: components.panka.io/v1
+kind: MicroService
+metadata: {name: api, service: orders}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  ports:
+    - {name: http, port: 8080}
+    - {name: admin, port: 9090, public: false}
+"#,
+    );
+    write(
+        &root.join("services/web/components/ui/microservice.yaml"),
+        r#"apiVersion: components.panka.io/v1
+kind: MicroService
+metadata: {name: ui, service: web}
+spec:
+  image: {repository: public.ecr.aws/nginx/nginx, tag: "1.27"}
+  ports:
+    - {name: http, port: 80, public: true, path: "/*"}
+  environment:
+    - name: API_URL
+      valueFrom: {component: orders/api, output: internalUrl}
+    - name: API_ADMIN_URL
+      valueFrom: {component: orders/api, output: internalUrl.admin}
+"#,
+    );
+    let (code, out) = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let stack = &env.stack;
+    let (namespace, api, ui) = (
+        format!("dev.{stack}.internal"),
+        format!("{stack}-dev-orders-api"),
+        format!("{stack}-dev-web-ui"),
+    );
+    let script = format!(
+        r#"
+sd = boto3.client('servicediscovery', **kw); ecs = boto3.client('ecs', **kw)
+ec2 = boto3.client('ec2', **kw); elb = boto3.client('elbv2', **kw)
+nss = [n for n in sd.list_namespaces()['Namespaces'] if n['Name'] == '{namespace}']
+out = {{'namespaces': len(nss)}}
+if nss:
+    ns = nss[0]
+    out['namespaceType'] = ns.get('Type')
+    out['namespaceTags'] = {{t['Key']: t['Value'] for t in sd.list_tags_for_resource(ResourceARN=ns['Arn'])['Tags']}}
+    svcs = sd.list_services(Filters=[{{'Name': 'NAMESPACE_ID', 'Values': [ns['Id']], 'Condition': 'EQ'}}])['Services']
+    out['cloudMapServices'] = sorted(s['Name'] for s in svcs)
+    mine = [s for s in svcs if s['Name'] == 'api.orders']
+    if mine:
+        full = sd.get_service(Id=mine[0]['Id'])['Service']
+        out['cloudMapArn'] = full['Arn']
+        out['dns'] = full.get('DnsConfig')
+        out['customHealth'] = 'HealthCheckCustomConfig' in full
+cluster = '{stack}-dev'
+described = ecs.describe_services(cluster=cluster, services=['{api}', '{ui}'])['services']
+by_name = {{s['serviceName']: s for s in described if s['status'] == 'ACTIVE'}}
+out['apiRegistries'] = [r['registryArn'] for r in by_name['{api}'].get('serviceRegistries', [])]
+out['apiLoadBalancers'] = by_name['{api}'].get('loadBalancers', [])
+groups = {{g['GroupName']: g for g in ec2.describe_security_groups(Filters=[{{'Name': 'group-name', 'Values': ['{api}', '{ui}']}}])['SecurityGroups']}}
+ui_group = groups['{ui}']['GroupId']
+out['apiAdmitsUi'] = sorted(p['FromPort'] for p in groups['{api}']['IpPermissions'] if any(u['GroupId'] == ui_group for u in p.get('UserIdGroupPairs', [])))
+api_groups = 0
+for tg in elb.describe_target_groups()['TargetGroups']:
+    tags = {{t['Key']: t['Value'] for d in elb.describe_tags(ResourceArns=[tg['TargetGroupArn']])['TagDescriptions'] for t in d['Tags']}}
+    if tags.get('panka:stack') == '{stack}' and tags.get('panka:component') == 'api':
+        api_groups += 1
+out['apiTargetGroups'] = api_groups
+td = ecs.describe_task_definition(taskDefinition=by_name['{ui}']['taskDefinition'])['taskDefinition']
+out['uiEnvironment'] = {{e['name']: e['value'] for e in td['containerDefinitions'][0].get('environment', [])}}
+print(json.dumps(out, default=str))
+"#
+    );
+    let seen = boto(&script);
+    assert_eq!(seen["namespaces"], 1, "{seen}");
+    assert_eq!(seen["namespaceType"], "DNS_PRIVATE", "{seen}");
+    assert_eq!(
+        seen["namespaceTags"]["panka:stack"],
+        stack.as_str(),
+        "{seen}"
+    );
+    assert_eq!(seen["namespaceTags"]["panka:environment"], "dev", "{seen}");
+    assert_eq!(seen["namespaceTags"]["panka:managed-by"], "panka", "{seen}");
+    // Only the api has ports that are not public... and the ui, with a public one, also
+    // registers: every service with ports is reachable inside the VPC.
+    assert_eq!(
+        seen["cloudMapServices"],
+        serde_json::json!(["api.orders", "ui.web"]),
+        "{seen}"
+    );
+    assert_eq!(seen["dns"]["RoutingPolicy"], "MULTIVALUE", "{seen}");
+    assert_eq!(seen["dns"]["DnsRecords"][0]["Type"], "A", "{seen}");
+    assert_eq!(seen["dns"]["DnsRecords"][0]["TTL"], 10, "{seen}");
+    assert_eq!(seen["customHealth"], true, "{seen}");
+    assert_eq!(
+        seen["apiRegistries"],
+        serde_json::json!([seen["cloudMapArn"]]),
+        "{seen}"
+    );
+    assert_eq!(seen["apiLoadBalancers"], serde_json::json!([]), "{seen}");
+    assert_eq!(seen["apiTargetGroups"], 0, "{seen}");
+    assert_eq!(
+        seen["apiAdmitsUi"],
+        serde_json::json!([8080, 9090]),
+        "{seen}"
+    );
+    let host = format!("api.orders.{namespace}");
+    assert_eq!(
+        seen["uiEnvironment"]["API_URL"],
+        format!("http://{host}:8080").as_str(),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["uiEnvironment"]["API_ADMIN_URL"],
+        format!("http://{host}:9090").as_str(),
+        "{seen}"
+    );
+
+    let (code, out) = env.run(&["plan", "--detailed-exitcode", "--refresh"]);
+    assert_eq!(code, 0, "a refreshed plan is empty: {out}");
+
+    let (code, out) = env.run(&["destroy", "--auto-approve"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = boto(&format!(
+        r#"
+sd = boto3.client('servicediscovery', **kw)
+nss = [n for n in sd.list_namespaces()['Namespaces'] if n['Name'] == '{namespace}']
+svcs = [s['Name'] for s in sd.list_services()['Services'] if s['Name'] in ('api.orders', 'ui.web') and s['Arn'] == '{arn}']
+print(json.dumps({{'namespaces': len(nss), 'services': svcs}}))
+"#,
+        arn = seen["cloudMapArn"].as_str().unwrap_or_default()
+    ));
+    assert_eq!(gone, serde_json::json!({"namespaces": 0, "services": []}));
+}

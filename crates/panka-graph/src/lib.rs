@@ -1,8 +1,11 @@
 //! The dependency graph of a stack's resources.
 //!
 //! Resources are the stack's components plus the shared resources their kinds imply: every
-//! ECS-based component (MicroService, Worker, CronJob) needs the stack's ECS cluster, and every
-//! MicroService the stack's shared Application Load Balancer. Edges come from `dependsOn`, from
+//! ECS-based component (MicroService, Worker, CronJob) needs the stack's ECS cluster, a
+//! MicroService with a public port the stack's shared Application Load Balancer, and, once the
+//! stack uses service discovery (a port with `public: false`, or a reference to an
+//! `internalHost`/`internalUrl` output), every MicroService with a port the stack's private DNS
+//! namespace (Cloud Map). Edges come from `dependsOn`, from
 //! `valueFrom` and other references, from services' `dependsOn`, and from those implied needs.
 //!
 //! Waves are dependency levels: a resource's wave is one more than the highest wave of what it
@@ -17,7 +20,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
-use panka_format::kinds::Kind;
+use panka_format::kinds::{ComponentSpec, Kind};
 use panka_format::{Address, Stack};
 
 /// The service part of shared resources' addresses. Service names start with a letter, so it
@@ -27,6 +30,8 @@ pub const SHARED_SERVICE: &str = "_shared";
 pub const SHARED_CLUSTER: &str = "_shared/cluster";
 /// Address of the stack's shared Application Load Balancer.
 pub const SHARED_LOAD_BALANCER: &str = "_shared/load-balancer";
+/// Address of the stack's private DNS namespace (Cloud Map), where services with ports register.
+pub const SHARED_NAMESPACE: &str = "_shared/namespace";
 
 /// What a resource is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -34,6 +39,7 @@ pub enum ResourceKind {
     Component(Kind),
     SharedCluster,
     SharedLoadBalancer,
+    SharedNamespace,
 }
 
 impl ResourceKind {
@@ -42,6 +48,7 @@ impl ResourceKind {
             ResourceKind::Component(k) => k.name(),
             ResourceKind::SharedCluster => "SharedCluster",
             ResourceKind::SharedLoadBalancer => "SharedLoadBalancer",
+            ResourceKind::SharedNamespace => "SharedNamespace",
         }
     }
 
@@ -49,6 +56,7 @@ impl ResourceKind {
         match name {
             "SharedCluster" => Some(ResourceKind::SharedCluster),
             "SharedLoadBalancer" => Some(ResourceKind::SharedLoadBalancer),
+            "SharedNamespace" => Some(ResourceKind::SharedNamespace),
             other => Kind::parse(other).map(ResourceKind::Component),
         }
     }
@@ -115,16 +123,36 @@ pub struct ResourceGraph {
 pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
     let mut needs_cluster = false;
     let mut needs_lb = false;
-    let mut resources = Vec::with_capacity(stack.components.len() + 2);
+    let mut needs_namespace = false;
+    let mut resources = Vec::with_capacity(stack.components.len() + 3);
+    // Service discovery is the stack's once a component needs it: a MicroService port no load
+    // balancer serves, or a reference to another service's internal address. Then every
+    // MicroService with ports registers in the namespace.
+    let discovery = stack.components.values().any(|c| {
+        matches!(&c.spec, ComponentSpec::MicroService(s) if s.ports.iter().any(|p| !p.public))
+            || c.references.iter().any(|r| {
+                r.output
+                    .as_deref()
+                    .is_some_and(|o| o == "internalHost" || o.starts_with("internalUrl"))
+            })
+    });
     for c in stack.components.values() {
         let mut deps: Vec<String> = c.depends_on.iter().map(Address::to_text).collect();
         if matches!(c.kind, Kind::MicroService | Kind::Worker | Kind::CronJob) {
             needs_cluster = true;
             deps.push(SHARED_CLUSTER.into());
         }
-        if c.kind == Kind::MicroService {
-            needs_lb = true;
-            deps.push(SHARED_LOAD_BALANCER.into());
+        if let ComponentSpec::MicroService(s) = &c.spec {
+            // Only public ports are routed through the load balancer; with service discovery
+            // every port is registered in the namespace.
+            if s.ports.iter().any(|p| p.public) {
+                needs_lb = true;
+                deps.push(SHARED_LOAD_BALANCER.into());
+            }
+            if discovery && !s.ports.is_empty() {
+                needs_namespace = true;
+                deps.push(SHARED_NAMESPACE.into());
+            }
         }
         deps.sort();
         deps.dedup();
@@ -146,6 +174,13 @@ pub fn stack_resources(stack: &Stack) -> Vec<Resource> {
         shared.push(Resource {
             address: SHARED_LOAD_BALANCER.into(),
             kind: ResourceKind::SharedLoadBalancer,
+            depends_on: vec![],
+        });
+    }
+    if needs_namespace {
+        shared.push(Resource {
+            address: SHARED_NAMESPACE.into(),
+            kind: ResourceKind::SharedNamespace,
             depends_on: vec![],
         });
     }

@@ -12,7 +12,7 @@ use panka_format::kinds::{AlbListener, AlbProtocol, ComponentSpec, InfraUse};
 use panka_format::model::{ComponentInfraSpec, Network, Scaling};
 use panka_format::naming::shorten;
 use panka_format::rules::DOMAIN_HTTPS_PORT;
-use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER};
+use panka_graph::{SHARED_CLUSTER, SHARED_LOAD_BALANCER, SHARED_NAMESPACE};
 use panka_state::RecordedConfig;
 
 use crate::cost::{MonthlyCost, component_cost, component_priced_class};
@@ -69,6 +69,11 @@ impl<'a> ConfigBuilder<'a> {
                 }
                 config
             }
+            SHARED_NAMESPACE => json!({
+                "name": namespace_name(stack),
+                "network": stack.shared.network,
+                "tags": with_defaults(&self.base_tags, stack),
+            }),
             // Specs hold only strings, numbers, booleans, lists and string-keyed maps.
             _ => self
                 .stack
@@ -87,7 +92,10 @@ impl<'a> ConfigBuilder<'a> {
         recorded: &RecordedConfig,
         scratch: &mut Scratch,
     ) -> bool {
-        if matches!(address, SHARED_CLUSTER | SHARED_LOAD_BALANCER) {
+        if matches!(
+            address,
+            SHARED_CLUSTER | SHARED_LOAD_BALANCER | SHARED_NAMESPACE
+        ) {
             return scratch.writes_as(&self.config(address), recorded);
         }
         self.stack
@@ -137,6 +145,13 @@ pub fn domain_listeners(listeners: &[AlbListener], hosts: bool) -> Vec<AlbListen
         });
     }
     out
+}
+
+/// The stack's private DNS namespace (Cloud Map): `{environment}.{stack}.internal`. Stack and
+/// environment names are lowercase letters, digits and hyphens, so this is a valid DNS name
+/// under `.internal`, the top-level domain ICANN reserved for private use.
+pub fn namespace_name(stack: &Stack) -> String {
+    format!("{}.{}.internal", stack.environment, stack.name)
 }
 
 /// The buffer [`ConfigBuilder::is_recorded`] reuses from one resource to the next.

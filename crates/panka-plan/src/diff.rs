@@ -172,6 +172,8 @@ pub fn forces_replacement(path: &str, kind: ResourceKind) -> bool {
         ResourceKind::Component(k) => k.info().replace_on,
         ResourceKind::SharedLoadBalancer => &["scheme", "network"],
         ResourceKind::SharedCluster => &[],
+        // A private DNS namespace belongs to the VPC it was made in.
+        ResourceKind::SharedNamespace => &["network"],
     };
     under_any(path, kind, fields)
 }

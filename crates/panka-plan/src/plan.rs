@@ -64,9 +64,9 @@ impl ActionKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
-    /// `service/component`, or `_shared/cluster` and `_shared/load-balancer`.
+    /// `service/component`, or `_shared/cluster`, `_shared/load-balancer` and `_shared/namespace`.
     pub address: String,
-    /// Component kind, or `SharedCluster` / `SharedLoadBalancer`.
+    /// Component kind, or `SharedCluster` / `SharedLoadBalancer` / `SharedNamespace`.
     #[schemars(with = "String")]
     pub kind: ResourceKind,
     pub action: ActionKind,

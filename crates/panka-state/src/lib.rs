@@ -196,7 +196,7 @@ pub enum ResourceStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceState {
-    /// The kind (`SQS`, `RDS`, ... or `SharedCluster`, `SharedLoadBalancer`).
+    /// The kind (`SQS`, `RDS`, ... or `SharedCluster`, `SharedLoadBalancer`, `SharedNamespace`).
     pub kind: String,
     /// AWS identifiers of what panka created for it (queue URL, bucket name, ...), by role.
     #[serde(default)]

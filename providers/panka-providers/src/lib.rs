@@ -25,6 +25,7 @@ pub mod logs;
 pub mod memcached;
 pub mod microservice;
 pub mod msk;
+pub mod namespace;
 pub mod network;
 pub mod nlb;
 pub mod partition;
@@ -119,6 +120,12 @@ pub fn registry(aws: &Aws) -> Registry {
             aws_sdk_route53::Client::new(aws.config()),
         ),
     );
+    // Built from the shared SDK configuration here: only this crate uses Cloud Map.
+    let discovery = aws_sdk_servicediscovery::Client::new(aws.config());
+    r.register(namespace::NamespaceProvider::new(
+        discovery.clone(),
+        aws.ec2(),
+    ));
     r.register(alb::AlbProvider::new(aws.elbv2(), aws.ec2(), aws.s3()));
     r.register(nlb::NlbProvider::new(aws.elbv2(), aws.ec2(), aws.ecs()));
     let ecs_clients = microservice::Clients {
@@ -128,6 +135,7 @@ pub fn registry(aws: &Aws) -> Registry {
         logs: aws.logs(),
         scaling: aws.autoscaling(),
         ec2: aws.ec2(),
+        discovery,
     };
     r.register(cloudfront::CloudFrontProvider::new(
         aws.cloudfront(),
@@ -179,6 +187,7 @@ mod tests {
             .chain([
                 ResourceKind::SharedCluster,
                 ResourceKind::SharedLoadBalancer,
+                ResourceKind::SharedNamespace,
             ]);
         for kind in kinds {
             assert!(
@@ -187,7 +196,7 @@ mod tests {
                 kind.name()
             );
         }
-        assert_eq!(r.kinds().len(), Kind::ALL.len() + 2);
+        assert_eq!(r.kinds().len(), Kind::ALL.len() + 3);
     }
 
     /// docs/reference/observed-state.md lists, per kind, the fields AWS cannot report and how

@@ -40,6 +40,21 @@ pub struct OutputInfo {
     pub description: &'static str,
     /// The output is the ARN of a secret (usable in `secrets`); never the secret's value.
     pub secret_arn: bool,
+    /// One output per port of the component: `name` is `BASE.PORT` and the output is
+    /// `BASE.` followed by a port's `name` (`internalUrl.admin`).
+    pub per_port: bool,
+}
+
+impl OutputInfo {
+    /// Whether `name` is one of the outputs of a per-port family (`internalUrl.admin` of
+    /// `internalUrl.PORT`).
+    pub fn family_member(&self, name: &str) -> bool {
+        self.per_port
+            && self.name.strip_suffix("PORT").is_some_and(|base| {
+                name.strip_prefix(base)
+                    .is_some_and(|port| !port.is_empty() && !port.contains('.'))
+            })
+    }
 }
 
 /// An output (a struct literal, so that lists of outputs are promoted to `'static`).
@@ -49,6 +64,19 @@ macro_rules! out {
             name: $name,
             description: $description,
             secret_arn: false,
+            per_port: false,
+        }
+    };
+}
+
+/// One output per port, named `BASE.PORT` (the port's name in place of `PORT`).
+macro_rules! port_out {
+    ($name:literal, $description:literal) => {
+        OutputInfo {
+            name: $name,
+            description: $description,
+            secret_arn: false,
+            per_port: true,
         }
     };
 }
@@ -60,6 +88,7 @@ macro_rules! secret_out {
             name: $name,
             description: $description,
             secret_arn: true,
+            per_port: false,
         }
     };
 }
@@ -258,10 +287,22 @@ impl Kind {
         };
         match self {
             Kind::MicroService => KindInfo {
-                summary: "ECS Fargate service behind the stack's shared Application Load Balancer",
-                aws: "ECS, Elastic Load Balancing, IAM, CloudWatch Logs, Application Auto Scaling, EC2 security groups",
+                summary: "ECS Fargate service behind the stack's shared Application Load Balancer (public ports), registered in the stack's Cloud Map namespace when the stack uses service discovery",
+                aws: "ECS, Elastic Load Balancing, Cloud Map, IAM, CloudWatch Logs, Application Auto Scaling, EC2 security groups",
                 outputs: &[
                     out!("url", "URL of the service through the shared load balancer"),
+                    out!(
+                        "internalHost",
+                        "Host name of the service inside the VPC (Cloud Map): `COMPONENT.SERVICE.ENVIRONMENT.STACK.internal`, one A record per running task"
+                    ),
+                    out!(
+                        "internalUrl",
+                        "`http://HOST:PORT` of the first port (HOST: `internalHost`); components that reference it are admitted by the service's security group on that port"
+                    ),
+                    port_out!(
+                        "internalUrl.PORT",
+                        "`http://HOST:PORT` of the port named PORT (`internalUrl.admin`), when the service has more than one; referencing it admits the component on that port"
+                    ),
                     out!("serviceName", "ECS service name"),
                     out!("serviceArn", "ECS service ARN"),
                     out!(
@@ -583,7 +624,11 @@ impl Kind {
 
     /// The output named `name`, when the kind has it.
     pub fn output(self, name: &str) -> Option<OutputInfo> {
-        self.info().outputs.iter().copied().find(|o| o.name == name)
+        self.info()
+            .outputs
+            .iter()
+            .copied()
+            .find(|o| o.name == name || o.family_member(name))
     }
 
     /// The file name panka's examples use for a component of this kind (`rds.yaml`).

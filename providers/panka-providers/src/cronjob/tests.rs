@@ -273,6 +273,7 @@ fn provider(rules: &[&Rule]) -> CronJobProvider {
         logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, rules),
         scaling: mock_client!(aws_sdk_applicationautoscaling, none),
         ec2: mock_client!(aws_sdk_ec2, none),
+        discovery: crate::microservice::unused_discovery(),
     };
     CronJobProvider::new(
         clients,

@@ -55,6 +55,7 @@ fn context() -> Context {
         public_ip: false,
         infra: ComponentInfraSpec::default(),
         network_ids: BTreeMap::new(),
+        namespace: None,
     }
 }
 
@@ -182,6 +183,7 @@ fn provider(r: &Replay) -> MicroServiceProvider {
         iam: aws_sdk_iam::Client::new(&conf),
         scaling: aws_sdk_applicationautoscaling::Client::new(&conf),
         ec2: aws_sdk_ec2::Client::new(&conf),
+        discovery: crate::microservice::unused_discovery(),
     })
 }
 
@@ -493,6 +495,7 @@ async fn the_revision_that_never_ran_is_deregistered_then_deleted_and_a_refusal_
                 iam: aws_sdk_iam::Client::new(&conf),
                 scaling: aws_sdk_applicationautoscaling::Client::new(&conf),
                 ec2: aws_sdk_ec2::Client::new(&conf),
+                discovery: crate::microservice::unused_discovery(),
             }),
             deregister,
             delete,

@@ -418,6 +418,7 @@ mod tests {
             logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
             scaling: aws_sdk_applicationautoscaling::Client::new(&conf),
             ec2: aws_sdk_ec2::Client::new(&conf),
+            discovery: crate::microservice::unused_discovery(),
         })
     }
 

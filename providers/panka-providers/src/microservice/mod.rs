@@ -12,9 +12,14 @@
 //! Every piece is found by its name before it is created, so an apply that was killed half-way
 //! and run again finishes the same resources instead of making new ones.
 //!
-//! Outputs: `url`, `serviceName`, `serviceArn`, `taskDefinitionArn`, `taskRoleArn`,
+//! A MicroService with ports is also registered in the stack's Cloud Map namespace
+//! ([`discovery`]), and the MicroServices whose internal URL or host it references admit it on
+//! that port; one without a public port needs no load balancer.
+//!
+//! Outputs: `url`, `internalHost`, `internalUrl` (`internalUrl.PORT` per port when there are
+//! several), `serviceName`, `serviceArn`, `taskDefinitionArn`, `taskRoleArn`,
 //! `targetGroupArn`, `securityGroupId`, `logGroupName`. Nothing forces replacement.
-//! (`url` and `targetGroupArn` only with a public port.)
+//! (`url` and `targetGroupArn` only with a public port, `internal*` only with a port.)
 //!
 //! The files: `task_definition` (the container and its roles), `load_balancing` (target
 //! groups and listener rules), `autoscaling`, `rollout` (the wait and its diagnosis) and
@@ -32,7 +37,7 @@ use aws_sdk_ecs::types::{
     EphemeralStorage, HealthCheck as EcsHealthCheck, KeyValuePair, LaunchType,
     LoadBalancer as EcsLoadBalancer, LogConfiguration, LogDriver, NetworkConfiguration,
     NetworkMode, OsFamily, PortMapping, PropagateTags, RuntimePlatform, Secret as EcsSecret,
-    Service, TransportProtocol,
+    Service, ServiceRegistry, TransportProtocol,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, HostHeaderConditionConfig, Matcher, PathPatternConditionConfig,
@@ -56,6 +61,7 @@ use sha2::{Digest, Sha256};
 
 mod autoscaling;
 mod before_deploy;
+mod discovery;
 mod infra;
 mod load_balancing;
 
@@ -105,6 +111,7 @@ pub struct EcsServiceProvider<S> {
     logs: aws_sdk_cloudwatchlogs::Client,
     scaling: aws_sdk_applicationautoscaling::Client,
     ec2: aws_sdk_ec2::Client,
+    discovery: aws_sdk_servicediscovery::Client,
     /// Task definitions read, by ARN: a revision never changes, so a refresh reads each once
     /// however many services run it.
     task_definitions: TaskDefinitionCache,
@@ -256,6 +263,7 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub discovery: aws_sdk_servicediscovery::Client,
 }
 
 impl<S> EcsServiceProvider<S> {
@@ -267,6 +275,7 @@ impl<S> EcsServiceProvider<S> {
             logs: c.logs,
             scaling: c.scaling,
             ec2: c.ec2,
+            discovery: c.discovery,
             task_definitions: TaskDefinitionCache::default(),
             kind: PhantomData,
         }
@@ -324,6 +333,8 @@ pub(crate) struct Context {
     /// The network the tasks are placed in, as recorded in the physical ids (the read tells
     /// the placement from it: see [`infra`]).
     network_ids: BTreeMap<String, String>,
+    /// The stack's namespace, for a service with ports.
+    namespace: Option<discovery::Namespace>,
 }
 
 fn shared(config: &Value, address: &str) -> Result<BTreeMap<String, String>, ProviderError> {
@@ -341,10 +352,17 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             .get("name")
             .cloned()
             .unwrap_or_default();
-        let lb = if S::LOAD_BALANCED {
+        let ports = t.spec.workload().ports;
+        // Only public ports go through the load balancer: a service without one needs none.
+        let lb = if S::LOAD_BALANCED && ports.iter().any(|p| p.public) {
             shared(t.config, "_shared/load-balancer")?
         } else {
             BTreeMap::new()
+        };
+        let namespace = if ports.is_empty() {
+            None
+        } else {
+            discovery::namespace_of(t.config)?
         };
         let infra: ComponentInfraSpec = t
             .config
@@ -378,6 +396,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             public_ip: infra.networking.assign_public_ip || default_vpc,
             infra,
             network_ids,
+            namespace,
         })
     }
 }
@@ -444,6 +463,11 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         for (group, port) in referenced_stores(t.config) {
             authorize_ingress(&self.ec2, &group, port, &Source::Group(sg.clone())).await?;
             ids.insert(format!("ingress.{group}"), port.to_string());
+        }
+        // So do the services it reaches through their internal URL or host, on that port.
+        for (group, port) in discovery::referenced_services(t.config) {
+            authorize_ingress(&self.ec2, &group, port, &Source::Group(sg.clone())).await?;
+            ids.insert(format!("ingress.{group}.{port}"), port.to_string());
         }
         Ok(TaskPieces {
             exec_arn,
@@ -582,7 +606,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         if !sg.is_empty() {
             for (k, port) in ids.iter().filter(|(k, _)| k.starts_with("ingress.")) {
                 if let Ok(port) = port.parse::<i32>() {
-                    let group = k.trim_start_matches("ingress.");
+                    let group = ingress_group(k);
                     revoke_ingress(&self.ec2, group, port, &Source::Group(sg.clone())).await?;
                 }
             }
@@ -668,6 +692,17 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             );
         }
 
+        // Every port is reachable at the service's name in the stack's namespace.
+        let mut registries = Vec::new();
+        if let Some(ns) = &ctx.namespace {
+            let (id, arn) = self.ensure_discovery(t, ns).await?;
+            ids.insert(discovery::DISCOVERY_ID.to_string(), id);
+            ids.insert(discovery::DISCOVERY_ARN.to_string(), arn.clone());
+            registries.push(ServiceRegistry::builder().registry_arn(arn).build());
+            let host = format!("{}.{}", discovery::discovery_name(t.address), ns.name);
+            outputs.extend(discovery::internal_outputs(&host, &s));
+        }
+
         let current = self.describe_service(&ctx.cluster, t.name).await?;
         // Target groups other components attached to the service (an NLB's listeners, tagged
         // `panka:attached-by`) stay; the service's own are the ones just listed.
@@ -749,7 +784,17 @@ impl<S: EcsKind> EcsServiceProvider<S> {
             .map_or(0, |r| r.initial_delay_seconds as i32);
         let has_lb = !balancers.is_empty();
         let service = match current {
-            Some(_) => {
+            Some(current) => {
+                // Registries are sent only to change them: a change starts new tasks (ECS
+                // UpdateService `serviceRegistries`, supported since 2023).
+                let registered: Vec<&str> = current
+                    .service_registries()
+                    .iter()
+                    .filter_map(|r| r.registry_arn())
+                    .collect();
+                let wanted: Vec<&str> =
+                    registries.iter().filter_map(|r| r.registry_arn()).collect();
+                let registries = (registered != wanted).then(|| registries.clone());
                 let updated = self
                     .ecs
                     .update_service()
@@ -760,6 +805,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                     .network_configuration(network)
                     .deployment_configuration(deployment)
                     .set_load_balancers(Some(balancers))
+                    .set_service_registries(registries)
                     .set_health_check_grace_period_seconds(has_lb.then_some(grace))
                     .enable_execute_command(s.enable_execute_command)
                     .propagate_tags(PropagateTags::Service)
@@ -800,6 +846,7 @@ impl<S: EcsKind> EcsServiceProvider<S> {
                 .network_configuration(network)
                 .deployment_configuration(deployment)
                 .set_load_balancers(Some(balancers))
+                .set_service_registries((!registries.is_empty()).then_some(registries))
                 .set_health_check_grace_period_seconds(has_lb.then_some(grace))
                 .enable_execute_command(s.enable_execute_command)
                 .propagate_tags(PropagateTags::Service)
@@ -960,6 +1007,19 @@ impl<S: EcsKind> EcsServiceProvider<S> {
         if S::LOAD_BALANCED && !ctx_url.is_empty() {
             outputs.insert("url".to_string(), ctx_url);
         }
+        // Its Cloud Map service, when the namespace is there (a service with ports).
+        let w = t.spec.workload();
+        if let (false, Ok(Some(ns))) = (w.ports.is_empty(), discovery::namespace_of(t.config)) {
+            let name = discovery::discovery_name(t.address);
+            if let Some((id, arn)) = self.find_discovery(t, &ns, &name).await? {
+                ids.insert(discovery::DISCOVERY_ID.to_string(), id);
+                ids.insert(discovery::DISCOVERY_ARN.to_string(), arn);
+                outputs.extend(discovery::internal_outputs(
+                    &format!("{name}.{}", ns.name),
+                    &w,
+                ));
+            }
+        }
         Ok(Outcome {
             physical_ids: ids,
             outputs,
@@ -969,6 +1029,13 @@ impl<S: EcsKind> EcsServiceProvider<S> {
 
 fn url(ctx: &Context, s: &Workload<'_>) -> String {
     url_of(&ctx.lb_dns, &ctx.listeners, s)
+}
+
+/// The security group of an ingress id: `ingress.GROUP` (a data store's port) or
+/// `ingress.GROUP.PORT` (a service's port; a service admits on several).
+fn ingress_group(key: &str) -> &str {
+    let rest = key.trim_start_matches("ingress.");
+    rest.split_once('.').map_or(rest, |(group, _)| group)
 }
 
 /// The data stores (RDS, Redis, Memcached, MSK) among the components a service references: their security
@@ -1063,7 +1130,7 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
             if !outcome.physical_ids.contains_key(k)
                 && let Ok(port) = port.parse::<i32>()
             {
-                let group = k.trim_start_matches("ingress.");
+                let group = ingress_group(k);
                 revoke_ingress(&self.ec2, group, port, &Source::Group(sg.clone())).await?;
             }
         }
@@ -1082,6 +1149,12 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
             if !outcome.physical_ids.contains_key(k) {
                 crate::alb::delete_target_group(&self.elb, arn).await?;
             }
+        }
+        // A service without ports any more leaves the namespace once ECS let its tasks go.
+        if let Some(id) = ids.get(discovery::DISCOVERY_ID)
+            && outcome.physical_ids.get(discovery::DISCOVERY_ID) != Some(id)
+        {
+            self.delete_discovery(id).await?;
         }
         Ok(outcome)
     }
@@ -1167,6 +1240,10 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
         for (_, arn) in ids.iter().filter(|(k, _)| k.starts_with("targetGroup.")) {
             crate::alb::delete_target_group(&self.elb, arn).await?;
         }
+        // The service's Cloud Map service, once ECS deregistered its tasks.
+        if let Some(id) = ids.get(discovery::DISCOVERY_ID) {
+            self.delete_discovery(id).await?;
+        }
         // Every revision of the family goes, then the roles, log group and security group.
         self.delete_task_pieces(name, ids).await
     }
@@ -1201,6 +1278,11 @@ impl<S: ServiceKind> KindProvider for EcsServiceProvider<S> {
                 outcome
                     .physical_ids
                     .insert(format!("ingress.{group}"), port.to_string());
+            }
+            for (group, port) in discovery::referenced_services(t.config) {
+                outcome
+                    .physical_ids
+                    .insert(format!("ingress.{group}.{port}"), port.to_string());
             }
         }
         Ok(Some(outcome))
@@ -1253,4 +1335,11 @@ fn service_not_ready(code: Option<&str>, message: &str) -> bool {
 fn create_token(cluster: &str, service: &str, task_definition: &str) -> String {
     let digest = Sha256::digest(format!("{cluster}/{service}/{task_definition}"));
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A Cloud Map client for tests whose service has no ports: any call fails the test.
+#[cfg(test)]
+pub(crate) fn unused_discovery() -> aws_sdk_servicediscovery::Client {
+    let none: [&aws_smithy_mocks::Rule; 0] = [];
+    aws_smithy_mocks::mock_client!(aws_sdk_servicediscovery, none)
 }

@@ -396,9 +396,9 @@ impl<S: ServiceKind> EcsServiceProvider<S> {
                 .or(id.outputs.get("securityGroupId"))
                 .map(String::as_str),
         };
-        Ok(Some(observe::<S>(
-            id.address, id.name, &cluster, id.ids, &live,
-        )))
+        let mut seen = observe::<S>(id.address, id.name, &cluster, id.ids, &live);
+        super::discovery::observe_registration(&svc, id.ids, id.outputs, &mut seen.outcome);
+        Ok(Some(seen))
     }
 
     /// The scalable target of the service's task count and its policies: one call when none is

@@ -465,6 +465,7 @@ fn provider<S>(a: Answers) -> EcsServiceProvider<S> {
             [&targets, &scaling_policies]
         ),
         ec2: aws_sdk_ec2::Client::new(&conf),
+        discovery: crate::microservice::unused_discovery(),
     })
 }
 
