@@ -384,8 +384,19 @@ async fn service_and_stack_scopes(locks: LockStore) {
     assert!(matches!(whole, BackendError::LockHeld(_)), "{whole}");
     orders.release().await.unwrap();
     payments.release().await.unwrap();
+    // Waiting a little, as in `one_winner_among_sixteen`: a process another test forks at this
+    // moment holds copies of the file descriptors just closed, and so their file locks, until
+    // it execs.
     let whole = locks
-        .acquire(&request(&key, LockScope::Stack, ttl))
+        .acquire(&LockRequest {
+            ttl,
+            ..LockRequest::new(
+                key.clone(),
+                LockScope::Stack,
+                "apply",
+                Duration::from_secs(5),
+            )
+        })
         .await
         .unwrap();
     let svc = locks
