@@ -2217,6 +2217,39 @@ fn resolve_references(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> Opti
                         ok = false;
                     }
                     Some(info) => {
+                        // `internalUrl.PORT`: the MicroService must have several ports, one of
+                        // them named PORT (it has no such output otherwise).
+                        if info.per_port
+                            && out_name != info.name
+                            && let Some(ComponentSpec::MicroService(ms)) = &tc.typed
+                        {
+                            let base = info.name.trim_end_matches("PORT");
+                            let port = &out_name[base.len()..];
+                            let names: Vec<&str> =
+                                ms.ports.iter().map(|p| p.name.as_str()).collect();
+                            let problem = if !names.contains(&port) {
+                                Some(format!(
+                                    "MicroService `{target}` has no port `{port}` (its ports: {})",
+                                    if names.is_empty() {
+                                        "none".to_string()
+                                    } else {
+                                        names.join(", ")
+                                    }
+                                ))
+                            } else if names.len() < 2 {
+                                Some(format!(
+                                    "MicroService `{target}` has one port: its address is `{}`",
+                                    base.trim_end_matches('.')
+                                ))
+                            } else {
+                                None
+                            };
+                            if let Some(message) = problem {
+                                let span = f.output.map(|n| n.span).unwrap_or(f.component.span);
+                                out.push(Diagnostic::error("unknown-output", span, message));
+                                ok = false;
+                            }
+                        }
                         let in_secrets = pattern.starts_with("secrets[*]")
                             || pattern.starts_with("sidecars[*].secrets[*]");
                         if in_secrets && !info.secret_arn {

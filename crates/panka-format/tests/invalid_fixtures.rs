@@ -52,6 +52,12 @@ const CASES: &[(&str, &str, &str, u32)] = &[
         "services/app/components/db/rds.yaml",
         5,
     ),
+    (
+        "internal-port",
+        "unknown-output",
+        "services/app/components/ui/microservice.yaml",
+        9,
+    ),
     ("invalid-name", "invalid-name", "stack.yaml", 3),
     (
         "nlb-client-ranges",
