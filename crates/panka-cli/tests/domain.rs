@@ -6,9 +6,14 @@
 //! to the load balancer. A refreshed plan is empty; a record deleted out of band shows as drift
 //! and the next apply writes it again; removing the host removes its record and certificate;
 //! destroy leaves the zone as it was.
+//!
+//! A CloudFront component with an alias inside the zone and no `certificateArn`, in a stack of
+//! eu-west-1: apply gives the alias an ACM certificate in us-east-1 (and none in the stack's
+//! region), issued, served by the distribution, and alias A and AAAA records to the
+//! distribution. A refreshed plan is empty; destroy removes the records and the certificate.
 
 mod emulated;
-use emulated::{Env, boto};
+use emulated::{Env, boto, write};
 
 fn api(host: Option<&str>) -> String {
     match host {
@@ -137,4 +142,137 @@ print(json.dumps(True))
     let gone = read();
     assert_eq!(gone["lbs"], 0);
     assert_eq!(gone["records"], serde_json::json!([]), "{gone}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloudfront_alias_in_the_zone_gets_a_us_east_1_certificate_and_alias_records() {
+    let env = Env::new("e");
+    let zone = format!("{}.example.com", env.stack);
+    let alias = format!("cdn.{zone}");
+    let made = boto(&format!(
+        "r = boto3.client('route53', **kw)\nz = r.create_hosted_zone(Name='{zone}', CallerReference='{zone}')\nprint(json.dumps(z['HostedZone']['Id'].split('/')[-1]))"
+    ));
+    let zone_id = made.as_str().unwrap().to_string();
+    // The stack's region is not us-east-1, so that a certificate there shows panka asked
+    // us-east-1 for it, as CloudFront requires.
+    write(
+        &env.root().join("stack.yaml"),
+        &format!(
+            "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: {}}}\nspec:\n  provider: {{name: aws, region: eu-west-1}}\n  shared:\n    domain: {{zone: {zone}}}\n",
+            env.stack
+        ),
+    );
+    write(
+        &env.root().join("environments/dev.yaml"),
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
+    );
+    env.component("web", "assets", "S3", "{forceDestroy: true}");
+    env.component(
+        "web",
+        "cdn",
+        "CloudFront",
+        &format!(
+            "{{origins: [{{name: assets, target: {{component: assets}}}}], defaultBehavior: {{origin: assets}}, aliases: [{alias}]}}"
+        ),
+    );
+    env.apply();
+
+    let comment = format!("panka: {}-dev-web-cdn", env.stack);
+    let read = || {
+        boto(&format!(
+            r#"
+cf = boto3.client('cloudfront', **kw); r53 = boto3.client('route53', **kw)
+out = {{'certs': {{}}, 'records': []}}
+for region in ('us-east-1', 'eu-west-1'):
+    acm = boto3.client('acm', **dict(kw, region_name=region))
+    out['certs'][region] = []
+    for c in acm.list_certificates()['CertificateSummaryList']:
+        if c['DomainName'] != '{alias}':
+            continue
+        d = acm.describe_certificate(CertificateArn=c['CertificateArn'])['Certificate']
+        out['certs'][region].append({{'arn': d['CertificateArn'], 'status': d['Status'],
+            'validation': d['DomainValidationOptions'][0]['ResourceRecord']['Name']}})
+items = cf.list_distributions()['DistributionList'].get('Items', [])
+mine = [d for d in items if d['Comment'] == '{comment}']
+out['distributions'] = len(mine)
+if mine:
+    d = cf.get_distribution(Id=mine[0]['Id'])['Distribution']
+    c = d['DistributionConfig']
+    out['domain'] = d['DomainName']
+    out['aliases'] = c['Aliases'].get('Items', [])
+    out['viewer'] = {{k: c['ViewerCertificate'].get(k) for k in ('ACMCertificateArn', 'SSLSupportMethod', 'MinimumProtocolVersion')}}
+for r in r53.list_resource_record_sets(HostedZoneId='{zone_id}')['ResourceRecordSets']:
+    if r['Type'] in ('NS', 'SOA'):
+        continue
+    a = r.get('AliasTarget', {{}})
+    out['records'].append([r['Name'], r['Type'], a.get('DNSName'), a.get('HostedZoneId')])
+print(json.dumps(out))
+"#
+        ))
+    };
+    let seen = read();
+    assert_eq!(seen["distributions"], 1, "{seen}");
+    assert_eq!(
+        seen["certs"]["eu-west-1"],
+        serde_json::json!([]),
+        "no certificate in the stack's region: {seen}"
+    );
+    let certs = seen["certs"]["us-east-1"].as_array().unwrap();
+    assert_eq!(certs.len(), 1, "one certificate in us-east-1: {seen}");
+    assert_eq!(certs[0]["status"], "ISSUED", "{seen}");
+    let cert = certs[0]["arn"].as_str().unwrap();
+    assert!(cert.contains(":us-east-1:"), "{cert}");
+    assert_eq!(seen["aliases"], serde_json::json!([alias]), "{seen}");
+    assert_eq!(
+        seen["viewer"],
+        serde_json::json!({"ACMCertificateArn": cert, "SSLSupportMethod": "sni-only", "MinimumProtocolVersion": "TLSv1.2_2021"}),
+        "{seen}"
+    );
+    let validation = certs[0]["validation"].as_str().unwrap();
+    let records = seen["records"].as_array().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r[0] == validation && r[1] == "CNAME"),
+        "the validation record is in the zone: {seen}"
+    );
+    let domain = seen["domain"].as_str().unwrap();
+    let aliases = |seen: &serde_json::Value| -> Vec<(String, String, String)> {
+        seen["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r[0] == format!("{alias}."))
+            .map(|r| {
+                (
+                    r[1].as_str().unwrap_or_default().to_string(),
+                    r[2].as_str()
+                        .unwrap_or_default()
+                        .trim_end_matches('.')
+                        .to_string(),
+                    r[3].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let to_distribution = |t: &str| {
+        (
+            t.to_string(),
+            domain.to_string(),
+            "Z2FDTNDATAQYW2".to_string(),
+        )
+    };
+    assert_eq!(
+        aliases(&seen),
+        [to_distribution("A"), to_distribution("AAAA")],
+        "{seen}"
+    );
+    env.assert_no_changes();
+
+    let (code, out) = env.run(&["destroy", "--auto-approve", "--allow-destroy", "web/assets"]);
+    assert_eq!(code, 0, "{out}");
+    let gone = read();
+    assert_eq!(gone["distributions"], 0, "{gone}");
+    assert_eq!(gone["records"], serde_json::json!([]), "{gone}");
+    assert_eq!(gone["certs"]["us-east-1"], serde_json::json!([]), "{gone}");
 }

@@ -151,6 +151,9 @@ pub struct Shared {
     /// inside it gets an ACM certificate (validated through DNS records in the zone), the
     /// shared load balancer an HTTPS listener on 443 (HTTP on 80 redirecting to it), and the
     /// host an alias record to the load balancer. Hosts outside the zone get none of these.
+    /// A CloudFront component whose `aliases` are all inside the zone and which has no
+    /// `certificateArn` gets an ACM certificate in us-east-1 for them and alias records to the
+    /// distribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<SharedDomain>,
 }
@@ -163,6 +166,14 @@ pub struct SharedDomain {
 }
 
 impl SharedDomain {
+    /// Whether panka provides the certificate and the alias records of a CloudFront
+    /// distribution with `aliases` and `certificate_arn`: it has aliases, all inside the zone,
+    /// and no certificate of its own (one certificate serves a distribution, so it must cover
+    /// every alias, and ACM validates only names of the zone panka writes records in).
+    pub fn serves_aliases(&self, aliases: &[String], certificate_arn: Option<&str>) -> bool {
+        certificate_arn.is_none() && !aliases.is_empty() && aliases.iter().all(|a| self.holds(a))
+    }
+
     /// Whether `host` (`api.example.com`, `*.example.com`) is a name inside the zone: the
     /// zone's apex or a name ending in `.ZONE`, compared without case (DNS names are
     /// case-insensitive, RFC 4343).

@@ -36,7 +36,11 @@ pub(crate) fn check_stack(ctx: &StackContext<'_>, out: &mut Vec<Diagnostic>) -> 
     for c in ctx.components {
         check_names(c, out);
         if let Some(spec) = &c.typed {
-            let mut r = Rules { c, out: &mut *out };
+            let mut r = Rules {
+                c,
+                domain: ctx.stack_spec.and_then(|s| s.shared.domain.as_ref()),
+                out: &mut *out,
+            };
             r.check_spec(spec);
             r.check_infra();
         }
@@ -422,6 +426,8 @@ pub fn managed_policy_arn(arn: &str) -> bool {
 /// Per-component rules, with spans looked up in the component's merged tree.
 struct Rules<'a> {
     c: &'a RawComponent,
+    /// `shared.domain`, which provides the certificate of CloudFront aliases inside its zone.
+    domain: Option<&'a SharedDomain>,
     out: &'a mut Vec<Diagnostic>,
 }
 
@@ -889,11 +895,14 @@ impl Rules<'_> {
                         );
                     }
                 }
-                if !s.aliases.is_empty() && s.certificate_arn.is_none() {
+                let served = self
+                    .domain
+                    .is_some_and(|d| d.serves_aliases(&s.aliases, s.certificate_arn.as_deref()));
+                if !s.aliases.is_empty() && s.certificate_arn.is_none() && !served {
                     self.err(
                         "missing-field",
                         "aliases",
-                        "aliases need `certificateArn` (an ACM certificate in us-east-1)",
+                        "aliases need `certificateArn` (an ACM certificate in us-east-1), unless all are inside the zone of `shared.domain`",
                     );
                 }
             }

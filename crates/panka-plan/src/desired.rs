@@ -117,7 +117,22 @@ impl<'a> ConfigBuilder<'a> {
             // Kinds placed in the VPC carry the network, so moving it shows in the plan.
             network: c.kind.in_vpc().then_some(&self.stack.shared.network),
             infra: normalized_infra(c.kind.info().infra, c.infra.as_ref()),
+            domain: self.edge_domain(&c.spec),
         }
+    }
+
+    /// `domain` of a CloudFront component whose aliases `shared.domain` serves: the zone
+    /// (lowercase, as Route 53 answers it), where its certificate is validated and its alias
+    /// records written.
+    fn edge_domain(&self, spec: &ComponentSpec) -> Option<EdgeDomain> {
+        let (ComponentSpec::CloudFront(s), Some(domain)) = (spec, &self.stack.shared.domain) else {
+            return None;
+        };
+        domain
+            .serves_aliases(&s.aliases, s.certificate_arn.as_deref())
+            .then(|| EdgeDomain {
+                zone: domain.zone.to_ascii_lowercase(),
+            })
     }
 }
 
@@ -169,7 +184,7 @@ impl Scratch {
     }
 }
 
-/// A component's configuration: `{name, spec, tags, network?, infra?}`.
+/// A component's configuration: `{name, spec, tags, network?, infra?, domain?}`.
 #[derive(Serialize)]
 pub struct ComponentConfig<'a> {
     name: &'a str,
@@ -180,6 +195,15 @@ pub struct ComponentConfig<'a> {
     network: Option<&'a Option<Network>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     infra: Option<ComponentInfraSpec>,
+    /// Present for a CloudFront component whose aliases `shared.domain` serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<EdgeDomain>,
+}
+
+/// `domain` of a CloudFront component's configuration, as the CloudFront provider reads it.
+#[derive(Serialize)]
+struct EdgeDomain {
+    zone: String,
 }
 
 impl ComponentConfig<'_> {

@@ -137,10 +137,16 @@ pub fn registry(aws: &Aws) -> Registry {
         ec2: aws.ec2(),
         discovery,
     };
-    r.register(cloudfront::CloudFrontProvider::new(
-        aws.cloudfront(),
-        aws.s3(),
-    ));
+    // CloudFront takes certificates only from ACM in us-east-1, whatever the stack's region.
+    let acm_us_east_1 = aws_sdk_acm::Client::from_conf(
+        aws_sdk_acm::config::Builder::from(aws.config())
+            .region(aws_sdk_acm::config::Region::new("us-east-1"))
+            .build(),
+    );
+    r.register(
+        cloudfront::CloudFrontProvider::new(aws.cloudfront(), aws.s3())
+            .with_domain(acm_us_east_1, aws_sdk_route53::Client::new(aws.config())),
+    );
     r.register(apigateway::ApiGatewayProvider::new(
         aws.apigateway(),
         aws.apigateway_rest(),

@@ -102,7 +102,7 @@ fn built<T>(r: Result<T, BuildError>, what: &str) -> Result<T, ProviderError> {
 }
 
 /// A DNS name as Route 53 spells it, without the trailing dot, in lowercase.
-fn dns(name: &str) -> String {
+pub(crate) fn dns(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -263,17 +263,64 @@ pub(crate) async fn ensure_certificate(
     tags: &BTreeMap<String, String>,
     recorded: Option<&str>,
 ) -> Result<String, ProviderError> {
+    ensure_certificate_for(clients, zone_id, lb, &[host.to_string()], tags, recorded).await
+}
+
+/// The names a certificate covers: its domain name and its subject alternative names.
+fn names_of(c: &aws_sdk_acm::types::CertificateDetail) -> BTreeSet<String> {
+    c.subject_alternative_names()
+        .iter()
+        .map(|n| dns(n))
+        .chain(c.domain_name().map(dns))
+        .collect()
+}
+
+/// Whether the certificate `arn` is usable (issued or pending) and covers exactly `names`.
+async fn usable_for(
+    acm: &aws_sdk_acm::Client,
+    arn: &str,
+    names: &BTreeSet<String>,
+) -> Result<bool, ProviderError> {
+    Ok(describe_certificate(acm, arn)
+        .await?
+        .is_some_and(|c| usable(c.status()) && names_of(&c) == *names))
+}
+
+/// [`ensure_certificate`] for a certificate covering `names` (lowercase, not empty): the first
+/// is its domain name and its `panka:host` tag, the others its subject alternative names. A
+/// recorded or found certificate serves only when it covers exactly these names; each name's
+/// validation record is UPSERTed in the zone. `scope` names the owner (the load balancer or
+/// the distribution's component) in the request's idempotency token.
+///
+/// # Errors
+/// As [`ensure_certificate`]; [`ErrorKind::Invalid`] for no names.
+pub(crate) async fn ensure_certificate_for(
+    clients: &DomainClients,
+    zone_id: &str,
+    scope: &str,
+    names: &[String],
+    tags: &BTreeMap<String, String>,
+    recorded: Option<&str>,
+) -> Result<String, ProviderError> {
+    let Some(host) = names.first().map(String::as_str) else {
+        return Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "a certificate needs at least one name",
+        ));
+    };
+    let wanted: BTreeSet<String> = names.iter().map(|n| dns(n)).collect();
     let acm = &clients.acm;
     let mut arn = None;
     if let Some(r) = recorded
-        && describe_certificate(acm, r)
-            .await?
-            .is_some_and(|c| usable(c.status()))
+        && usable_for(acm, r, &wanted).await?
     {
         arn = Some(r.to_string());
     }
-    if arn.is_none() {
-        arn = find_certificate(acm, host, tags).await?;
+    if arn.is_none()
+        && let Some(found) = find_certificate(acm, host, tags).await?
+        && usable_for(acm, &found, &wanted).await?
+    {
+        arn = Some(found);
     }
     let arn = match arn {
         Some(a) => a,
@@ -289,10 +336,12 @@ pub(crate) async fn ensure_certificate(
                     "a certificate tag",
                 )?);
             }
+            let alternatives: Vec<String> = names[1..].to_vec();
             acm.request_certificate()
                 .domain_name(host)
+                .set_subject_alternative_names((!alternatives.is_empty()).then_some(alternatives))
                 .validation_method(ValidationMethod::Dns)
-                .idempotency_token(idempotency_token(lb, host))
+                .idempotency_token(idempotency_token(scope, &names.join(",")))
                 .set_tags(Some(acm_tags))
                 .send()
                 .await
@@ -307,8 +356,9 @@ pub(crate) async fn ensure_certificate(
                 })?
         }
     };
-    let record = wait_validation_record(acm, &arn, host).await?;
-    upsert_validation_record(&clients.route53, zone_id, &record).await?;
+    for record in wait_validation_records(acm, &arn, host).await? {
+        upsert_validation_record(&clients.route53, zone_id, &record).await?;
+    }
     wait_certificate_issued(acm, &arn, host).await?;
     Ok(arn)
 }
@@ -320,16 +370,17 @@ pub(crate) struct ValidationRecord {
     pub value: String,
 }
 
-/// The certificate's validation record, once ACM has assigned it (it is absent from
-/// DescribeCertificate for a few seconds after RequestCertificate).
-async fn wait_validation_record(
+/// The certificate's validation records, one per name (names sharing one are listed once),
+/// once ACM has assigned them all (they are absent from DescribeCertificate for a few seconds
+/// after RequestCertificate).
+async fn wait_validation_records(
     acm: &aws_sdk_acm::Client,
     arn: &str,
     host: &str,
-) -> Result<ValidationRecord, ProviderError> {
+) -> Result<Vec<ValidationRecord>, ProviderError> {
     let deadline = tokio::time::Instant::now() + VALIDATION_RECORD_TIMEOUT;
     loop {
-        if let Some(r) = validation_record_of(acm, arn).await? {
+        if let Some(r) = validation_records_of(acm, arn).await? {
             return Ok(r);
         }
         if tokio::time::Instant::now() > deadline {
@@ -344,24 +395,36 @@ async fn wait_validation_record(
     }
 }
 
-/// The validation record DescribeCertificate reports for the certificate, if any yet.
-async fn validation_record_of(
+/// The validation records DescribeCertificate reports for the certificate, without repeats;
+/// `None` while some name has none yet.
+async fn validation_records_of(
     acm: &aws_sdk_acm::Client,
     arn: &str,
-) -> Result<Option<ValidationRecord>, ProviderError> {
+) -> Result<Option<Vec<ValidationRecord>>, ProviderError> {
     let Some(c) = describe_certificate(acm, arn).await? else {
         return Err(ProviderError::new(
             ErrorKind::Transient(Transient::NotYetVisible),
             format!("certificate {arn} is not visible yet"),
         ));
     };
-    Ok(c.domain_validation_options()
-        .iter()
-        .find_map(|d| d.resource_record())
-        .map(|r| ValidationRecord {
+    let options = c.domain_validation_options();
+    if options.is_empty() {
+        return Ok(None);
+    }
+    let mut records = Vec::new();
+    for o in options {
+        let Some(r) = o.resource_record() else {
+            return Ok(None);
+        };
+        let record = ValidationRecord {
             name: r.name().to_string(),
             value: r.value().to_string(),
-        }))
+        };
+        if !records.contains(&record) {
+            records.push(record);
+        }
+    }
+    Ok(Some(records))
 }
 
 /// Writes the validation CNAME in the zone (UPSERT: the same record for the same domain, so
@@ -614,8 +677,10 @@ pub(crate) async fn delete_certificate(
     zone_id: Option<&str>,
     arn: &str,
 ) -> Result<(), ProviderError> {
-    let record = match describe_certificate(&clients.acm, arn).await? {
-        Some(_) => validation_record_of(&clients.acm, arn).await?,
+    let records = match describe_certificate(&clients.acm, arn).await? {
+        Some(_) => validation_records_of(&clients.acm, arn)
+            .await?
+            .unwrap_or_default(),
         None => return Ok(()),
     };
     match clients
@@ -641,11 +706,15 @@ pub(crate) async fn delete_certificate(
         }
         Err(e) => return Err(aws_error(format!("deleting certificate {arn}"), e)),
     }
-    if let (Some(zone_id), Some(r)) = (zone_id, record)
-        && let Some(set) =
+    let Some(zone_id) = zone_id else {
+        return Ok(());
+    };
+    for r in records {
+        if let Some(set) =
             find_record(&clients.route53, zone_id, &dns(&r.name), RrType::Cname).await?
-    {
-        delete_record(&clients.route53, zone_id, set, &r.name).await?;
+        {
+            delete_record(&clients.route53, zone_id, set, &r.name).await?;
+        }
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use panka_engine::{ErrorKind, ProviderError};
 use crate::errors::{aws_error, unless_missing};
 
 mod dedicated;
-mod domain;
+pub(crate) mod domain;
 mod listeners;
 mod shared;
 

@@ -16,6 +16,9 @@
 //! deployed it. Deleting disables it first, waits for that to deploy, then deletes it, its
 //! origin access control and the statements it had in its buckets' policies. Outputs:
 //! `domainName`, `distributionId`, `arn`.
+//!
+//! With a `domain` in its configuration (`shared.domain` serving its aliases), the
+//! distribution's certificate and alias records are panka's too: see [`domain`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -47,9 +50,15 @@ use crate::errors::{aws_error, check_owner, unless_gone, unless_missing};
 use crate::partition;
 use crate::policy::{add_bucket_statement, remove_bucket_statement};
 
+mod domain;
 mod observe;
 
+use domain::{
+    CERTIFICATE, edge_domain_of, edge_ids, ensure_edge_certificate, remove_stale, write_aliases,
+};
 use observe::observe;
+
+use crate::alb::domain::{DomainClients, ZONE};
 
 /// CloudFront documents several minutes, up to about half an hour, for a change to reach every
 /// edge location.
@@ -71,11 +80,38 @@ const MANAGED_CACHE_POLICIES: &[(&str, &str)] = &[
 pub struct CloudFrontProvider {
     cf: Client,
     s3: aws_sdk_s3::Client,
+    /// ACM in us-east-1 and Route 53, for a distribution whose aliases `shared.domain` serves.
+    domain: Option<DomainClients>,
 }
 
 impl CloudFrontProvider {
     pub fn new(cf: Client, s3: aws_sdk_s3::Client) -> Self {
-        CloudFrontProvider { cf, s3 }
+        CloudFrontProvider {
+            cf,
+            s3,
+            domain: None,
+        }
+    }
+
+    /// The provider able to serve aliases inside `shared.domain`: certificates through `acm`,
+    /// which must be a client of us-east-1 (the only region CloudFront takes certificates
+    /// from), validation and alias records through `route53`.
+    pub fn with_domain(
+        mut self,
+        acm: aws_sdk_acm::Client,
+        route53: aws_sdk_route53::Client,
+    ) -> Self {
+        self.domain = Some(DomainClients { acm, route53 });
+        self
+    }
+
+    fn domain_clients(&self) -> Result<&DomainClients, ProviderError> {
+        self.domain.as_ref().ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                "this CloudFront provider was built without ACM and Route 53 clients, which aliases inside `shared.domain` need",
+            )
+        })
     }
 }
 
@@ -282,11 +318,13 @@ fn behavior(b: &Behavior) -> Result<CacheBehavior, ProviderError> {
     )
 }
 
-/// The distribution's configuration; `oac` is the origin access control of bucket origins.
+/// The distribution's configuration; `oac` is the origin access control of bucket origins,
+/// `certificate` the ACM certificate serving the aliases (the spec's, or the domain's).
 fn config(
     t: &Target<'_, CloudFrontSpec>,
     places: &[(String, Place)],
     oac: Option<&str>,
+    certificate: Option<&str>,
     caller_reference: &str,
 ) -> Result<DistributionConfig, ProviderError> {
     let s = &t.spec;
@@ -327,7 +365,7 @@ fn config(
         .iter()
         .map(behavior)
         .collect::<Result<Vec<_>, _>>()?;
-    let certificate = match &s.certificate_arn {
+    let certificate = match certificate {
         Some(arn) => ViewerCertificate::builder()
             .acm_certificate_arn(arn)
             .ssl_support_method(SslSupportMethod::SniOnly)
@@ -604,6 +642,7 @@ impl CloudFrontProvider {
         t: &Target<'_, CloudFrontSpec>,
         places: &[(String, Place)],
         oac: Option<&str>,
+        certificate: Option<&str>,
     ) -> Result<(Found, bool), ProviderError> {
         let tags: Vec<Tag> = t
             .tags
@@ -615,7 +654,7 @@ impl CloudFrontProvider {
             .create_distribution_with_tags()
             .distribution_config_with_tags(
                 DistributionConfigWithTags::builder()
-                    .distribution_config(config(t, places, oac, t.name)?)
+                    .distribution_config(config(t, places, oac, certificate, t.name)?)
                     .tags(Tags::builder().set_items(Some(tags)).build())
                     .build(),
             )
@@ -668,6 +707,7 @@ impl CloudFrontProvider {
         d: &Found,
         places: &[(String, Place)],
         oac: Option<&str>,
+        certificate: Option<&str>,
     ) -> Result<(), ProviderError> {
         let current = self
             .cf
@@ -684,7 +724,7 @@ impl CloudFrontProvider {
             .update_distribution()
             .id(&d.id)
             .if_match(current.e_tag().unwrap_or_default())
-            .distribution_config(config(t, places, oac, &reference)?)
+            .distribution_config(config(t, places, oac, certificate, &reference)?)
             .send()
             .await
             .map_err(|e| aws_error(format!("updating distribution {}", d.id), e))?;
@@ -711,20 +751,43 @@ impl CloudFrontProvider {
         } else {
             None
         };
+        // The domain's certificate is issued before the distribution refers to it: CloudFront
+        // refuses one that is not.
+        let edge = match edge_domain_of(t.config)? {
+            Some(d) => Some(
+                ensure_edge_certificate(
+                    self.domain_clients()?,
+                    &d,
+                    t.name,
+                    &t.spec.aliases,
+                    t.tags,
+                    ids,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let certificate = t
+            .spec
+            .certificate_arn
+            .as_deref()
+            .or(edge.as_ref().map(|(_, arn)| arn.as_str()));
         let found = match self
             .find_distribution(t.name, Some((t.address, t.tags)), ids)
             .await?
         {
             Some(d) => {
-                self.update_distribution(t, &d, &places, oac.as_deref())
+                self.update_distribution(t, &d, &places, oac.as_deref(), certificate)
                     .await?;
                 d
             }
             None => {
-                let (d, created) = self.create_distribution(t, &places, oac.as_deref()).await?;
+                let (d, created) = self
+                    .create_distribution(t, &places, oac.as_deref(), certificate)
+                    .await?;
                 if !created {
                     // Found again after DistributionAlreadyExists: bring it to the spec.
-                    self.update_distribution(t, &d, &places, oac.as_deref())
+                    self.update_distribution(t, &d, &places, oac.as_deref(), certificate)
                         .await?;
                 }
                 d
@@ -741,7 +804,33 @@ impl CloudFrontProvider {
             }
         }
         self.wait_deployed(&found.id).await?;
-        Ok(outcome(&found, oac.as_deref(), &origin_urls(t)))
+        let mut done = outcome(&found, oac.as_deref(), &origin_urls(t));
+        let domain_ids = match &edge {
+            Some((zone_id, arn)) => {
+                write_aliases(
+                    self.domain_clients()?,
+                    zone_id,
+                    &t.spec.aliases,
+                    &found.domain,
+                )
+                .await?;
+                edge_ids(zone_id, arn, &t.spec.aliases, &found.domain)
+            }
+            None => BTreeMap::new(),
+        };
+        // The records and certificate the distribution no longer uses, now that its new
+        // configuration has deployed.
+        if ids.contains_key(ZONE) {
+            remove_stale(
+                self.domain_clients()?,
+                ids,
+                &domain_ids,
+                Some(&found.domain),
+            )
+            .await?;
+        }
+        done.physical_ids.extend(domain_ids);
+        Ok(done)
     }
 }
 
@@ -834,6 +923,7 @@ impl KindProvider for CloudFrontProvider {
         _spec: Option<CloudFrontSpec>,
         ids: &BTreeMap<String, String>,
     ) -> Result<(), ProviderError> {
+        let mut target = None;
         if let Some(d) = self.find_distribution(name, None, ids).await? {
             let current = self
                 .cf
@@ -869,6 +959,7 @@ impl KindProvider for CloudFrontProvider {
                 etag = updated.e_tag().unwrap_or_default().to_string();
             }
             self.wait_deployed(&d.id).await?;
+            target = Some(d.domain.clone());
             let deleted = self
                 .cf
                 .delete_distribution()
@@ -921,6 +1012,16 @@ impl KindProvider for CloudFrontProvider {
                     }
                 }
             }
+        }
+        // The domain's records and certificate, once the distribution no longer uses them.
+        if ids.contains_key(ZONE) {
+            remove_stale(
+                self.domain_clients()?,
+                ids,
+                &BTreeMap::new(),
+                target.as_deref(),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -11,7 +11,8 @@ use panka_format::kinds::{
     AllowedMethods, Behavior, CloudFrontSpec, Origin, PriceClass, ViewerProtocolPolicy,
 };
 
-use super::{Found, MANAGED_CACHE_POLICIES, origin_url_key, outcome, split_url};
+use super::domain::recorded_edge_ids;
+use super::{CERTIFICATE, Found, MANAGED_CACHE_POLICIES, origin_url_key, outcome, split_url};
 
 /// A managed cache policy's name by id, or the id.
 fn cache_policy_name(id: &str) -> String {
@@ -161,7 +162,9 @@ pub(super) fn observe(
         default_behavior,
         behaviors,
         aliases: c.aliases().map(|a| a.items().to_vec()).unwrap_or_default(),
-        certificate_arn: text(c.viewer_certificate().and_then(|v| v.acm_certificate_arn())),
+        // The domain's certificate is panka's own (recorded under `certificate`), not the spec's.
+        certificate_arn: text(c.viewer_certificate().and_then(|v| v.acm_certificate_arn()))
+            .filter(|arn| ids.get(CERTIFICATE) != Some(arn)),
         price_class: price_of(c.price_class()),
         default_root_object: text(c.default_root_object()),
         enabled: c.enabled(),
@@ -183,5 +186,7 @@ pub(super) fn observe(
         status: d.status().to_string(),
     };
     unobserved.dedup();
-    Ok(Observation::new(outcome(&found, oac.as_deref(), &urls), spec).unobserved(&unobserved))
+    let mut outcome = outcome(&found, oac.as_deref(), &urls);
+    outcome.physical_ids.extend(recorded_edge_ids(ids));
+    Ok(Observation::new(outcome, spec).unobserved(&unobserved))
 }

@@ -99,7 +99,14 @@ fn answer(
         .enumerate()
         .map(|(i, o)| (o.name.clone(), place(&t, i, o).unwrap()))
         .collect();
-    let cfg = config(&t, &places, Some(OAC), t.name).unwrap();
+    let cfg = config(
+        &t,
+        &places,
+        Some(OAC),
+        spec.certificate_arn.as_deref(),
+        t.name,
+    )
+    .unwrap();
     let d = aws_sdk_cloudfront::types::Distribution::builder()
         .id(ID)
         .arn(ARN)
@@ -166,6 +173,39 @@ fn reconciled(spec: &CloudFrontSpec, seen: &Observation<CloudFrontSpec>) -> Valu
         &[],
     )
     .live
+}
+
+/// A distribution whose aliases `shared.domain` serves reads back as its spec, without a
+/// `certificateArn`: the certificate it serves is the domain's (recorded under `certificate`);
+/// the domain's ids are carried over. Another certificate reads back as the spec's.
+#[tokio::test]
+async fn the_domains_certificate_reads_back_as_no_certificate_arn() {
+    let cert = "arn:aws:acm:us-east-1:123456789012:certificate/edge";
+    let spec: CloudFrontSpec = serde_json::from_value(json!({
+        "origins": [{"name": "site", "domainName": "example.org"}],
+        "defaultBehavior": {"origin": "site"},
+        "aliases": ["cdn.example.com"],
+        "certificateArn": cert}))
+    .unwrap();
+    let (d, mut ids) = answer(&spec);
+    let domain = domain::edge_ids("Z1", cert, &spec.aliases, "d111111abcdef8.cloudfront.net");
+    assert_eq!(domain["record.cdn.example.com"], "A,AAAA");
+    ids.extend(domain.clone());
+    let seen = read_back(d.clone(), &ids).await;
+    let served = CloudFrontSpec {
+        certificate_arn: None,
+        ..spec.clone()
+    };
+    assert_eq!(seen.spec, served);
+    for (k, v) in &domain {
+        assert_eq!(seen.outcome.physical_ids.get(k), Some(v), "{k}");
+    }
+    // Recorded for another certificate, the one served is reported as the spec's.
+    ids.insert(
+        domain::CERTIFICATE.to_string(),
+        "arn:aws:acm:us-east-1:123456789012:certificate/old".to_string(),
+    );
+    assert_eq!(read_back(d, &ids).await.spec, spec);
 }
 
 #[tokio::test]
