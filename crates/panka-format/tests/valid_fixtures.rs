@@ -150,3 +150,60 @@ fn a_host_outside_the_zone_is_warned_at_its_line() {
     let stack = loaded.stack.expect("a warning does not stop validation");
     assert_eq!(stack.domain_hosts(), ["api.example.com"]);
 }
+
+/// CloudFront aliases without `certificateArn` are valid when `shared.domain` serves them (all
+/// inside its zone), and remain the `missing-field` error at `aliases` otherwise: without a
+/// domain, or with an alias outside the zone (one certificate covers the distribution).
+#[test]
+fn cloudfront_aliases_need_a_certificate_unless_the_zone_serves_them_all() {
+    let errors = |domain: &str, aliases: &str| -> Vec<(String, u32)> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s");
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "stack.yaml",
+            &format!(
+                "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {{name: demo}}\nspec:\n  provider: {{name: aws, region: us-east-1}}\n{domain}"
+            ),
+        );
+        write(
+            "environments/dev.yaml",
+            "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\n",
+        );
+        write(
+            "services/web/components/cdn/cloudfront.yaml",
+            &format!(
+                "apiVersion: components.panka.io/v1\nkind: CloudFront\nmetadata: {{name: cdn, service: web}}\nspec:\n  origins: [{{name: site, domainName: example.org}}]\n  defaultBehavior: {{origin: site}}\n  aliases: {aliases}\n"
+            ),
+        );
+        let loaded = load(&LoadOptions {
+            stack: "s".into(),
+            environment: "dev".into(),
+            vars: vec![],
+            cwd: dir.path().to_path_buf(),
+        });
+        let items = match loaded {
+            Ok(l) => l.diagnostics.items,
+            Err(e) => panic!("{e:?}"),
+        };
+        items
+            .iter()
+            .filter(|d| d.severity == panka_format::Severity::Error)
+            .map(|d| (d.code.to_string(), d.span.line))
+            .collect()
+    };
+    let zone = "  shared:\n    domain: {zone: example.com}\n";
+    assert_eq!(
+        errors("", "[cdn.example.com]"),
+        [("missing-field".to_string(), 7)]
+    );
+    assert_eq!(errors(zone, "[cdn.example.com, Example.com]"), []);
+    assert_eq!(
+        errors(zone, "[cdn.example.com, cdn.example.org]"),
+        [("missing-field".to_string(), 7)]
+    );
+}

@@ -559,3 +559,51 @@ fn a_domain_adds_https_and_updates_the_load_balancer_in_place() {
     let again = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
     assert!(!again.has_changes(), "{}", render_text(&again));
 }
+
+/// A CloudFront component's configuration carries `domain` (the zone, lowercase) exactly when
+/// `shared.domain` serves its aliases: all inside the zone and no `certificateArn`. Adding an
+/// alias in the zone is one update of the distribution, which then records the domain.
+#[test]
+fn a_cloudfront_alias_inside_the_zone_puts_the_zone_in_its_configuration() {
+    let mut stack = example("dev", &[]);
+    let state = applied(&stack);
+    stack.shared.domain = Some(panka_format::model::SharedDomain {
+        zone: "Example.com".into(),
+    });
+    let set = |stack: &mut Stack, aliases: &[&str], certificate: Option<&str>| {
+        let cdn = stack
+            .components
+            .get_mut(&panka_format::Address::new("web", "cdn"))
+            .unwrap();
+        let panka_format::ComponentSpec::CloudFront(s) = &mut cdn.spec else {
+            panic!("web/cdn is a CloudFront")
+        };
+        s.aliases = aliases.iter().map(|a| a.to_string()).collect();
+        s.certificate_arn = certificate.map(str::to_string);
+    };
+    let domain_of = |stack: &Stack| {
+        panka_plan::desired::ConfigBuilder::new(stack)
+            .config("web/cdn")
+            .get("domain")
+            .cloned()
+    };
+    assert_eq!(domain_of(&stack), None, "no aliases");
+    set(
+        &mut stack,
+        &["cdn.example.com"],
+        Some("arn:aws:acm:us-east-1:1:certificate/x"),
+    );
+    assert_eq!(domain_of(&stack), None, "a certificate of its own");
+    set(&mut stack, &["cdn.example.com", "cdn.example.org"], None);
+    assert_eq!(domain_of(&stack), None, "an alias outside the zone");
+    set(&mut stack, &["CDN.example.com"], None);
+    assert_eq!(domain_of(&stack), Some(json!({"zone": "example.com"})));
+
+    let p = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    let cdn = p.actions.iter().find(|a| a.address == "web/cdn").unwrap();
+    assert_eq!(cdn.action, ActionKind::Update, "{}", render_text(&p));
+    let mut state = state;
+    record_in_memory(&p, &mut state);
+    let again = plan(&stack, Some(&state), &PlanOptions::default()).unwrap();
+    assert!(!again.has_changes(), "{}", render_text(&again));
+}

@@ -154,10 +154,14 @@ pub struct CloudFrontSpec {
     /// Path-specific behaviours, in order of precedence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub behaviors: Vec<Behavior>,
-    /// Alternate domain names (CNAMEs); require `certificateArn`.
+    /// Alternate domain names (CNAMEs); require `certificateArn`, unless all are inside the
+    /// zone of `shared.domain`: then panka requests an ACM certificate in us-east-1 for them
+    /// (validated through DNS records in the zone) and writes alias A and AAAA records from
+    /// each to the distribution.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
-    /// ACM certificate in us-east-1 for the aliases.
+    /// ACM certificate in us-east-1 for the aliases (none: the `shared.domain` certificate
+    /// when the aliases are inside its zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_arn: Option<String>,
     /// Price class.
