@@ -837,28 +837,24 @@ fn selected_kinds(names: &[String]) -> anyhow::Result<Vec<Kind>> {
     }
     let mut kinds = Vec::new();
     for n in names {
+        let covered = || {
+            COVERED
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let Some(k) = Kind::ALL
             .iter()
             .find(|k| k.name().eq_ignore_ascii_case(n))
             .copied()
         else {
-            bail!(
-                "`{n}` is not a kind; discovery covers {}",
-                COVERED
-                    .iter()
-                    .map(|k| k.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            bail!("`{n}` is not a kind; discovery covers {}", covered());
         };
         if !COVERED.contains(&k) {
             bail!(
                 "{k} resources are not discovered yet: discovery covers {} (import others one at a time with `panka import S/C` after writing their YAML)",
-                COVERED
-                    .iter()
-                    .map(|k| k.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                covered()
             );
         }
         if !kinds.contains(&k) {

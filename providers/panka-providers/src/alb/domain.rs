@@ -39,6 +39,22 @@ pub(crate) struct DomainClients {
     pub route53: aws_sdk_route53::Client,
 }
 
+/// The clients of a provider built for a domain (`with_domain`); `provider` names it in the
+/// error when it was built without them.
+pub(crate) fn required<'a>(
+    clients: &'a Option<DomainClients>,
+    provider: &str,
+) -> Result<&'a DomainClients, ProviderError> {
+    clients.as_ref().ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Invalid,
+            format!(
+                "this {provider} provider was built without ACM and Route 53 clients, which a domain needs"
+            ),
+        )
+    })
+}
+
 /// `domain` of the shared load balancer's configuration, as `panka_plan::desired` writes it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub(crate) struct Domain {

@@ -104,12 +104,7 @@ impl LoadBalancerProvider {
     }
 
     fn domain_clients(&self) -> Result<&DomainClients, ProviderError> {
-        self.domain.as_ref().ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Invalid,
-                "this shared load balancer provider was built without ACM and Route 53 clients, which a domain needs",
-            )
-        })
+        crate::alb::domain::required(&self.domain, "shared load balancer")
     }
 }
 

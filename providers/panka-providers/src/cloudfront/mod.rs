@@ -106,12 +106,7 @@ impl CloudFrontProvider {
     }
 
     fn domain_clients(&self) -> Result<&DomainClients, ProviderError> {
-        self.domain.as_ref().ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::Invalid,
-                "this CloudFront provider was built without ACM and Route 53 clients, which aliases inside `shared.domain` need",
-            )
-        })
+        crate::alb::domain::required(&self.domain, "CloudFront")
     }
 }
 
